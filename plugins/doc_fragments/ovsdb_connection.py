@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # Mirrors OVSDB_CONNECTION_SPEC in plugins/module_utils/_common.py.
+    DOCUMENTATION = r'''
+options:
+  remote:
+    description:
+      - How to reach the database, as an OVSDB remote such as V(unix:/var/run/ovn/ovnnb_db.sock),
+        V(tcp:192.0.2.10:6641) or V(ssl:192.0.2.10:6641). Several remotes may be given separated
+        by commas (a clustered database); the first that answers is used.
+      - If not set, the environment variable E(OVN_K8S_OVSDB_REMOTE) is used; then, for the
+        OVN Northbound database, E(OVN_NB_DB) (as C(ovn-nbctl) does) and V(unix:/var/run/ovn/ovnnb_db.sock);
+        for the local Open vSwitch database, E(OVS_DB) and V(unix:/var/run/openvswitch/db.sock).
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for the database to answer when connecting and when committing.
+      - If not set, the environment variable E(OVN_K8S_OVSDB_TIMEOUT) is used.
+    type: int
+    default: 10
+  ssl_key:
+    description:
+      - Private key file for an V(ssl:) remote.
+      - If not set, the environment variable E(OVN_K8S_OVSDB_SSL_KEY) is used.
+    type: path
+  ssl_cert:
+    description:
+      - Certificate file for an V(ssl:) remote.
+      - If not set, the environment variable E(OVN_K8S_OVSDB_SSL_CERT) is used.
+    type: path
+  ssl_ca_cert:
+    description:
+      - CA certificate file that signed the server's certificate, for an V(ssl:) remote.
+      - If not set, the environment variable E(OVN_K8S_OVSDB_SSL_CA_CERT) is used.
+    type: path
+requirements:
+  - ovsdbapp (Debian package C(python3-ovsdbapp))
+  - ovs (Debian package C(python3-openvswitch))
+notes:
+  - When the Python that runs the module lacks C(ovsdbapp) or C(ovs), the module re-runs itself
+    under the system Python (C(/usr/bin/python3)) if that one has them.
+  - Each run reads the database once, computes the change and the diff from what it read, and
+    commits every change in one transaction, whose errors fail the task.
+'''

@@ -1,0 +1,466 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# PRIVATE: not a public API of the collection; it may change without notice.
+"""OVN Northbound operations: the one implementation of each, shared by the
+modules, the roles (through the modules) and the watcher.
+
+Every ``ensure_*``/``remove_*`` function reads the IDL copy held by a
+:class:`~._ovsdb.Client`, records what it would change in a
+:class:`~._ovsdb.ChangeSet` and writes nothing itself.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
+    Conflict,
+    InvalidInput,
+    plain,
+)
+
+# Tables (and columns) each kind of operation reads; modules register only these.
+SWITCH_TABLES = {
+    'Logical_Switch': ['name', 'ports', 'other_config', 'external_ids'],
+}
+LSP_TABLES = {
+    'Logical_Switch': ['name', 'ports'],
+    'Logical_Switch_Port': ['name', 'type', 'addresses', 'port_security', 'options',
+                            'parent_name', 'tag_request', 'enabled', 'external_ids'],
+}
+ROUTER_TABLES = {
+    'Logical_Router': ['name', 'ports', 'static_routes', 'nat', 'options', 'external_ids',
+                       'enabled'],
+}
+LRP_TABLES = {
+    'Logical_Router': ['name', 'ports'],
+    'Logical_Router_Port': ['name', 'mac', 'networks', 'peer', 'options', 'external_ids',
+                            'enabled'],
+}
+ROUTE_TABLES = {
+    'Logical_Router': ['name', 'static_routes'],
+    'Logical_Router_Static_Route': ['ip_prefix', 'nexthop', 'output_port', 'policy',
+                                    'external_ids'],
+}
+NAT_TABLES = {
+    'Logical_Router': ['name', 'nat'],
+    'NAT': ['type', 'external_ip', 'logical_ip', 'external_mac', 'logical_port',
+            'external_ids'],
+}
+
+
+def merge_tables(*specs):
+    merged = {}
+    for spec in specs:
+        for table, columns in spec.items():
+            merged[table] = sorted(set(merged.get(table, [])) | set(columns))
+    return merged
+
+
+# Validation -------------------------------------------------------------
+_MAC = re.compile(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$')
+
+
+def check_mac(mac, what):
+    if not isinstance(mac, str) or not _MAC.match(mac.lower()):
+        raise InvalidInput('%s: %r is not a MAC address (expected six hex pairs such as '
+                           '0a:58:0a:80:01:02)' % (what, mac))
+    return mac.lower()
+
+
+def check_ip(ip, what):
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        raise InvalidInput('%s: %r is not an IP address' % (what, ip))
+
+
+def check_network(cidr, what, strict=True):
+    """A CIDR; strict means host bits must be zero (a subnet, not an interface address)."""
+    try:
+        iface = ipaddress.ip_interface(cidr)
+    except ValueError:
+        raise InvalidInput('%s: %r is not a CIDR such as 10.128.1.0/24' % (what, cidr))
+    if '/' not in str(cidr):
+        raise InvalidInput('%s: %r has no prefix length (expected a CIDR such as 10.128.1.0/24)'
+                           % (what, cidr))
+    if strict and iface.ip != iface.network.network_address:
+        raise InvalidInput('%s: %s has host bits set; did you mean %s?'
+                           % (what, cidr, iface.network))
+    return str(iface.network) if strict else str(iface)
+
+
+def check_addresses(addresses, what):
+    """Validate a logical switch port's ``addresses`` entries."""
+    out = []
+    for entry in addresses:
+        words = str(entry).split()
+        if not words:
+            raise InvalidInput('%s: an empty entry in addresses' % what)
+        if len(words) == 1 and words[0] in ('dynamic', 'router', 'unknown'):
+            out.append(words[0])
+            continue
+        check_mac(words[0], '%s: addresses entry %r' % (what, entry))
+        for word in words[1:]:
+            if word == 'dynamic' and len(words) == 2:
+                continue
+            check_ip(word.split('/')[0], '%s: addresses entry %r' % (what, entry))
+        out.append(' '.join([words[0].lower()] + words[1:]))
+    return out
+
+
+def check_exclude_ips(items, subnet, what):
+    """``other_config:exclude_ips`` entries: IPs or ranges ``A..B`` inside ``subnet``."""
+    net = ipaddress.ip_network(subnet) if subnet else None
+    for item in items:
+        for ip in str(item).split('..'):
+            addr = ipaddress.ip_address(check_ip(ip, '%s: exclude_ips entry %r' % (what, item)))
+            if net is not None and addr not in net:
+                raise InvalidInput('%s: exclude_ips entry %r is outside the subnet %s'
+                                   % (what, item, subnet))
+    return ' '.join(str(i) for i in items)
+
+
+def _strs(d, what):
+    if d is None:
+        return None
+    out = {}
+    for k, v in d.items():
+        if v is None or isinstance(v, (dict, list)):
+            raise InvalidInput('%s: the value of key %r must be a string, not %r' % (what, k, v))
+        out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
+
+
+# Finding ----------------------------------------------------------------
+def get_switch(client, name):
+    return client.find_one('Logical_Switch', 'name', name)
+
+
+def get_router(client, name):
+    return client.find_one('Logical_Router', 'name', name)
+
+
+def switch_of_port(client, lsp):
+    for ls in client.rows('Logical_Switch'):
+        if any(p.uuid == lsp.uuid for p in ls.ports):
+            return ls
+    return None
+
+
+def router_of_port(client, lrp):
+    for lr in client.rows('Logical_Router'):
+        if any(p.uuid == lrp.uuid for p in lr.ports):
+            return lr
+    return None
+
+
+def _columns(row, columns):
+    return dict((c, plain(getattr(row, c))) for c in columns)
+
+
+def _wanted(**columns):
+    return dict((k, v) for k, v in columns.items() if v is not None)
+
+
+# Logical switches -------------------------------------------------------
+def ensure_switch(cs, client, name, subnet=None, exclude_ips=None, other_config=None,
+                  external_ids=None, purge_other_config=False, purge_external_ids=False):
+    what = 'logical switch %s' % name
+    other = dict(_strs(other_config, what + ' other_config') or {})
+    if subnet is not None:
+        other['subnet'] = check_network(subnet, what + ' subnet')
+    if exclude_ips is not None:
+        # An empty list removes the key.
+        other['exclude_ips'] = (check_exclude_ips(exclude_ips, other.get('subnet'), what)
+                                if exclude_ips else None)
+    wanted = _wanted(external_ids=_strs(external_ids, what + ' external_ids'))
+    if other or purge_other_config:
+        wanted['other_config'] = other
+    row = get_switch(client, name)
+    label = 'Logical_Switch %s' % name
+    if row is None:
+        wanted['other_config'] = dict((k, v) for k, v in other.items() if v is not None)
+        wanted.setdefault('external_ids', {})
+        cs.create(label, dict(wanted, name=name),
+                  lambda api: api.ls_add(name, may_exist=False, **wanted))
+        return
+    purge = set()
+    if purge_other_config:
+        purge.add('other_config')
+    if purge_external_ids:
+        purge.add('external_ids')
+    cs.converge(label, 'Logical_Switch', row, wanted, purge=purge)
+
+
+def remove_switch(cs, client, name):
+    row = get_switch(client, name)
+    if row is not None:
+        cs.delete('Logical_Switch %s' % name, row, ['other_config', 'external_ids'],
+                  lambda api: api.ls_del(row.uuid, if_exists=False))
+
+
+# Logical switch ports ---------------------------------------------------
+LSP_COLUMNS = ['type', 'addresses', 'port_security', 'options', 'parent_name', 'tag_request',
+               'enabled', 'external_ids']
+
+
+def ensure_lsp(cs, client, switch, name, addresses=None, port_security=None, port_type=None,
+               options=None, parent_name=None, tag=None, enabled=None, external_ids=None,
+               purge_options=False, purge_external_ids=False):
+    what = 'logical switch port %s' % name
+    if (parent_name is None) != (tag is None):
+        raise InvalidInput('%s: parent_name and tag go together (a container port inside a '
+                           'VM needs both)' % what)
+    if tag is not None and not 0 <= int(tag) <= 4095:
+        raise InvalidInput('%s: tag %s is outside 0-4095' % (what, tag))
+    wanted = _wanted(
+        type=port_type,
+        addresses=check_addresses(addresses, what) if addresses is not None else None,
+        port_security=check_addresses(port_security, what + ' port_security')
+        if port_security is not None else None,
+        options=_strs(options, what + ' options'),
+        external_ids=_strs(external_ids, what + ' external_ids'),
+        enabled=[bool(enabled)] if enabled is not None else None,
+        parent_name=[parent_name] if parent_name is not None else None,
+        tag_request=[int(tag)] if tag is not None else None,
+    )
+    ls = get_switch(client, switch)
+    row = client.find_one('Logical_Switch_Port', 'name', name)
+    if row is not None:
+        owner = switch_of_port(client, row)
+        if owner is None or owner.name != switch:
+            raise Conflict('%s exists on logical switch %s, not on %s; remove it there first'
+                           % (what, owner.name if owner is not None else '(none)', switch))
+    elif ls is None and not cs.will_create('Logical_Switch %s' % switch):
+        raise Conflict('%s: logical switch %s does not exist' % (what, switch))
+    label = 'Logical_Switch_Port %s' % name
+    if row is None:
+        columns = dict(wanted)
+        parent = columns.pop('parent_name', [None])[0]
+        tag_req = columns.pop('tag_request', [None])[0]
+        cs.create(label, dict(wanted, name=name, switch=switch),
+                  lambda api: api.lsp_add(switch, name, parent_name=parent, tag=tag_req,
+                                          may_exist=False, **columns))
+        return
+    purge = set()
+    if purge_options:
+        purge.add('options')
+    if purge_external_ids:
+        purge.add('external_ids')
+    cs.converge(label, 'Logical_Switch_Port', row, wanted, purge=purge)
+
+
+def remove_lsp(cs, client, name, switch=None):
+    row = client.find_one('Logical_Switch_Port', 'name', name)
+    if row is None:
+        return
+    owner = switch_of_port(client, row)
+    if switch is not None and (owner is None or owner.name != switch):
+        raise Conflict('logical switch port %s exists on logical switch %s, not on %s; '
+                       'refusing to remove it' % (name, owner.name if owner else '(none)',
+                                                  switch))
+    cs.delete('Logical_Switch_Port %s' % name, row, ['type', 'addresses', 'external_ids'],
+              lambda api: api.lsp_del(row.uuid, if_exists=False))
+
+
+# Logical routers --------------------------------------------------------
+def ensure_router(cs, client, name, options=None, external_ids=None, enabled=None,
+                  purge_options=False, purge_external_ids=False):
+    what = 'logical router %s' % name
+    wanted = _wanted(options=_strs(options, what + ' options'),
+                     external_ids=_strs(external_ids, what + ' external_ids'),
+                     enabled=[bool(enabled)] if enabled is not None else None)
+    row = get_router(client, name)
+    label = 'Logical_Router %s' % name
+    if row is None:
+        cs.create(label, dict(wanted, name=name),
+                  lambda api: api.lr_add(name, may_exist=False, **wanted))
+        return
+    purge = set()
+    if purge_options:
+        purge.add('options')
+    if purge_external_ids:
+        purge.add('external_ids')
+    cs.converge(label, 'Logical_Router', row, wanted, purge=purge)
+
+
+def remove_router(cs, client, name):
+    row = get_router(client, name)
+    if row is not None:
+        cs.delete('Logical_Router %s' % name, row, ['options', 'external_ids'],
+                  lambda api: api.lr_del(row.uuid, if_exists=False))
+
+
+# Logical router ports ---------------------------------------------------
+def ensure_lrp(cs, client, router, name, mac, networks, peer=None, options=None,
+               external_ids=None, enabled=None, purge_options=False, purge_external_ids=False):
+    what = 'logical router port %s' % name
+    if not networks:
+        raise InvalidInput('%s: networks must hold at least one CIDR such as 10.128.1.1/24'
+                           % what)
+    wanted = _wanted(
+        mac=check_mac(mac, what + ' mac'),
+        networks=[check_network(n, what + ' networks', strict=False) for n in networks],
+        peer=[peer] if peer else None,
+        options=_strs(options, what + ' options'),
+        external_ids=_strs(external_ids, what + ' external_ids'),
+        enabled=[bool(enabled)] if enabled is not None else None,
+    )
+    row = client.find_one('Logical_Router_Port', 'name', name)
+    if row is not None:
+        owner = router_of_port(client, row)
+        if owner is None or owner.name != router:
+            raise Conflict('%s exists on logical router %s, not on %s; remove it there first'
+                           % (what, owner.name if owner is not None else '(none)', router))
+    elif get_router(client, router) is None and not cs.will_create('Logical_Router %s' % router):
+        raise Conflict('%s: logical router %s does not exist' % (what, router))
+    label = 'Logical_Router_Port %s' % name
+    if row is None:
+        columns = dict(wanted)
+        mac_, nets = columns.pop('mac'), columns.pop('networks')
+        peer_ = columns.pop('peer', [None])[0]
+        cs.create(label, dict(wanted, name=name, router=router),
+                  lambda api: api.lrp_add(router, name, mac_, nets, peer=peer_,
+                                          may_exist=False, **columns))
+        return
+    purge = set()
+    if purge_options:
+        purge.add('options')
+    if purge_external_ids:
+        purge.add('external_ids')
+    if peer is None:
+        wanted['peer'] = []
+    cs.converge(label, 'Logical_Router_Port', row, wanted, purge=purge)
+
+
+def remove_lrp(cs, client, name, router=None):
+    row = client.find_one('Logical_Router_Port', 'name', name)
+    if row is None:
+        return
+    owner = router_of_port(client, row)
+    if router is not None and (owner is None or owner.name != router):
+        raise Conflict('logical router port %s exists on logical router %s, not on %s; '
+                       'refusing to remove it' % (name, owner.name if owner else '(none)',
+                                                  router))
+    cs.delete('Logical_Router_Port %s' % name, row, ['mac', 'networks'],
+              lambda api: api.lrp_del(row.uuid, if_exists=False))
+
+
+# Static routes ----------------------------------------------------------
+def ensure_route(cs, client, router, prefix, nexthop, output_port=None, policy='dst-ip',
+                 external_ids=None):
+    """One route per (router, prefix, policy): converges its nexthop and output port."""
+    what = 'route %s on logical router %s' % (prefix, router)
+    prefix = check_network(prefix, what) if '/' in prefix else check_ip(prefix, what)
+    nexthop = check_ip(nexthop, what + ' nexthop')
+    label = 'Logical_Router_Static_Route %s %s' % (router, prefix)
+    lr = get_router(client, router)
+    existing = [r for r in lr.static_routes if r.ip_prefix == prefix and
+                (r.policy or ['dst-ip'])[0] == policy] if lr is not None else []
+    wanted = dict(ip_prefix=prefix, nexthop=nexthop, policy=[policy],
+                  output_port=[output_port] if output_port else [],
+                  external_ids=_strs(external_ids, what + ' external_ids') or {})
+    if not existing:
+        cs.create(label, plain(wanted), lambda api: _add_row(
+            api, 'Logical_Router_Static_Route', 'Logical_Router', router, 'static_routes',
+            wanted))
+        return
+    # Duplicates left by other tools: keep the first, drop the rest.
+    for extra in existing[1:]:
+        cs.record(label + ' (duplicate %s)' % extra.uuid, _columns(extra, ['nexthop']), None,
+                  [_unlink('Logical_Router', lr.uuid, 'static_routes', extra.uuid)])
+    cs.converge(label, 'Logical_Router_Static_Route', existing[0], wanted)
+
+
+def remove_routes(cs, client, router, keep=None, match=None):
+    """Remove routes of ``router`` that ``match(route)`` and are not in ``keep`` prefixes."""
+    lr = get_router(client, router)
+    if lr is None:
+        return
+    for route in lr.static_routes:
+        if match is not None and not match(route):
+            continue
+        if keep and route.ip_prefix in keep:
+            continue
+        cs.record('Logical_Router_Static_Route %s %s' % (router, route.ip_prefix),
+                  _columns(route, ['nexthop', 'external_ids']), None,
+                  [_unlink('Logical_Router', lr.uuid, 'static_routes', route.uuid)])
+
+
+# NAT --------------------------------------------------------------------
+def nat_key(nat_type, external_ip, logical_ip):
+    """The identity of a NAT rule, as ovn-nbctl lr-nat-add understands it."""
+    return (nat_type, logical_ip if nat_type == 'snat' else external_ip)
+
+
+def ensure_nat(cs, client, router, nat_type, external_ip, logical_ip, external_ids=None):
+    what = '%s rule %s -> %s on logical router %s' % (nat_type, logical_ip, external_ip, router)
+    external_ip = check_ip(external_ip, what + ' external_ip')
+    logical_ip = (check_network(logical_ip, what + ' logical_ip') if '/' in logical_ip
+                  else check_ip(logical_ip, what + ' logical_ip'))
+    key = nat_key(nat_type, external_ip, logical_ip)
+    label = 'NAT %s %s %s' % (router, nat_type, key[1])
+    lr = get_router(client, router)
+    existing = [n for n in lr.nat if nat_key(n.type, n.external_ip, n.logical_ip) == key] \
+        if lr is not None else []
+    wanted = dict(type=nat_type, external_ip=external_ip, logical_ip=logical_ip,
+                  external_ids=_strs(external_ids, what + ' external_ids') or {})
+    if not existing:
+        cs.create(label, plain(wanted), lambda api: _add_row(
+            api, 'NAT', 'Logical_Router', router, 'nat', wanted))
+        return
+    for extra in existing[1:]:
+        cs.record(label + ' (duplicate %s)' % extra.uuid,
+                  _columns(extra, ['external_ip', 'logical_ip']), None,
+                  [_unlink('Logical_Router', lr.uuid, 'nat', extra.uuid)])
+    cs.converge(label, 'NAT', existing[0], wanted)
+
+
+def remove_nats(cs, client, router, keep=(), match=None):
+    lr = get_router(client, router)
+    if lr is None:
+        return
+    for nat in lr.nat:
+        key = nat_key(nat.type, nat.external_ip, nat.logical_ip)
+        if key in keep or (match is not None and not match(nat)):
+            continue
+        cs.record('NAT %s %s %s' % (router, key[0], key[1]),
+                  _columns(nat, ['external_ip', 'logical_ip']), None,
+                  [_unlink('Logical_Router', lr.uuid, 'nat', nat.uuid)])
+
+
+# Commands built here ------------------------------------------------------
+def _add_row(api, table, parent_table, parent, column, values):
+    """Create a row of a non-root table and link it from its parent, one command."""
+    return _AddChild(api, table, parent_table, parent, column, values)
+
+
+def _unlink(parent_table, parent_uuid, column, child_uuid):
+    # Children of non-root tables vanish once no parent refers to them.
+    return lambda api: api.db_remove(parent_table, parent_uuid, column, child_uuid,
+                                     if_exists=False)
+
+
+try:
+    from ovsdbapp.backend.ovs_idl import command as _ovsdbapp_command
+
+    class _AddChild(_ovsdbapp_command.BaseCommand):
+        def __init__(self, api, table, parent_table, parent, column, values):
+            super(_AddChild, self).__init__(api)
+            self.table, self.parent_table, self.parent = table, parent_table, parent
+            self.column, self.values = column, values
+
+        def run_idl(self, txn):
+            parent = self.api.lookup(self.parent_table, self.parent)
+            row = txn.insert(self.api.tables[self.table])
+            for col, val in self.values.items():
+                setattr(row, col, val)
+            parent.addvalue(self.column, row)
+            self.result = row.uuid
+except ImportError:  # reported by the client when it connects
+    pass
