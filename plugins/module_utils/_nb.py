@@ -464,3 +464,129 @@ try:
             self.result = row.uuid
 except ImportError:  # reported by the client when it connects
     pass
+
+
+# Gateway router (what ovn-k8s-overlay gateway-init did) --------------------
+GATEWAY_TABLES = merge_tables(SWITCH_TABLES, LSP_TABLES, ROUTER_TABLES, LRP_TABLES, ROUTE_TABLES,
+                              NAT_TABLES)
+GATEWAY_ID_KEY = 'ovn-k8s-gateway'
+
+
+def mac_from_ip(ip):
+    """The MAC ovn-kubernetes derives from an IPv4 address: 0a:58 and the four bytes."""
+    packed = ipaddress.IPv4Address(ip).packed
+    return '0a:58:' + ':'.join('%02x' % b for b in bytearray(packed))
+
+
+def gateway_names(node):
+    return dict(router='GR_%s' % node, join='join_%s' % node, ext='ext_%s' % node,
+                cr_port='rtoj-%s' % node, cr_peer='jtor-%s' % node,
+                gr_join_port='rtoj-GR_%s' % node, gr_join_peer='jtor-GR_%s' % node,
+                gr_ext_port='rtoe-GR_%s' % node, gr_ext_peer='etor-GR_%s' % node,
+                localnet='lnet-%s' % node)
+
+
+def _gateway_addresses(node, physical_ip, default_gateway, join_subnet):
+    what = 'gateway router GR_%s' % node
+    ext = ipaddress.ip_interface(check_network(physical_ip, what + ' physical_ip', strict=False))
+    if ext.version != 4:
+        raise InvalidInput('%s: physical_ip %s must be IPv4' % (what, physical_ip))
+    if ext.ip in (ext.network.network_address, ext.network.broadcast_address):
+        raise InvalidInput('%s: physical_ip %s is the network or broadcast address of %s'
+                           % (what, physical_ip, ext.network))
+    gw = ipaddress.ip_address(check_ip(default_gateway, what + ' default_gateway'))
+    if gw not in ext.network:
+        raise InvalidInput('%s: default_gateway %s is not in the external network %s'
+                           % (what, gw, ext.network))
+    join = ipaddress.ip_network(check_network(join_subnet, what + ' join_subnet'))
+    if join.version != 4 or join.prefixlen > 30:
+        raise InvalidInput('%s: join_subnet %s must be an IPv4 network of /30 or larger'
+                           % (what, join_subnet))
+    return ext, gw, join, join.network_address + 1, join.network_address + 2
+
+
+def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, default_gateway,
+                          cluster_subnets, join_subnet, cluster_router='ovn_cluster_router',
+                          rampout_subnets=None, network_name='physnet'):
+    """Create or converge everything north-south traffic of ``node`` needs, as
+    gateway-init did, without ever duplicating a route or a NAT rule."""
+    what = 'gateway router GR_%s' % node
+    n = gateway_names(node)
+    ext, gw, join, cr_ip, gr_ip = _gateway_addresses(node, physical_ip, default_gateway,
+                                                     join_subnet)
+    physical_mac = check_mac(physical_mac, what + ' physical_mac')
+    if not cluster_subnets:
+        raise InvalidInput('%s: cluster_subnets must name at least one CIDR' % what)
+    cluster = [check_network(s, what + ' cluster_subnets') for s in cluster_subnets]
+    rampout = [check_network(s, what + ' rampout_subnets') for s in (rampout_subnets or [])]
+    for sub in rampout:
+        if not any(ipaddress.ip_network(sub).subnet_of(ipaddress.ip_network(c)) for c in cluster):
+            raise InvalidInput('%s: rampout subnet %s is not inside the cluster subnets %s'
+                               % (what, sub, ', '.join(cluster)))
+    if get_router(client, cluster_router) is None:
+        raise Conflict('%s: the cluster router %s does not exist; run the central setup first'
+                       % (what, cluster_router))
+    tag = {GATEWAY_ID_KEY: node}
+    prefix = '%d' % join.prefixlen
+
+    # The cluster router's default (or source-ip) routes must not fight another gateway's.
+    cr = get_router(client, cluster_router)
+    wanted_cr_routes = ([(s, 'src-ip') for s in rampout] if rampout else [('0.0.0.0/0', 'dst-ip')])
+    for route in cr.static_routes:
+        owner = route.external_ids.get(GATEWAY_ID_KEY)
+        policy = (route.policy or ['dst-ip'])[0]
+        if (route.ip_prefix, policy) in wanted_cr_routes and owner not in (None, node):
+            raise Conflict('%s: the cluster router %s already sends %s (%s) to gateway %s; give '
+                           'this gateway other rampout_subnets or remove that gateway first'
+                           % (what, cluster_router, route.ip_prefix, policy, owner))
+
+    ensure_router(cs, client, n['router'], options={'chassis': chassis},
+                  external_ids=dict(tag, physical_ip=str(ext.ip)))
+    # Join network between the cluster router and the gateway router.
+    ensure_switch(cs, client, n['join'], external_ids=tag)
+    ensure_lrp(cs, client, cluster_router, n['cr_port'], mac_from_ip(cr_ip),
+               ['%s/%s' % (cr_ip, prefix)], external_ids=tag)
+    ensure_lsp(cs, client, n['join'], n['cr_peer'], port_type='router', addresses=['router'],
+               options={'router-port': n['cr_port']}, purge_options=True)
+    ensure_lrp(cs, client, n['router'], n['gr_join_port'], mac_from_ip(gr_ip),
+               ['%s/%s' % (gr_ip, prefix)], external_ids=tag)
+    ensure_lsp(cs, client, n['join'], n['gr_join_peer'], port_type='router', addresses=['router'],
+               options={'router-port': n['gr_join_port']}, purge_options=True)
+    # External network: a localnet port and the router's port with the physical IP.
+    ensure_switch(cs, client, n['ext'], external_ids=tag)
+    ensure_lsp(cs, client, n['ext'], n['localnet'], port_type='localnet', addresses=['unknown'],
+               options={'network_name': network_name}, purge_options=True)
+    ensure_lrp(cs, client, n['router'], n['gr_ext_port'], physical_mac, [str(ext)],
+               external_ids=tag)
+    ensure_lsp(cs, client, n['ext'], n['gr_ext_peer'], port_type='router', addresses=['router'],
+               options={'router-port': n['gr_ext_port']}, purge_options=True)
+    # Routes: out via the external gateway, back into the cluster via the cluster router.
+    gr_routes = [('0.0.0.0/0', str(gw), n['gr_ext_port'])] + [(c, str(cr_ip), None)
+                                                             for c in cluster]
+    for pfx, nexthop, port in gr_routes:
+        ensure_route(cs, client, n['router'], pfx, nexthop, output_port=port, external_ids=tag)
+    remove_routes(cs, client, n['router'], keep=[p for p, _, _ in gr_routes])
+    for pfx, policy in wanted_cr_routes:
+        ensure_route(cs, client, cluster_router, pfx, str(gr_ip), policy=policy, external_ids=tag)
+    remove_routes(cs, client, cluster_router,
+                  match=lambda r: (r.external_ids.get(GATEWAY_ID_KEY) == node and
+                                   (r.ip_prefix, (r.policy or ['dst-ip'])[0])
+                                   not in wanted_cr_routes))
+    # SNAT of the pod subnets (or only the rampout ones) to the physical IP.
+    snat = rampout or cluster
+    for sub in snat:
+        ensure_nat(cs, client, n['router'], 'snat', str(ext.ip), sub, external_ids=tag)
+    remove_nats(cs, client, n['router'], keep=[nat_key('snat', str(ext.ip), s) for s in snat])
+    return dict(router=n['router'], join_switch=n['join'], external_switch=n['ext'],
+                join_ip=str(gr_ip), cluster_router_join_ip=str(cr_ip))
+
+
+def remove_gateway_router(cs, client, node, cluster_router='ovn_cluster_router'):
+    """Remove what ensure_gateway_router made for ``node`` and nothing else."""
+    n = gateway_names(node)
+    remove_routes(cs, client, cluster_router,
+                  match=lambda r: r.external_ids.get(GATEWAY_ID_KEY) == node)
+    remove_lrp(cs, client, n['cr_port'], router=cluster_router)
+    remove_switch(cs, client, n['join'])
+    remove_switch(cs, client, n['ext'])
+    remove_router(cs, client, n['router'])

@@ -1,0 +1,187 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ovn_gateway_router
+short_description: Create or remove a node's OVN gateway router for north-south traffic
+version_added: 0.1.0
+description:
+  - One call creates or converges everything a gateway node needs in the OVN Northbound database,
+    as C(ovn-k8s-overlay gateway-init) did, in one transaction
+  - The gateway router C(GR_<node>) bound to the gateway chassis (C(options:chassis)).
+  - A join switch C(join_<node>) linking it to the cluster router through C(rtoj-<node>) (first
+    address of O(join_subnet)) and C(rtoj-GR_<node>) (second address).
+  - An external switch C(ext_<node>) with a localnet port C(lnet-<node>) (C(options:network_name))
+    and the router's external port C(rtoe-GR_<node>) with the physical IP and MAC.
+  - On the gateway router, a default route via O(default_gateway) and routes back to each cluster
+    subnet via the cluster router; SNAT of the cluster subnets (or only O(rampout_subnets)) to the
+    physical IP.
+  - On the cluster router, a default route to this gateway, or with O(rampout_subnets) one
+    source-IP route per rampout subnet, so that several gateways can share the cluster.
+  - A re-run never adds a second route or NAT rule; stale routes and NAT rules that this gateway
+    made are removed. O(state=absent) removes all of the above and nothing else.
+  - The cluster router must exist. Objects are tagged with C(external_ids:ovn-k8s-gateway=<node>).
+author:
+  - ovn_k8s.overlay contributors
+options:
+  node:
+    description: Name of the gateway node; it names every object made.
+    type: str
+    required: true
+  state:
+    description: Whether the gateway should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  chassis:
+    description:
+      - The gateway chassis name, the node's C(external_ids:system-id) in its Open vSwitch database.
+      - Required with O(state=present).
+    type: str
+  physical_ip:
+    description:
+      - The gateway router's address on the external network, with its prefix length, such as
+        V(172.16.0.10/24). External hosts see pod traffic with this source address.
+      - Required with O(state=present).
+    type: str
+  physical_mac:
+    description: MAC address of the gateway router's external port. Required with O(state=present).
+    type: str
+  default_gateway:
+    description: The next hop for traffic leaving the cluster, inside the external network. Required with O(state=present).
+    type: str
+  cluster_router:
+    description: Name of the cluster-wide logical router.
+    type: str
+    default: ovn_cluster_router
+  cluster_subnets:
+    description: The cluster's pod networks, such as V(10.128.0.0/14). Required with O(state=present).
+    type: list
+    elements: str
+  rampout_subnets:
+    description:
+      - Pod subnets (inside O(cluster_subnets)) that leave through this gateway. When given, only
+        they are SNATed and the cluster router gets source-IP routes for them instead of a default route.
+    type: list
+    elements: str
+    default: []
+  join_subnet:
+    description:
+      - A small IPv4 network (/30 or larger) of this gateway's own for the link between the cluster
+        router and the gateway router, such as V(100.64.0.0/29). Every gateway needs a different one.
+      - Required with O(state=present).
+    type: str
+  network_name:
+    description: The localnet network name; each chassis maps it to a bridge with C(ovn-bridge-mappings).
+    type: str
+    default: physnet
+extends_documentation_fragment:
+  - ovn_k8s.overlay.ovsdb_connection
+  - ovn_k8s.overlay.attributes
+  - ovn_k8s.overlay.attributes.ALL
+'''
+
+EXAMPLES = r'''
+- name: Gateway router on node2, sharing its NIC breth0 (bridge mapping physnet:breth0)
+  ovn_k8s.overlay.ovn_gateway_router:
+    remote: tcp:192.0.2.10:6641
+    node: node2
+    chassis: 1c0f4ba2-5b1f-4b6e-9a31-6e7e3f5d9a10
+    physical_ip: 172.16.0.20/24
+    physical_mac: 0a:58:ac:10:00:14
+    default_gateway: 172.16.0.1
+    cluster_subnets: [10.128.0.0/14]
+    join_subnet: 100.64.0.8/29
+
+- name: A second gateway that carries only one node's pods
+  ovn_k8s.overlay.ovn_gateway_router:
+    node: node3
+    chassis: 7d2c9e31-0a4f-4c55-8b1e-2f6a9d8c3b27
+    physical_ip: 172.16.0.30/24
+    physical_mac: 0a:58:ac:10:00:1e
+    default_gateway: 172.16.0.1
+    cluster_subnets: [10.128.0.0/14]
+    rampout_subnets: [10.128.3.0/24]
+    join_subnet: 100.64.0.16/29
+
+- name: Remove node3's gateway
+  ovn_k8s.overlay.ovn_gateway_router:
+    node: node3
+    state: absent
+'''
+
+RETURN = r'''
+router:
+  description: Name of the gateway router.
+  returned: state is present
+  type: str
+  sample: GR_node2
+join_ip:
+  description: The gateway router's address on the join network.
+  returned: state is present
+  type: str
+  sample: 100.64.0.10
+cluster_router_join_ip:
+  description: The cluster router's address on the join network.
+  returned: state is present
+  type: str
+  sample: 100.64.0.9
+join_switch:
+  description: Name of the join switch.
+  returned: state is present
+  type: str
+  sample: join_node2
+external_switch:
+  description: Name of the external switch.
+  returned: state is present
+  type: str
+  sample: ext_node2
+diff:
+  description: Every object changed, before and after, keyed by table and name.
+  returned: changed and diff mode
+  type: dict
+'''
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
+
+
+def main():
+    module = OvsdbModule(NB_DB, dict(
+        node=dict(type='str', required=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        chassis=dict(type='str'),
+        physical_ip=dict(type='str'),
+        physical_mac=dict(type='str'),
+        default_gateway=dict(type='str'),
+        cluster_router=dict(type='str', default='ovn_cluster_router'),
+        cluster_subnets=dict(type='list', elements='str'),
+        rampout_subnets=dict(type='list', elements='str', default=[]),
+        join_subnet=dict(type='str'),
+        network_name=dict(type='str', default='physnet'),
+    ), required_if=[('state', 'present', ['chassis', 'physical_ip', 'physical_mac',
+                                          'default_gateway', 'cluster_subnets', 'join_subnet'])])
+    p = module.params
+
+    def plan(cs, client):
+        if p['state'] == 'absent':
+            _nb.remove_gateway_router(cs, client, p['node'], cluster_router=p['cluster_router'])
+            return {}
+        return _nb.ensure_gateway_router(
+            cs, client, p['node'], p['chassis'], p['physical_ip'], p['physical_mac'],
+            p['default_gateway'], p['cluster_subnets'], p['join_subnet'],
+            cluster_router=p['cluster_router'], rampout_subnets=p['rampout_subnets'],
+            network_name=p['network_name'])
+
+    module.run(_nb.GATEWAY_TABLES, plan)
+
+
+if __name__ == '__main__':
+    main()
