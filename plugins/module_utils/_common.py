@@ -52,20 +52,20 @@ class OvsdbModule(AnsibleModule):
         self.database = database
         ensure_library(self, 'ovsdbapp (and ovs)', _ovsdb.OVSDBAPP_IMPORT_ERROR, 'ovsdbapp')
 
-    def client(self, tables):
+    def client(self, tables, conditions=None):
         return _ovsdb.Client(self.database, remote=self.params['remote'],
-                             timeout=self.params['timeout'], tables=tables,
+                             timeout=self.params['timeout'], tables=tables, conditions=conditions,
                              ssl_key=self.params['ssl_key'], ssl_cert=self.params['ssl_cert'],
                              ssl_ca_cert=self.params['ssl_ca_cert'])
 
-    def run(self, tables, plan, **extra):
+    def run(self, tables, plan, conditions=None, **extra):
         """Connect, let ``plan(cs, client)`` fill a change set, commit unless in check mode.
 
         ``plan`` may return a dict merged into the result. Every collection
         error becomes one fail_json with its sentence as the message.
         """
         try:
-            with self.client(tables) as client:
+            with self.client(tables, conditions) as client:
                 cs = _ovsdb.ChangeSet(client)
                 more = plan(cs, client) or {}
                 cs.commit(check_mode=self.check_mode)

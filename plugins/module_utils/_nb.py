@@ -53,6 +53,11 @@ NAT_TABLES = {
 }
 
 
+def lsp_conditions(name):
+    """Fetch only the named port: a switch's other ports stay on the server."""
+    return {'Logical_Switch_Port': [['name', '==', name]]}
+
+
 def merge_tables(*specs):
     merged = {}
     for spec in specs:

@@ -151,10 +151,15 @@ class Client:
     """One connection to one OVSDB database, limited to the given tables.
 
     ``tables`` maps a table name to a list of columns, or to ``None`` for all
-    columns of that table.
+    columns of that table. ``conditions`` maps a table name to an OVSDB
+    condition (``[['name', '==', 'p1']]``): only matching rows of that table are
+    fetched, which keeps a one-object task fast on a database of thousands.
+    References to rows outside the condition are invisible, so code must only
+    add to or remove from such reference sets (addvalue/delvalue), never
+    rewrite them.
     """
 
-    def __init__(self, database, remote=None, timeout=10, tables=None,
+    def __init__(self, database, remote=None, timeout=10, tables=None, conditions=None,
                  ssl_key=None, ssl_cert=None, ssl_ca_cert=None, api_class=None):
         if OVSDBAPP_IMPORT_ERROR:
             raise OvnK8sError('the Python libraries ovs and ovsdbapp are required: %s'
@@ -177,6 +182,8 @@ class Client:
         if not tables:
             helper.register_all()
         idl = ovs.db.idl.Idl(self.remote, helper)
+        for table, condition in (conditions or {}).items():
+            idl.cond_change(table, condition)
         self.connection = ovsdbapp_connection.Connection(idl, timeout)
         try:
             self.connection.start()

@@ -156,7 +156,7 @@ def main():
                            purge_options=p['purge_options'],
                            purge_external_ids=p['purge_external_ids'])
 
-    module.run(_nb.LSP_TABLES, plan)
+    module.run(_nb.LSP_TABLES, plan, conditions=_nb.lsp_conditions(p['name']))
 
 
 if __name__ == '__main__':
