@@ -174,3 +174,18 @@ def test_router_and_ports(nb_db):
     assert 'GR_node1' not in nbctl(nb_db, 'lr-list')
     assert run_module('ovn_lrp', dict(args, state='absent'))['changed']
     assert nbctl(nb_db, 'lrp-list', 'ovn_cluster_router') == ''
+
+
+def test_lsp_keeps_neighbours(nb_db):
+    """ovn_lsp fetches only its own port; the switch's other ports must survive add and remove."""
+    nbctl(nb_db, 'ls-add', 'node1')
+    for i in range(20):
+        nbctl(nb_db, 'lsp-add', 'node1', 'other%d' % i)
+    assert run_module('ovn_lsp', dict(remote=nb_db, switch='node1', name='mine', addresses=['dynamic']))['changed']
+    ports = nbctl(nb_db, 'lsp-list', 'node1')
+    assert ports.count('other') == 20 and '(mine)' in ports
+    assert run_module('ovn_lsp', dict(remote=nb_db, switch='node1', name='mine', state='absent'))['changed']
+    ports = nbctl(nb_db, 'lsp-list', 'node1')
+    assert ports.count('other') == 20 and '(mine)' not in ports
+    assert run_module('ovn_lsp', dict(remote=nb_db, switch='node1', name='other3', state='absent'))['changed']
+    assert nbctl(nb_db, 'lsp-list', 'node1').count('other') == 19
