@@ -98,6 +98,24 @@ def vsctl(remote, *args):
                                    universal_newlines=True).strip()
 
 
+def _module_python():
+    """The interpreter modules run under, and extra import paths for it.
+
+    OVN_K8S_MODULE_PYTHON=system runs them under /usr/bin/python3 with Debian's
+    python3-ovsdbapp/python3-openvswitch/python3-pyroute2, as on a target host;
+    only ansible itself is borrowed from the test virtualenv.
+    """
+    if os.environ.get('OVN_K8S_MODULE_PYTHON') != 'system':
+        return sys.executable, []
+    import ansible
+    shim = os.path.join(REPO, '.build', 'ansible-only')
+    link = os.path.join(shim, 'ansible')
+    if not os.path.islink(link):
+        os.makedirs(shim, exist_ok=True)
+        os.symlink(os.path.dirname(ansible.__file__), link)
+    return '/usr/bin/python3', [shim]
+
+
 def run_module(name, args, check_mode=False, diff=True, python=None, env=None):
     """Run plugins/modules/<name>.py as Ansible would, in its own process.
 
@@ -106,10 +124,12 @@ def run_module(name, args, check_mode=False, diff=True, python=None, env=None):
     root = collection_root()
     payload = dict(args)
     payload.update(_ansible_check_mode=check_mode, _ansible_diff=diff)
-    run_env = dict(os.environ, PYTHONPATH=root)
+    default_python, extra_path = _module_python()
+    python = python or default_python
+    run_env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + extra_path))
     run_env.update(env or {})
     proc = subprocess.run(
-        [python or sys.executable, '-m', 'ansible_collections.ovn_k8s.overlay.plugins.modules.' + name,
+        [python, '-m', 'ansible_collections.ovn_k8s.overlay.plugins.modules.' + name,
          json.dumps({'ANSIBLE_MODULE_ARGS': payload})],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=run_env,
         timeout=120)
