@@ -109,7 +109,7 @@ def fetch_schema(remote, database, timeout):
         error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(one),
                                                      int(timeout * 1000))
         if error:
-            failures.append('%s: %s' % (one, _strerror(error)))
+            failures.append('%s: %s%s' % (one, _strerror(error), _ssl_hint(one, error)))
             continue
         rpc = ovs.jsonrpc.Connection(stream)
         try:
@@ -121,7 +121,7 @@ def fetch_schema(remote, database, timeout):
         finally:
             rpc.close()
         if error:
-            failures.append('%s: %s' % (one, _strerror(error)))
+            failures.append('%s: %s%s' % (one, _strerror(error), _ssl_hint(one, error)))
         elif reply.error:
             failures.append('%s: the server does not serve the %s (%s)'
                             % (one, database, reply.error))
@@ -129,6 +129,14 @@ def fetch_schema(remote, database, timeout):
             return reply.result
     raise OvsdbConnectionError('cannot reach the %s at %s'
                                % (label, '; '.join(failures) or remote))
+
+
+def _ssl_hint(remote, error):
+    network = (errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENOENT)
+    if remote.startswith('ssl:') and error not in network:
+        return (' (the SSL handshake failed: check that ssl_ca_cert signed the server\'s certificate '
+                'and that the server trusts the CA of ssl_cert)')
+    return ''
 
 
 def _recv_block(rpc, timeout):

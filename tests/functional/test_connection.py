@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The shared connection options: TCP and SSL remotes of a real ovsdb-server."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import NB_SCHEMA, run_module
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope='module')
+def pki(tmp_path_factory):
+    """A small PKI made with ovs-pki, as the central role does when asked."""
+    d = str(tmp_path_factory.mktemp('pki'))
+    run = dict(cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.check_call(['ovs-pki', '--dir=%s/pki' % d, '--log=%s/log' % d, 'init'], **run)
+    for who in ('server', 'client'):
+        subprocess.check_call(['ovs-pki', '--dir=%s/pki' % d, '--log=%s/log' % d, 'req+sign', who, 'switch'], **run)
+    return d
+
+
+@pytest.fixture
+def nb_ssl(tmp_path, pki):
+    db = str(tmp_path / 'nb.db')
+    subprocess.check_call(['ovsdb-tool', 'create', db, NB_SCHEMA])
+    tcp, ssl = free_port(), free_port()
+    pid = str(tmp_path / 'pid')
+    subprocess.check_call([
+        'ovsdb-server', '--detach', '--no-chdir', '--pidfile=' + pid, '--unixctl=%s/ctl' % tmp_path,
+        '--log-file=%s/log' % tmp_path,
+        '--private-key=%s/server-privkey.pem' % pki, '--certificate=%s/server-cert.pem' % pki,
+        '--ca-cert=%s/pki/switchca/cacert.pem' % pki,
+        '--remote=ptcp:%d:127.0.0.1' % tcp, '--remote=pssl:%d:127.0.0.1' % ssl, db])
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(('127.0.0.1', ssl), 1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield tcp, ssl
+    with open(pid) as f:
+        os.kill(int(f.read()), 15)
+
+
+def test_tcp_and_ssl(nb_ssl, pki):
+    tcp, ssl = nb_ssl
+    assert run_module('ovn_logical_switch', dict(remote='tcp:127.0.0.1:%d' % tcp, name='a'))['changed']
+    creds = dict(ssl_key='%s/client-privkey.pem' % pki, ssl_cert='%s/client-cert.pem' % pki,
+                 ssl_ca_cert='%s/pki/switchca/cacert.pem' % pki)
+    res = run_module('ovn_logical_switch', dict(creds, remote='ssl:127.0.0.1:%d' % ssl, name='b'))
+    assert res['changed'] and not res.get('failed'), res
+    # Both land in the same database, seen over either remote.
+    res = run_module('ovn_logical_switch', dict(creds, remote='ssl:127.0.0.1:%d' % ssl, name='a'))
+    assert res['changed'] is False, res
+    # The same options from the environment, as module_defaults-free playbooks may use.
+    env = dict(OVN_K8S_OVSDB_REMOTE='ssl:127.0.0.1:%d' % ssl, OVN_K8S_OVSDB_SSL_KEY=creds['ssl_key'],
+               OVN_K8S_OVSDB_SSL_CERT=creds['ssl_cert'], OVN_K8S_OVSDB_SSL_CA_CERT=creds['ssl_ca_cert'])
+    res = run_module('ovn_logical_switch', dict(name='b'), env=env)
+    assert res['changed'] is False and not res.get('failed'), res
+
+
+def test_ssl_with_wrong_ca_fails_clearly(nb_ssl, pki):
+    _, ssl = nb_ssl
+    res = run_module('ovn_logical_switch', dict(
+        remote='ssl:127.0.0.1:%d' % ssl, name='c', timeout=3, ssl_key='%s/client-privkey.pem' % pki,
+        ssl_cert='%s/client-cert.pem' % pki, ssl_ca_cert='%s/pki/controllerca/cacert.pem' % pki))
+    assert res['failed'] and res['msg'].startswith(
+        'cannot reach the OVN Northbound database at ssl:127.0.0.1:%d' % ssl), res['msg']
+    assert 'the SSL handshake failed: check that ssl_ca_cert signed' in res['msg'], res['msg']
+
+
+def test_missing_ssl_file(nb_ssl, pki, tmp_path):
+    _, ssl = nb_ssl
+    res = run_module('ovn_logical_switch', dict(
+        remote='ssl:127.0.0.1:%d' % ssl, name='c', ssl_key='%s/nope.pem' % tmp_path,
+        ssl_cert='%s/client-cert.pem' % pki, ssl_ca_cert='%s/pki/switchca/cacert.pem' % pki))
+    assert res['failed'] and res['msg'] == 'ssl_key file %s/nope.pem does not exist' % tmp_path
+
+
+def test_silent_peer_times_out(tmp_path):
+    """A remote that accepts but never answers must not hang the task."""
+    srv = socket.socket()
+    srv.bind(('127.0.0.1', 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    try:
+        res = run_module('ovn_logical_switch', dict(remote='tcp:127.0.0.1:%d' % port, name='x', timeout=2))
+        assert res['failed'] and res['msg'] == (
+            'cannot reach the OVN Northbound database at tcp:127.0.0.1:%d: connection timed out' % port), res['msg']
+    finally:
+        srv.close()
