@@ -150,18 +150,42 @@ def get_router(client, name):
     return client.find_one('Logical_Router', 'name', name)
 
 
-def switch_of_port(client, lsp):
-    for ls in client.rows('Logical_Switch'):
-        if any(p.uuid == lsp.uuid for p in ls.ports):
-            return ls
+# A port and the table of the object that holds it, with their words for messages.
+_LSP = ('Logical_Switch_Port', 'logical switch port', 'Logical_Switch', 'logical switch')
+_LRP = ('Logical_Router_Port', 'logical router port', 'Logical_Router', 'logical router')
+
+
+def owner_of(client, kind, port):
+    """The switch or router whose ``ports`` hold ``port``, or None."""
+    for parent in client.rows(kind[2]):
+        if any(p.uuid == port.uuid for p in parent.ports):
+            return parent
     return None
 
 
-def router_of_port(client, lrp):
-    for lr in client.rows('Logical_Router'):
-        if any(p.uuid == lrp.uuid for p in lr.ports):
-            return lr
-    return None
+def _port_on(cs, client, kind, name, parent, removing=False):
+    """The port row named ``name`` if it sits on ``parent``; a Conflict if it sits elsewhere.
+
+    When the port does not exist yet, its parent must exist or be created earlier in ``cs``.
+    """
+    table, word, parent_table, parent_word = kind
+    row = client.find_one(table, 'name', name)
+    if row is not None:
+        owner = owner_of(client, kind, row)
+        if owner is None or owner.name != parent:
+            raise Conflict('%s %s exists on %s %s, not on %s; %s'
+                           % (word, name, parent_word, owner.name if owner is not None else '(none)',
+                              parent, 'refusing to remove it' if removing
+                              else 'remove it there first'))
+    elif not removing and client.find_one(parent_table, 'name', parent) is None \
+            and not cs.will_create('%s %s' % (parent_table, parent)):
+        raise Conflict('%s %s: %s %s does not exist' % (word, name, parent_word, parent))
+    return row
+
+
+def _purged(**flags):
+    """The map columns whose purge_<column> flag is set."""
+    return set(column for column, flag in flags.items() if flag)
 
 
 def _columns(row, columns):
@@ -194,12 +218,8 @@ def ensure_switch(cs, client, name, subnet=None, exclude_ips=None, other_config=
         cs.create(label, dict(wanted, name=name),
                   lambda api: api.ls_add(name, may_exist=False, **wanted))
         return
-    purge = set()
-    if purge_other_config:
-        purge.add('other_config')
-    if purge_external_ids:
-        purge.add('external_ids')
-    cs.converge(label, 'Logical_Switch', row, wanted, purge=purge)
+    cs.converge(label, 'Logical_Switch', row, wanted,
+                purge=_purged(other_config=purge_other_config, external_ids=purge_external_ids))
 
 
 def remove_switch(cs, client, name):
@@ -210,10 +230,6 @@ def remove_switch(cs, client, name):
 
 
 # Logical switch ports ---------------------------------------------------
-LSP_COLUMNS = ['type', 'addresses', 'port_security', 'options', 'parent_name', 'tag_request',
-               'enabled', 'external_ids']
-
-
 def ensure_lsp(cs, client, switch, name, addresses=None, port_security=None, port_type=None,
                options=None, parent_name=None, tag=None, enabled=None, external_ids=None,
                purge_options=False, purge_external_ids=False):
@@ -234,15 +250,7 @@ def ensure_lsp(cs, client, switch, name, addresses=None, port_security=None, por
         parent_name=[parent_name] if parent_name is not None else None,
         tag_request=[int(tag)] if tag is not None else None,
     )
-    ls = get_switch(client, switch)
-    row = client.find_one('Logical_Switch_Port', 'name', name)
-    if row is not None:
-        owner = switch_of_port(client, row)
-        if owner is None or owner.name != switch:
-            raise Conflict('%s exists on logical switch %s, not on %s; remove it there first'
-                           % (what, owner.name if owner is not None else '(none)', switch))
-    elif ls is None and not cs.will_create('Logical_Switch %s' % switch):
-        raise Conflict('%s: logical switch %s does not exist' % (what, switch))
+    row = _port_on(cs, client, _LSP, name, switch)
     label = 'Logical_Switch_Port %s' % name
     if row is None:
         columns = dict(wanted)
@@ -252,23 +260,14 @@ def ensure_lsp(cs, client, switch, name, addresses=None, port_security=None, por
                   lambda api: api.lsp_add(switch, name, parent_name=parent, tag=tag_req,
                                           may_exist=False, **columns))
         return
-    purge = set()
-    if purge_options:
-        purge.add('options')
-    if purge_external_ids:
-        purge.add('external_ids')
-    cs.converge(label, 'Logical_Switch_Port', row, wanted, purge=purge)
+    cs.converge(label, 'Logical_Switch_Port', row, wanted,
+                purge=_purged(options=purge_options, external_ids=purge_external_ids))
 
 
-def remove_lsp(cs, client, name, switch=None):
-    row = client.find_one('Logical_Switch_Port', 'name', name)
+def remove_lsp(cs, client, name, switch):
+    row = _port_on(cs, client, _LSP, name, switch, removing=True)
     if row is None:
         return
-    owner = switch_of_port(client, row)
-    if switch is not None and (owner is None or owner.name != switch):
-        raise Conflict('logical switch port %s exists on logical switch %s, not on %s; '
-                       'refusing to remove it' % (name, owner.name if owner else '(none)',
-                                                  switch))
     cs.delete('Logical_Switch_Port %s' % name, row, ['type', 'addresses', 'external_ids'],
               lambda api: api.lsp_del(row.uuid, if_exists=False))
 
@@ -286,12 +285,8 @@ def ensure_router(cs, client, name, options=None, external_ids=None, enabled=Non
         cs.create(label, dict(wanted, name=name),
                   lambda api: api.lr_add(name, may_exist=False, **wanted))
         return
-    purge = set()
-    if purge_options:
-        purge.add('options')
-    if purge_external_ids:
-        purge.add('external_ids')
-    cs.converge(label, 'Logical_Router', row, wanted, purge=purge)
+    cs.converge(label, 'Logical_Router', row, wanted,
+                purge=_purged(options=purge_options, external_ids=purge_external_ids))
 
 
 def remove_router(cs, client, name):
@@ -316,14 +311,7 @@ def ensure_lrp(cs, client, router, name, mac, networks, peer=None, options=None,
         external_ids=_strs(external_ids, what + ' external_ids'),
         enabled=[bool(enabled)] if enabled is not None else None,
     )
-    row = client.find_one('Logical_Router_Port', 'name', name)
-    if row is not None:
-        owner = router_of_port(client, row)
-        if owner is None or owner.name != router:
-            raise Conflict('%s exists on logical router %s, not on %s; remove it there first'
-                           % (what, owner.name if owner is not None else '(none)', router))
-    elif get_router(client, router) is None and not cs.will_create('Logical_Router %s' % router):
-        raise Conflict('%s: logical router %s does not exist' % (what, router))
+    row = _port_on(cs, client, _LRP, name, router)
     label = 'Logical_Router_Port %s' % name
     if row is None:
         columns = dict(wanted)
@@ -333,25 +321,16 @@ def ensure_lrp(cs, client, router, name, mac, networks, peer=None, options=None,
                   lambda api: api.lrp_add(router, name, mac_, nets, peer=peer_,
                                           may_exist=False, **columns))
         return
-    purge = set()
-    if purge_options:
-        purge.add('options')
-    if purge_external_ids:
-        purge.add('external_ids')
     if peer is None:
         wanted['peer'] = []
-    cs.converge(label, 'Logical_Router_Port', row, wanted, purge=purge)
+    cs.converge(label, 'Logical_Router_Port', row, wanted,
+                purge=_purged(options=purge_options, external_ids=purge_external_ids))
 
 
-def remove_lrp(cs, client, name, router=None):
-    row = client.find_one('Logical_Router_Port', 'name', name)
+def remove_lrp(cs, client, name, router):
+    row = _port_on(cs, client, _LRP, name, router, removing=True)
     if row is None:
         return
-    owner = router_of_port(client, row)
-    if router is not None and (owner is None or owner.name != router):
-        raise Conflict('logical router port %s exists on logical router %s, not on %s; '
-                       'refusing to remove it' % (name, owner.name if owner else '(none)',
-                                                  router))
     cs.delete('Logical_Router_Port %s' % name, row, ['mac', 'networks'],
               lambda api: api.lrp_del(row.uuid, if_exists=False))
 
@@ -591,7 +570,7 @@ def remove_gateway_router(cs, client, node, cluster_router='ovn_cluster_router')
     n = gateway_names(node)
     remove_routes(cs, client, cluster_router,
                   match=lambda r: r.external_ids.get(GATEWAY_ID_KEY) == node)
-    remove_lrp(cs, client, n['cr_port'], router=cluster_router)
+    remove_lrp(cs, client, n['cr_port'], cluster_router)
     remove_switch(cs, client, n['join'])
     remove_switch(cs, client, n['ext'])
     remove_router(cs, client, n['router'])

@@ -104,7 +104,7 @@ def main():
 
     def plan(cs, client):
         if p['state'] == 'absent':
-            _nb.remove_lrp(cs, client, p['name'], router=p['router'])
+            _nb.remove_lrp(cs, client, p['name'], p['router'])
         else:
             _nb.ensure_lrp(cs, client, p['router'], p['name'], p['mac'], p['networks'],
                            peer=p['peer'], options=p['options'], external_ids=p['external_ids'],

@@ -147,7 +147,7 @@ def main():
 
     def plan(cs, client):
         if p['state'] == 'absent':
-            _nb.remove_lsp(cs, client, p['name'], switch=p['switch'])
+            _nb.remove_lsp(cs, client, p['name'], p['switch'])
         else:
             _nb.ensure_lsp(cs, client, p['switch'], p['name'], addresses=p['addresses'],
                            port_security=p['port_security'], port_type=p['type'],
