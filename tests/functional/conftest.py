@@ -150,3 +150,50 @@ def module():
 
 def have(binary):
     return shutil.which(binary) is not None
+
+
+# Added for the Open vSwitch and netlink modules ----------------------------------------------
+SYSTEM_PYTHON = '/usr/bin/python3'
+
+
+@pytest.fixture
+def system_python():
+    """Run a module under the target hosts' Python (Debian 12: ovsdbapp 2.1, pyroute2 0.7).
+
+    Yields ``dict(python=..., env=...)`` for run_module. ansible-core is taken from the
+    interpreter running the tests (module_utils only); ovs, ovsdbapp and pyroute2 must come from
+    the system's own packages, else the test is skipped.
+    """
+    probe = subprocess.run([SYSTEM_PYTHON, '-c', 'import ovs, ovsdbapp, pyroute2'],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) if os.path.exists(SYSTEM_PYTHON) else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip('%s lacks python3-openvswitch, python3-ovsdbapp or python3-pyroute2' % SYSTEM_PYTHON)
+    import ansible
+    shim = os.path.join(REPO, '.build', 'ansible-only')
+    link = os.path.join(shim, 'ansible')
+    os.makedirs(shim, exist_ok=True)
+    if not os.path.islink(link) or os.path.realpath(link) != os.path.dirname(ansible.__file__):
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(os.path.dirname(ansible.__file__), link)
+    yield dict(python=SYSTEM_PYTHON, env=dict(PYTHONPATH=collection_root() + os.pathsep + shim))
+
+
+def converge_module(name, args, untouched=None, **run_kw):
+    """Check mode, real run, repeat: asserts the Ansible contract and returns the three results.
+
+    ``untouched()`` is called right after check mode and must assert that nothing changed.
+    """
+    check = run_module(name, args, check_mode=True, **run_kw)
+    assert not check.get('failed'), check
+    assert check['changed'], check
+    if untouched:
+        untouched()
+    real = run_module(name, args, **run_kw)
+    assert not real.get('failed'), real
+    assert real['changed'], real
+    assert check['diff'] == real['diff'], 'check mode must predict the real diff: %s / %s' % (check['diff'], real['diff'])
+    repeat = run_module(name, args, **run_kw)
+    assert not repeat.get('failed'), repeat
+    assert repeat['changed'] is False and repeat['diff'] == {'before': {}, 'after': {}}, repeat
+    return check, real, repeat
