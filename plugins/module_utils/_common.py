@@ -26,6 +26,12 @@ OVSDB_CONNECTION_SPEC = dict(
     ssl_ca_cert=dict(type='path', fallback=(env_fallback, ['OVN_K8S_OVSDB_SSL_CA_CERT'])),
 )
 
+# Mirrored by the doc fragment ovn_k8s.overlay.external_ids.
+EXTERNAL_IDS_SPEC = dict(
+    external_ids=dict(type='dict'),
+    purge_external_ids=dict(type='bool', default=False),
+)
+
 # Interpreters that may carry ovs/ovsdbapp as distribution packages.
 SYSTEM_PYTHONS = ['/usr/bin/python3', '/usr/libexec/platform-python', '/usr/bin/python']
 

@@ -33,18 +33,12 @@ options:
     description: Remove option keys not given in O(options).
     type: bool
     default: false
-  external_ids:
-    description: Keys of C(external_ids) to set.
-    type: dict
-  purge_external_ids:
-    description: Remove C(external_ids) keys not given in O(external_ids).
-    type: bool
-    default: false
   enabled:
     description: Administrative state of the router.
     type: bool
 extends_documentation_fragment:
   - ovn_k8s.overlay.ovsdb_connection
+  - ovn_k8s.overlay.external_ids
   - ovn_k8s.overlay.attributes
   - ovn_k8s.overlay.attributes.ALL
 '''
@@ -65,19 +59,17 @@ diff:
   type: dict
 '''
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import EXTERNAL_IDS_SPEC, OvsdbModule
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
 
 
 def main():
-    module = OvsdbModule(NB_DB, dict(
+    module = OvsdbModule(NB_DB, dict(EXTERNAL_IDS_SPEC,
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         options=dict(type='dict'),
         purge_options=dict(type='bool', default=False),
-        external_ids=dict(type='dict'),
-        purge_external_ids=dict(type='bool', default=False),
         enabled=dict(type='bool'),
     ))
     p = module.params

@@ -45,15 +45,9 @@ options:
       - Remove C(other_config) keys not given in O(other_config) (O(subnet) and O(exclude_ips) count as given).
     type: bool
     default: false
-  external_ids:
-    description: Keys of C(external_ids) to set. Keys not given are kept unless O(purge_external_ids=true).
-    type: dict
-  purge_external_ids:
-    description: Remove C(external_ids) keys not given in O(external_ids).
-    type: bool
-    default: false
 extends_documentation_fragment:
   - ovn_k8s.overlay.ovsdb_connection
+  - ovn_k8s.overlay.external_ids
   - ovn_k8s.overlay.attributes
   - ovn_k8s.overlay.attributes.ALL
 '''
@@ -81,21 +75,19 @@ diff:
   type: dict
 '''
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import EXTERNAL_IDS_SPEC, OvsdbModule
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
 
 
 def main():
-    module = OvsdbModule(NB_DB, dict(
+    module = OvsdbModule(NB_DB, dict(EXTERNAL_IDS_SPEC,
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         subnet=dict(type='str'),
         exclude_ips=dict(type='list', elements='str'),
         other_config=dict(type='dict'),
         purge_other_config=dict(type='bool', default=False),
-        external_ids=dict(type='dict'),
-        purge_external_ids=dict(type='bool', default=False),
     ))
     p = module.params
 

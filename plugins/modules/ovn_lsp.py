@@ -63,15 +63,9 @@ options:
   enabled:
     description: Administrative state of the port.
     type: bool
-  external_ids:
-    description: Keys of C(external_ids) to set, such as C(namespace) and C(pod).
-    type: dict
-  purge_external_ids:
-    description: Remove C(external_ids) keys not given in O(external_ids).
-    type: bool
-    default: false
 extends_documentation_fragment:
   - ovn_k8s.overlay.ovsdb_connection
+  - ovn_k8s.overlay.external_ids
   - ovn_k8s.overlay.attributes
   - ovn_k8s.overlay.attributes.ALL
 '''
@@ -122,13 +116,13 @@ diff:
   type: dict
 '''
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import EXTERNAL_IDS_SPEC, OvsdbModule
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
 
 
 def main():
-    module = OvsdbModule(NB_DB, dict(
+    module = OvsdbModule(NB_DB, dict(EXTERNAL_IDS_SPEC,
         switch=dict(type='str', required=True),
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
@@ -140,8 +134,6 @@ def main():
         parent_name=dict(type='str'),
         tag=dict(type='int'),
         enabled=dict(type='bool'),
-        external_ids=dict(type='dict'),
-        purge_external_ids=dict(type='bool', default=False),
     ), required_together=[('parent_name', 'tag')])
     p = module.params
 
