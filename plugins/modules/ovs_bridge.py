@@ -45,19 +45,13 @@ options:
     description: Remove C(other_config) keys not given in O(other_config).
     type: bool
     default: false
-  external_ids:
-    description: Keys of C(external_ids) to set. Keys not given are kept unless O(purge_external_ids=true).
-    type: dict
-  purge_external_ids:
-    description: Remove C(external_ids) keys not given in O(external_ids).
-    type: bool
-    default: false
   fail_mode:
     description: What the bridge does without a reachable controller. Not given leaves it alone.
     type: str
     choices: [standalone, secure]
 extends_documentation_fragment:
   - ovn_k8s.overlay.ovsdb_connection
+  - ovn_k8s.overlay.external_ids
   - ovn_k8s.overlay.attributes
   - ovn_k8s.overlay.attributes.ALL
 '''
@@ -84,7 +78,7 @@ diff:
   type: dict
 '''
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import EXTERNAL_IDS_SPEC, OvsdbModule
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovs
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import OVS_DB
 
@@ -96,9 +90,8 @@ def main():
         datapath_type=dict(type='str', default='system'),
         other_config=dict(type='dict'),
         purge_other_config=dict(type='bool', default=False),
-        external_ids=dict(type='dict'),
-        purge_external_ids=dict(type='bool', default=False),
         fail_mode=dict(type='str', choices=['standalone', 'secure']),
+        **EXTERNAL_IDS_SPEC
     ))
     p = module.params
 
