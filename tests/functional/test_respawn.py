@@ -61,9 +61,11 @@ def test_respawn_into_system_python(nb_db, tmp_path):
     play = tmp_path / 'play.yml'
     play.write_text(PLAY.format(remote=nb_db))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_root(), ANSIBLE_STDOUT_CALLBACK='json',
-               ANSIBLE_PYTHON_INTERPRETER=str(bare / 'bin' / 'python'), ANSIBLE_LOCALHOST_WARNING='false',
+               ANSIBLE_LOCALHOST_WARNING='false',
                ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), str(play)],
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), str(play),
+                           # Implicit localhost would use the controller's Python; extra vars win.
+                           '-e', 'ansible_python_interpreter=%s' % (bare / 'bin' / 'python')],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     task = json.loads(proc.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']
