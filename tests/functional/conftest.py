@@ -116,10 +116,11 @@ def _module_python():
     return '/usr/bin/python3', [shim]
 
 
-def run_module(name, args, check_mode=False, diff=True, python=None, env=None):
+def run_module(name, args, check_mode=False, diff=True, python=None, env=None, netns=None):
     """Run plugins/modules/<name>.py as Ansible would, in its own process.
 
-    Returns the module's JSON result (``failed`` is set when it failed).
+    Returns the module's JSON result (``failed`` is set when it failed). With ``netns``, the
+    module runs inside that network namespace (``ip netns exec``).
     """
     root = collection_root()
     payload = dict(args)
@@ -128,8 +129,9 @@ def run_module(name, args, check_mode=False, diff=True, python=None, env=None):
     python = python or default_python
     run_env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + extra_path))
     run_env.update(env or {})
+    prefix = ['ip', 'netns', 'exec', netns] if netns else []
     proc = subprocess.run(
-        [python, '-m', 'ansible_collections.ovn_k8s.overlay.plugins.modules.' + name,
+        prefix + [python, '-m', 'ansible_collections.ovn_k8s.overlay.plugins.modules.' + name,
          json.dumps({'ANSIBLE_MODULE_ARGS': payload})],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=run_env,
         timeout=120)
