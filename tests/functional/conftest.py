@@ -199,3 +199,77 @@ def converge_module(name, args, untouched=None, **run_kw):
     assert not repeat.get('failed'), repeat
     assert repeat['changed'] is False and repeat['diff'] == {'before': {}, 'after': {}}, repeat
     return check, real, repeat
+
+
+def ip_json(netns, *args):
+    """``ip -j`` output inside a namespace, parsed (tests only)."""
+    out = subprocess.check_output(['ip', '-n', netns, '-j'] + list(args), universal_newlines=True)
+    return json.loads(out or '[]')
+
+
+def _sh(*args, **kw):
+    subprocess.check_call(list(args), **kw)
+
+
+class HostAndPeer:
+    """Two network namespaces joined by a veth pair, both ends called eth0.
+
+    ``host`` has 192.168.77.2/24 and fd00:77::2/64 with default routes through ``peer``
+    (192.168.77.1, fd00:77::1), plus a route to 10.99.0.0/16; ``peer`` also has 10.99.0.1/32,
+    a source off the host's subnet that only the default route reaches. Transmit checksum
+    offload is off on both ends (the userspace datapath needs it: see shared/LAB.md).
+    """
+
+    def __init__(self, tag):
+        self.host, self.peer = 'ovk-host-' + tag, 'ovk-peer-' + tag
+        self.remove()
+        for ns in (self.host, self.peer):
+            _sh('ip', 'netns', 'add', ns)
+            _sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
+        _sh('ip', 'link', 'add', 'ovkh' + tag, 'netns', self.host, 'type', 'veth',
+            'peer', 'name', 'ovkp' + tag, 'netns', self.peer)
+        for ns, dev, v4, v6 in ((self.host, 'ovkh' + tag, '192.168.77.2/24', 'fd00:77::2/64'),
+                                (self.peer, 'ovkp' + tag, '192.168.77.1/24', 'fd00:77::1/64')):
+            _sh('ip', '-n', ns, 'link', 'set', dev, 'name', 'eth0')
+            _sh('ip', 'netns', 'exec', ns, 'ethtool', '-K', 'eth0', 'tx', 'off', stdout=subprocess.DEVNULL)
+            _sh('ip', '-n', ns, 'addr', 'add', v4, 'dev', 'eth0')
+            _sh('ip', '-n', ns, '-6', 'addr', 'add', v6, 'dev', 'eth0', 'nodad')
+            _sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
+        _sh('ip', '-n', self.peer, 'addr', 'add', '10.99.0.1/32', 'dev', 'lo')
+        _sh('ip', '-n', self.host, 'route', 'add', 'default', 'via', '192.168.77.1', 'metric', '100')
+        _sh('ip', '-n', self.host, 'route', 'add', '10.99.0.0/16', 'via', '192.168.77.1')
+        _sh('ip', '-n', self.host, '-6', 'route', 'add', 'default', 'via', 'fd00:77::1')
+
+    def remove(self):
+        for ns in (self.host, self.peer):
+            subprocess.call(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def host_and_peer():
+    net = HostAndPeer('%d' % (os.getpid() % 100000))
+    yield net
+    net.remove()
+
+
+@pytest.fixture
+def vswitchd(ovs_db, tmp_path, host_and_peer):
+    """A userspace ovs-vswitchd (no kernel module) on the ovs_db database, inside the host
+    namespace, with its run directory in the test's temporary directory."""
+    rundir = str(tmp_path)
+    env = dict(os.environ, OVS_RUNDIR=rundir, OVS_LOGDIR=rundir, OVS_DBDIR=rundir, OVS_SYSCONFDIR=rundir)
+    pidfile = os.path.join(rundir, 'vswitchd.pid')
+    _sh('ip', 'netns', 'exec', host_and_peer.host, 'ovs-vswitchd', ovs_db, '--disable-system',
+        '--detach', '--no-chdir', '--pidfile=' + pidfile,
+        '--unixctl=' + os.path.join(rundir, 'vswitchd.ctl'),
+        '--log-file=' + os.path.join(rundir, 'vswitchd.log'), env=env)
+    yield dict(remote=ovs_db, log=os.path.join(rundir, 'vswitchd.log'), **vars(host_and_peer))
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, 15)
+        deadline = time.time() + 10
+        while os.path.exists('/proc/%d' % pid) and time.time() < deadline:
+            time.sleep(0.05)
+    except (OSError, ValueError):
+        pass

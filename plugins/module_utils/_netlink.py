@@ -1,0 +1,545 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# PRIVATE: not a public API of the collection; it may change without notice.
+"""Kernel network state through netlink (pyroute2): links, addresses, routes,
+and the plan that moves a NIC into an Open vSwitch bridge.
+
+Works with pyroute2 0.7 (Debian 12) and 0.9. Reading never changes anything:
+a :class:`Plan` holds the before/after of each link and the steps that make
+the change, and only :meth:`Plan.apply` runs them. No ``ip`` output is parsed.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import ipaddress
+import os
+import socket
+import time
+import traceback
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovs
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
+    Conflict,
+    InvalidInput,
+    OvnK8sError,
+)
+
+PYROUTE2_IMPORT_ERROR = None
+try:
+    from pyroute2 import IPRoute, NetlinkError
+except ImportError:
+    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
+
+MAIN_TABLE = 254
+RTPROT_KERNEL = 2
+RT_SCOPE_LINK = 253
+RT_SCOPE_HOST = 254
+RT_SCOPE_NOWHERE = 255
+RTN_UNICAST = 1
+IFF_UP = 0x1
+IFA_F_NODAD = 0x02
+# The metric the kernel gives a route added without one.
+DEFAULT_METRIC = {socket.AF_INET: 0, socket.AF_INET6: 1024}
+
+
+class NetlinkFailed(OvnK8sError):
+    """The kernel refused a change."""
+
+
+def open_ipr():
+    if PYROUTE2_IMPORT_ERROR:
+        raise OvnK8sError('the Python library pyroute2 is required: %s'
+                          % PYROUTE2_IMPORT_ERROR.strip().splitlines()[-1])
+    return IPRoute()
+
+
+# Values -------------------------------------------------------------------
+def parse_cidr(cidr, what):
+    """An interface address with its prefix, such as 10.128.1.2/24."""
+    text = str(cidr)
+    try:
+        iface = ipaddress.ip_interface(text)
+    except ValueError:
+        raise InvalidInput('%s: %r is not an address with a prefix length such as 10.128.1.2/24'
+                           % (what, cidr))
+    if '/' not in text:
+        raise InvalidInput('%s: %r has no prefix length (expected such as 10.128.1.2/24)'
+                           % (what, cidr))
+    return iface
+
+
+def _family(version):
+    return socket.AF_INET if version == 4 else socket.AF_INET6
+
+
+def route_key(route):
+    """What the kernel tells routes of the main table apart by."""
+    return (route['family'], route['dst'], route['metric'])
+
+
+def normalize_route(spec, default_dev, what):
+    """A route option {dst, via, dev, metric} as a comparable dict."""
+    if not isinstance(spec, dict):
+        raise InvalidInput('%s: %r is not a route such as {dst: 10.128.0.0/14, via: 10.128.1.1}'
+                           % (what, spec))
+    unknown = sorted(set(spec) - set(['dst', 'via', 'dev', 'metric']))
+    if unknown:
+        raise InvalidInput('%s: unknown route key(s) %s (expected dst, via, dev, metric)'
+                           % (what, ', '.join(unknown)))
+    dst, via = spec.get('dst'), spec.get('via')
+    if not dst:
+        raise InvalidInput('%s: a route needs dst (a CIDR or default)' % what)
+    gateway = None
+    if via not in (None, ''):
+        try:
+            gateway = ipaddress.ip_address(str(via))
+        except ValueError:
+            raise InvalidInput('%s: via %r is not an IP address' % (what, via))
+    if str(dst) == 'default':
+        if gateway is None:
+            raise InvalidInput('%s: a default route needs via (its family comes from it)' % what)
+        net = ipaddress.ip_network('0.0.0.0/0' if gateway.version == 4 else '::/0')
+    else:
+        try:
+            net = ipaddress.ip_network(str(dst))
+        except ValueError:
+            raise InvalidInput('%s: dst %r is not a network such as 10.128.0.0/14 (host bits '
+                               'must be zero) or default' % (what, dst))
+    if gateway is not None and gateway.version != net.version:
+        raise InvalidInput('%s: via %s and dst %s are of different IP versions' % (what, via, dst))
+    family = _family(net.version)
+    metric = spec.get('metric')
+    try:
+        metric = DEFAULT_METRIC[family] if metric in (None, '') else int(metric)
+    except (TypeError, ValueError):
+        raise InvalidInput('%s: metric %r is not a number' % (what, metric))
+    return dict(family=family, dst=_dst(net), via=str(gateway) if gateway else None,
+                dev=spec.get('dev') or default_dev, metric=metric)
+
+
+def _dst(net):
+    return 'default' if net.prefixlen == 0 else str(net)
+
+
+def show_route(route):
+    """A route as the diff shows it."""
+    return dict((k, route[k]) for k in ('dst', 'via', 'dev', 'metric'))
+
+
+def _sorted_routes(routes):
+    return sorted((show_route(r) for r in routes),
+                  key=lambda r: (r['dst'], r['metric'], r['via'] or '', r['dev']))
+
+
+# Reading ------------------------------------------------------------------
+class Link:
+    """What one read of a network device found."""
+
+    def __init__(self, ipr, msg):
+        self.index = msg['index']
+        self.name = msg.get_attr('IFLA_IFNAME')
+        self.mac = (msg.get_attr('IFLA_ADDRESS') or '').lower()
+        self.up = bool(msg['flags'] & IFF_UP)
+        self.master_index = msg.get_attr('IFLA_MASTER')
+        self.master, self.master_kind = None, None
+        if self.master_index:
+            master = _get_link(ipr, self.master_index)
+            if master is not None:
+                self.master = master.get_attr('IFLA_IFNAME')
+                self.master_kind = _kind(master)
+        self.kind = _kind(msg)
+        self.addresses = []   # every address, as dicts
+        for addr in ipr.get_addr(index=self.index):
+            flags = addr.get_attr('IFA_FLAGS')
+            self.addresses.append(dict(
+                family=addr['family'], scope=addr['scope'],
+                flags=addr['flags'] if flags is None else flags,
+                cidr=str(ipaddress.ip_interface('%s/%s' % (addr.get_attr('IFA_ADDRESS'),
+                                                           addr['prefixlen'])))))
+        self.routes = []      # routes of the main table through this device
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for msg_route in ipr.get_routes(family=family):
+                route = _route(msg_route, family)
+                if route is not None and route['oif'] == self.index:
+                    route['dev'] = self.name
+                    self.routes.append(route)
+
+    @property
+    def global_addresses(self):
+        """Addresses a host is reached at: not link-local, not host scope."""
+        return [a['cidr'] for a in self.addresses if a['scope'] not in (RT_SCOPE_LINK, RT_SCOPE_HOST)]
+
+    @property
+    def static_routes(self):
+        """Main-table unicast routes not made by the kernel for an address."""
+        return [r for r in self.routes if r['proto'] != RTPROT_KERNEL and r['type'] == RTN_UNICAST]
+
+
+def _kind(msg):
+    info = msg.get_attr('IFLA_LINKINFO')
+    return info.get_attr('IFLA_INFO_KIND') if info is not None else None
+
+
+def _get_link(ipr, index):
+    try:
+        found = list(ipr.get_links(index))
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return None
+        raise
+    return found[0] if found else None
+
+
+def _route(msg, family):
+    table = msg.get_attr('RTA_TABLE') or msg['table']
+    if table != MAIN_TABLE or msg.get_attr('RTA_MULTIPATH') is not None:
+        return None
+    dst = msg.get_attr('RTA_DST')
+    net = ipaddress.ip_network('%s/%s' % (dst or ('0.0.0.0' if family == socket.AF_INET else '::'),
+                                          msg['dst_len']), strict=False)
+    metric = msg.get_attr('RTA_PRIORITY')
+    return dict(family=family, dst=_dst(net), via=msg.get_attr('RTA_GATEWAY'),
+                metric=DEFAULT_METRIC[socket.AF_INET] if metric is None else metric,
+                oif=msg.get_attr('RTA_OIF'), proto=msg['proto'], scope=msg['scope'],
+                type=msg['type'], prefsrc=msg.get_attr('RTA_PREFSRC'))
+
+
+def read_link(ipr, name):
+    """The :class:`Link` called ``name``, or None."""
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        return None
+    msg = _get_link(ipr, found[0])
+    return Link(ipr, msg) if msg is not None else None
+
+
+def wait_link(ipr, name, timeout, mac=None, why=None):
+    """Wait until device ``name`` exists (with ``mac``, if given); returns its Link."""
+    deadline = time.time() + timeout
+    while True:
+        link = read_link(ipr, name)
+        if link is not None and (mac is None or link.mac == mac):
+            return link
+        if time.time() > deadline:
+            extra = ' (%s)' % why() if why else ''
+            if link is None:
+                raise NetlinkFailed('network device %s did not appear within %s seconds: is '
+                                    'ovs-vswitchd running?%s' % (name, timeout, extra))
+            raise NetlinkFailed('network device %s still has MAC %s, not %s, after %s seconds%s'
+                                % (name, link.mac, mac, timeout, extra))
+        time.sleep(0.05)
+
+
+# Changing -----------------------------------------------------------------
+class Plan:
+    """Before/after per label and the ordered steps (callables taking an IPRoute)."""
+
+    def __init__(self):
+        self.before, self.after, self.steps = {}, {}, []
+
+    @property
+    def changed(self):
+        return bool(self.steps)
+
+    def record(self, label, before, after, steps):
+        if not steps:
+            return
+        self.before.setdefault(label, before)
+        self.after[label] = after
+        self.steps.extend(steps)
+
+    def apply(self, ipr):
+        for step in self.steps:
+            step(ipr)
+
+
+def _index(ipr, name):
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        raise NetlinkFailed('network device %s disappeared during the change' % name)
+    return found[0]
+
+
+def _call(what, fn, ignore=()):
+    try:
+        return fn()
+    except NetlinkError as exc:
+        if exc.code in ignore:
+            return None
+        raise NetlinkFailed('%s: the kernel refused: %s' % (what, os_error(exc.code)))
+
+
+def os_error(code):
+    try:
+        return os.strerror(code).lower()
+    except (TypeError, ValueError):
+        return str(code)
+
+
+def add_address(dev, cidr, nodad=False):
+    iface = ipaddress.ip_interface(cidr)
+
+    def step(ipr):
+        kw = dict(index=_index(ipr, dev), address=str(iface.ip), prefixlen=iface.network.prefixlen)
+        if iface.version == 6 and nodad:
+            # Already validated on the NIC it comes from: no second duplicate detection.
+            kw['IFA_FLAGS'] = IFA_F_NODAD
+        elif iface.version == 4:
+            kw['broadcast'] = str(iface.network.broadcast_address)
+        _call('adding %s to %s' % (cidr, dev), lambda: ipr.addr('add', **kw), ignore=(errno.EEXIST,))
+    return step
+
+
+def del_address(dev, cidr):
+    iface = ipaddress.ip_interface(cidr)
+
+    def step(ipr):
+        _call('removing %s from %s' % (cidr, dev),
+              lambda: ipr.addr('del', index=_index(ipr, dev), address=str(iface.ip),
+                               prefixlen=iface.network.prefixlen),
+              ignore=(errno.EADDRNOTAVAIL, errno.ENODEV))
+    return step
+
+
+def _route_args(ipr, route, dev):
+    kw = dict(family=route['family'], dst_len=0, table=MAIN_TABLE, priority=route['metric'])
+    if route['dst'] != 'default':
+        net = ipaddress.ip_network(route['dst'])
+        kw.update(dst=str(net.network_address), dst_len=net.prefixlen)
+    if dev is not None:
+        kw['oif'] = _index(ipr, dev)
+    if route.get('via'):
+        kw['gateway'] = route['via']
+    if route.get('prefsrc'):
+        kw['prefsrc'] = route['prefsrc']
+    if route.get('proto') is not None:
+        kw['proto'] = route['proto']
+    if route.get('scope') is not None:
+        kw['scope'] = route['scope']
+    elif not route.get('via'):
+        kw['scope'] = RT_SCOPE_LINK if route['family'] == socket.AF_INET else 0
+    return kw
+
+
+def replace_route(route, dev):
+    """Make the main-table route with this dst and metric go ``via`` through ``dev``."""
+    def step(ipr):
+        _call('setting route %s via %s dev %s' % (route['dst'], route.get('via') or '(on-link)', dev),
+              lambda: ipr.route('replace', **_route_args(ipr, route, dev)))
+    return step
+
+
+def del_route(route, dev):
+    def step(ipr):
+        kw = _route_args(ipr, route, dev)
+        kw.pop('prefsrc', None)
+        kw['proto'] = route.get('proto') or 0          # 0: any protocol
+        if route['family'] == socket.AF_INET:
+            kw['scope'] = RT_SCOPE_NOWHERE              # any scope, as "ip route del" asks
+        _call('removing route %s dev %s' % (route['dst'], dev), lambda: ipr.route('del', **kw),
+              ignore=(errno.ESRCH, errno.ENODEV))
+    return step
+
+
+def set_up(dev):
+    def step(ipr):
+        _call('setting %s up' % dev, lambda: ipr.link('set', index=_index(ipr, dev), state='up'))
+    return step
+
+
+# Addresses and routes of one device -----------------------------------------
+def plan_device(plan, link, addresses=None, purge=False, routes=None, state='present', up=True):
+    """Addresses and routes on ``link`` (a :class:`Link`), as the netlink_address module wants."""
+    label = 'Link %s' % link.name
+    what = 'network device %s' % link.name
+    wanted = [str(parse_cidr(a, what + ' address')) for a in (addresses or [])]
+    wanted_routes = [normalize_route(r, link.name, what + ' route') for r in (routes or [])]
+    for route in wanted_routes:
+        if route['dev'] not in link.names.values():
+            raise Conflict('%s: route %s names network device %s, which does not exist'
+                           % (what, route['dst'], route['dev']))
+    current = link.global_addresses
+    before, after, steps = {}, {}, []
+
+    if state == 'present' and up and not link.up:
+        before['up'], after['up'] = False, True
+        steps.append(set_up(link.name))
+
+    if state == 'present':
+        target = [a for a in current if a in wanted or not purge]
+        target += [a for a in wanted if a not in target]
+        add = [a for a in target if a not in current]
+        drop = [a for a in current if a not in target]
+    else:
+        add, drop = [], [a for a in current if a in wanted]
+        target = [a for a in current if a not in drop]
+    if add or drop:
+        before['addresses'], after['addresses'] = sorted(current), sorted(target)
+        steps += [add_address(link.name, a) for a in add]
+        steps += [del_address(link.name, a) for a in drop]
+
+    if wanted_routes:
+        rbefore, rafter, rsteps = _plan_routes(link, wanted_routes, state)
+        if rsteps:
+            before['routes'], after['routes'] = rbefore, rafter
+            steps += rsteps
+    plan.record(label, before, after, steps)
+
+
+def _plan_routes(link, wanted, state):
+    by_key = {}
+    for route in link.all_routes:
+        by_key.setdefault(route_key(route), []).append(route)
+    before, after, steps = [], [], []
+    # Routes without a gateway first, so that a gateway is reachable when its route goes in.
+    for route in sorted(wanted, key=lambda r: r['via'] is not None):
+        existing = by_key.get(route_key(route), [])
+        before += existing
+        if state == 'present':
+            after.append(route)
+            if not any(r['via'] == route['via'] and r['dev'] == route['dev'] for r in existing):
+                steps.append(replace_route(route, route['dev']))
+        else:
+            matching = [r for r in existing if route['via'] in (None, r['via'])
+                        and r['dev'] == route['dev']]
+            after += [r for r in existing if r not in matching]
+            steps += [del_route(r, r['dev']) for r in matching]
+    return _sorted_routes(before), _sorted_routes(after), steps
+
+
+def read_all_routes(ipr, names):
+    """Main-table routes by (family, dst, metric) over all devices; devices named by index."""
+    out = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for msg in ipr.get_routes(family=family):
+            route = _route(msg, family)
+            if route is not None and route['oif'] is not None:
+                route['dev'] = names.get(route['oif'], str(route['oif']))
+                out.append(route)
+    return out
+
+
+def link_names(ipr):
+    return dict((msg['index'], msg.get_attr('IFLA_IFNAME')) for msg in ipr.get_links())
+
+
+def read_device(ipr, name):
+    """read_link plus ``all_routes``: the main table's routes on every device (for route keys)."""
+    link = read_link(ipr, name)
+    if link is None:
+        raise Conflict('network device %s does not exist' % name)
+    link.names = link_names(ipr)
+    link.all_routes = read_all_routes(ipr, link.names)
+    return link
+
+
+# A NIC into an Open vSwitch bridge ----------------------------------------------
+NIC_TO_BRIDGE_TABLES = _ovs.merge_tables(_ovs.BRIDGE_TABLES, _ovs.PORT_TABLES)
+
+
+def _moved_routes(nic):
+    """The NIC's routes that move with it (not the kernel's, not IPv6 link-local ones)."""
+    return [r for r in nic.static_routes
+            if not (r['family'] == socket.AF_INET6 and r['dst'].startswith(('fe80:', 'ff00:')))]
+
+
+def plan_nic_to_bridge(cs, client, ipr, nic_name, bridge, datapath_type):
+    """Fill ``cs`` (the OVSDB part) and return a :class:`Plan` (the kernel part).
+
+    Order, so that the host stays reachable: the bridge and its port are committed first;
+    then the bridge device comes up and gets the NIC's addresses (so both hold them for a
+    moment); then each route is replaced onto the bridge (same destination and metric,
+    one atomic change each, the default route included); then the addresses leave the NIC,
+    and any moved route still left on it goes.
+    """
+    what = 'NIC %s' % nic_name
+    _ovs.check_ifname(nic_name, what)
+    _ovs.check_ifname(bridge, 'bridge %s' % bridge)
+    if nic_name == bridge:
+        raise InvalidInput('%s: the bridge must have another name than the NIC' % what)
+    nic = read_link(ipr, nic_name)
+    if nic is None:
+        raise Conflict('%s does not exist on this host' % what)
+    if nic.master is not None and nic.master_kind != 'openvswitch':
+        raise Conflict('%s is already part of %s %s; take it out first'
+                       % (what, nic.master_kind or 'device', nic.master))
+    port = _ovs.get_port(client, nic_name)
+    if port is not None:
+        owner = _ovs.bridge_of_port(client, port)
+        if owner is None or owner.name != bridge:
+            raise Conflict('%s is already a port of the Open vSwitch bridge %s, not of %s'
+                           % (what, owner.name if owner is not None else '(none)', bridge))
+    if _ovs.get_bridge(client, nic_name) is not None:
+        raise Conflict('%s is itself an Open vSwitch bridge' % what)
+    br_port = _ovs.get_port(client, bridge)
+    if br_port is not None and _ovs.get_bridge(client, bridge) is None:
+        raise Conflict('bridge %s: a port of that name exists on bridge %s'
+                       % (bridge, _ovs.bridge_of_port(client, br_port).name))
+
+    _ovs.ensure_bridge(cs, client, bridge, datapath_type=datapath_type,
+                       other_config={'hwaddr': nic.mac})
+    _ovs.ensure_port(cs, client, bridge, nic_name)
+
+    plan = Plan()
+    br = read_link(ipr, bridge)
+    moving = nic.global_addresses
+    routes = _moved_routes(nic)
+    on_bridge = br.global_addresses if br is not None else []
+    br_routes = [r for r in (br.static_routes if br is not None else [])]
+    br_keys = set(route_key(r) for r in br_routes)
+
+    nic_steps = []
+    if not nic.up:
+        nic_steps.append(set_up(nic_name))
+    br_steps = [set_up(bridge)] if br is None or not br.up else []
+    add = [a for a in moving if a not in on_bridge]
+    br_steps += [add_address(bridge, a, nodad=True) for a in add]
+    # Gateway-less routes first, so that each gateway is on-link when its route moves.
+    for route in sorted(routes, key=lambda r: r['via'] is not None):
+        br_steps.append(replace_route(route, bridge))
+    nic_steps += [del_address(nic_name, a) for a in moving]
+    nic_steps += [del_route(r, nic_name) for r in routes]
+
+    # One label per device; the bridge's steps are recorded (and run) before the NIC's.
+    plan.bridge_addresses = sorted(set(on_bridge) | set(moving))
+    moved_routes = [dict(r, dev=bridge) for r in routes if route_key(r) not in br_keys]
+    br_before = None if br is None else dict(
+        addresses=sorted(on_bridge), routes=_sorted_routes(br_routes), up=br.up)
+    plan.record('Link %s' % bridge, br_before, dict(
+        mac=nic.mac, up=True, addresses=plan.bridge_addresses,
+        routes=_sorted_routes(br_routes + moved_routes)), br_steps)
+    plan.record('Link %s' % nic_name,
+                dict(addresses=sorted(moving), routes=_sorted_routes(routes), up=nic.up),
+                dict(addresses=[], routes=[], up=True), nic_steps)
+    return plan, nic
+
+
+def ovs_interface_error(client, name):
+    """ovs-vswitchd's word on an interface (its error column), for failure messages."""
+    row = client.find_one('Interface', 'name', name)
+    if row is None:
+        return 'the Interface %s is not in the database' % name
+    error = _ovs.plain(row.error) if hasattr(row, 'error') else None
+    if error:
+        return 'ovs-vswitchd says: %s' % (error[0] if isinstance(error, list) else error)
+    return 'ovs-vswitchd recorded no error on it'
+
+
+def nic_to_bridge(client, cs, nic_name, bridge, datapath_type, check_mode, timeout):
+    """The whole of the nic_to_bridge module; returns its result dict."""
+    _ovs.no_wait(client)
+    with open_ipr() as ipr:
+        plan, nic = plan_nic_to_bridge(cs, client, ipr, nic_name, bridge, datapath_type)
+        if not check_mode:
+            cs.commit()
+            if plan.changed or cs.changed:
+                wait_link(ipr, bridge, timeout, mac=nic.mac,
+                          why=lambda: ovs_interface_error(client, bridge))
+                plan.apply(ipr)
+    diff = dict(before=dict(cs.before, **plan.before), after=dict(cs.after, **plan.after))
+    return dict(changed=cs.changed or plan.changed, diff=diff, bridge=bridge, nic=nic_name,
+                mac=nic.mac, addresses=plan.bridge_addresses)
