@@ -489,7 +489,7 @@ def plan_nic_to_bridge(cs, client, ipr, nic_name, bridge, datapath_type):
     moving = nic.global_addresses
     routes = _moved_routes(nic)
     on_bridge = br.global_addresses if br is not None else []
-    br_routes = [r for r in (br.static_routes if br is not None else [])]
+    br_routes = br.static_routes if br is not None else []
     br_keys = set(route_key(r) for r in br_routes)
 
     nic_steps = []

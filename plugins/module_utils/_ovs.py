@@ -186,8 +186,7 @@ def remove_bridge(cs, client, name):
     row = get_bridge(client, name)
     if row is None:
         return
-    before = dict((c, plain(getattr(row, c))) for c in ('datapath_type', 'other_config',
-                                                         'external_ids'))
+    before = dict((c, plain(getattr(row, c))) for c in ('datapath_type', 'other_config', 'external_ids'))
     before['ports'] = sorted(p.name for p in row.ports)
     cs.record('Bridge %s' % name, before, None,
               [lambda api: api.del_br(name, if_exists=False)])

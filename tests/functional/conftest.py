@@ -132,9 +132,9 @@ def run_module(name, args, check_mode=False, diff=True, python=None, env=None, n
     prefix = ['ip', 'netns', 'exec', netns] if netns else []
     proc = subprocess.run(
         prefix + [python, '-m', 'ansible_collections.ovn_k8s.overlay.plugins.modules.' + name,
-         json.dumps({'ANSIBLE_MODULE_ARGS': payload})],
+                  json.dumps({'ANSIBLE_MODULE_ARGS': payload})],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=run_env,
-        timeout=120)
+        timeout=120, check=False)
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -166,7 +166,7 @@ def system_python():
     interpreter running the tests (module_utils only); ovs, ovsdbapp and pyroute2 must come from
     the system's own packages, else the test is skipped.
     """
-    probe = subprocess.run([SYSTEM_PYTHON, '-c', 'import ovs, ovsdbapp, pyroute2'],
+    probe = subprocess.run([SYSTEM_PYTHON, '-c', 'import ovs, ovsdbapp, pyroute2'], check=False,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE) if os.path.exists(SYSTEM_PYTHON) else None
     if probe is None or probe.returncode != 0:
         pytest.skip('%s lacks python3-openvswitch, python3-ovsdbapp or python3-pyroute2' % SYSTEM_PYTHON)

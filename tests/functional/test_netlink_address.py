@@ -34,7 +34,7 @@ def test_management_port_address_and_route(host_and_peer):
         assert addresses(ns) == ['192.168.77.2/24', 'fd00:77::2/64']
         assert routes(ns, 'route') == v4_before and routes(ns, '-6', 'route') == v6_before
 
-    check, real, _ = converge_module('netlink_address', args, untouched, netns=ns)
+    check, real, dummy = converge_module('netlink_address', args, untouched, netns=ns)
     assert check['diff'] == {'before': {'Link eth0': {'addresses': ['192.168.77.2/24', 'fd00:77::2/64'], 'routes': []}},
                              'after': {'Link eth0': {
                                  'addresses': ['10.128.1.2/24', '192.168.77.2/24', 'fd00:10:128:1::2/64', 'fd00:77::2/64'],
@@ -75,8 +75,8 @@ def test_management_port_address_and_route(host_and_peer):
 def test_link_up(host_and_peer):
     ns = host_and_peer.host
     subprocess.check_call(['ip', '-n', ns, 'link', 'set', 'eth0', 'down'])
-    check, _, _ = converge_module('netlink_address', dict(device='eth0'),
-                                  lambda: 'UP' not in ip_json(ns, 'link', 'show', 'eth0')[0]['flags'], netns=ns)
+    check = converge_module('netlink_address', dict(device='eth0'),
+                            lambda: 'UP' not in ip_json(ns, 'link', 'show', 'eth0')[0]['flags'], netns=ns)[0]
     assert check['diff'] == {'before': {'Link eth0': {'up': False}}, 'after': {'Link eth0': {'up': True}}}
     assert 'UP' in ip_json(ns, 'link', 'show', 'eth0')[0]['flags']
 

@@ -48,7 +48,7 @@ def tcp_reaches(server_ns, addr, client_ns, port, source=None):
         assert server.stdout.readline().strip() == 'ready', server.stderr.read()
         client = subprocess.run(['ip', 'netns', 'exec', client_ns, sys.executable, '-c', TCP, 'conn', addr, str(port)]
                                 + ([source] if source else []),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=30, check=False)
         return client.stdout.strip() == 'HELLO'
     finally:
         server.kill()

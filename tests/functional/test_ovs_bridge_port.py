@@ -27,7 +27,7 @@ def test_bridge_lifecycle(ovs_db):
         assert vsctl(ovs_db, 'list-br') == ''
 
     started = time.time()
-    check, real, _ = converge_module('ovs_bridge', args, untouched)
+    check, real, dummy = converge_module('ovs_bridge', args, untouched)
     # No ovs-vswitchd runs here: the module must not wait for one (ovs-vsctl --no-wait).
     assert time.time() - started < 20
     assert check['diff']['before'] == {'Bridge br-int': None}
@@ -94,7 +94,7 @@ def test_port_lifecycle(ovs_db):
     def untouched():
         assert vsctl(ovs_db, 'list-ports', 'br-int') == ''
 
-    check, _, _ = converge_module('ovs_port', args, untouched)
+    check = converge_module('ovs_port', args, untouched)[0]
     assert check['diff'] == {'before': {'Port k8s-node1': None}, 'after': {'Port k8s-node1': {
         'name': 'k8s-node1', 'bridge': 'br-int', 'type': 'internal', 'mac': ['0a:58:0a:80:01:02'],
         'external_ids': {'iface-id': 'k8s-node1'}, 'options': {}}}}

@@ -21,7 +21,7 @@ def test_root_record_lifecycle(ovs_db):
     def untouched():
         assert ids(ovs_db) == '{}'
 
-    check, real, _ = converge_module('ovs_external_ids', args, untouched)
+    check, real, dummy = converge_module('ovs_external_ids', args, untouched)
     assert check['diff'] == {'before': {'Open_vSwitch .': {'external_ids': {}}},
                              'after': {'Open_vSwitch .': {'external_ids': args['external_ids']}}}
     assert real['external_ids'] == args['external_ids']
