@@ -138,8 +138,10 @@ class Runner:
 
     def new_port(self):
         self.counter += 1
-        n = 900000 + self.counter
-        mac, ip = mac_ip(n % 60000)
+        # New ports take addresses in 10.131.0.0/16, outside those populate() hands out
+        # (ovn-nbctl refuses a duplicate address on one switch).
+        hi, lo = divmod(self.counter, 250)
+        mac, ip = '0a:58:0a:83:%02x:%02x' % (hi, lo + 2), '10.131.%d.%d' % (hi, lo + 2)
         return 'bench_new%d' % self.counter, '%s %s' % (mac, ip)
 
     @staticmethod
