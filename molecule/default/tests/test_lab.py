@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What site.yml built in the lab, proved with the database contents and real packets."""
+
+import ipaddress
+import json
+
+from conftest import NODES, ansible_ping, mac_of, nbctl, serve
+
+CLUSTER = ipaddress.ip_network('10.128.0.0/14')
+GATEWAY_IP = '172.31.0.50'
+
+
+def subnets(lab):
+    return dict((n, ipaddress.ip_network(nbctl(lab, 'get', 'Logical_Switch', n,
+                                               'other_config:subnet').strip('"')))
+                for n in NODES)
+
+
+def system_id(host):
+    return host.check_output('ovs-vsctl get Open_vSwitch . external_ids:system-id').strip('"')
+
+
+# --- The Northbound and Southbound databases ------------------------------------------
+def test_node_switches_have_distinct_subnets_in_the_cluster_range(lab):
+    nets = subnets(lab)
+    assert all(n.subnet_of(CLUSTER) and n.prefixlen == 24 for n in nets.values()), nets
+    assert len(set(nets.values())) == len(nets)
+
+
+def test_cluster_router_ports_and_management_ports(lab):
+    nets = subnets(lab)
+    for node, net in nets.items():
+        router_ip = str(net.network_address + 1)
+        mgmt_ip = str(net.network_address + 2)
+        assert nbctl(lab, 'get', 'Logical_Router_Port', 'rtos-' + node, 'networks') == \
+            '["%s/24"]' % router_ip
+        assert nbctl(lab, 'get', 'Logical_Router_Port',
+                     'rtos-' + node, 'mac') == '"%s"' % mac_of(router_ip)
+        assert nbctl(lab, 'get', 'Logical_Switch_Port', 'stor-' + node, 'options:router-port') \
+            == '"rtos-%s"' % node
+        assert nbctl(lab, 'lsp-get-addresses', 'k8s-' + node) == '%s %s' % (mac_of(mgmt_ip),
+                                                                           mgmt_ip)
+        assert 'rtos-' + node in nbctl(lab, 'lrp-list', 'ovn_cluster_router')
+
+
+def test_gateway_router_on_the_gateway_chassis(lab):
+    chassis = system_id(lab['node2'])
+    assert nbctl(lab, 'get', 'Logical_Router', 'GR_node2', 'options:chassis') == '"%s"' % chassis
+    assert nbctl(lab, 'get', 'Logical_Switch_Port', 'lnet-node2', 'options:network_name') == \
+        'physnet'
+    assert '%s/24' % GATEWAY_IP in nbctl(lab, 'get', 'Logical_Router_Port', 'rtoe-GR_node2',
+                                          'networks')
+    nat = nbctl(lab, 'lr-nat-list', 'GR_node2')
+    assert 'snat' in nat and GATEWAY_IP in nat and '10.128.0.0/14' in nat
+    routes = nbctl(lab, 'lr-route-list', 'ovn_cluster_router')
+    assert '0.0.0.0/0' in routes
+    assert lab['node2'].check_output('ovs-vsctl get Open_vSwitch . '
+                                     'external_ids:ovn-bridge-mappings') == '"physnet:breth1"'
+
+
+def test_every_node_is_a_chassis_with_its_kept_system_id_and_geneve(lab):
+    sb = json.loads(lab['central'].check_output(
+        'ovn-sbctl --format=json --columns=name,hostname list Chassis'))
+    names = dict((row[1], row[0]) for row in sb['data'])
+    for node in NODES:
+        host = lab[node]
+        sid = system_id(host)
+        assert host.file('/etc/openvswitch/system-id.conf').content_string.strip() == sid
+        assert names.get(node) == sid
+        ids = host.check_output('ovs-vsctl get Open_vSwitch . external_ids')
+        assert 'ovn-encap-type=geneve' in ids and 'ovn-bridge-datapath-type=netdev' in ids
+        assert host.service('ovn-controller').is_running
+
+
+def test_pods_are_bound_on_their_own_nodes(lab, pods):
+    for pod in pods.values():
+        chassis = lab['central'].check_output(
+            'ovn-sbctl --bare --columns=chassis find Port_Binding logical_port=%s' % pod.name)
+        assert chassis, pod.name
+        assert lab['central'].check_output('ovn-sbctl --bare --columns=name list Chassis %s'
+                                           % chassis) == system_id(lab[pod.node])
+
+
+# --- Packets --------------------------------------------------------------------------
+def ping(pod_or_host, ip, netns=None):
+    runner = pod_or_host.run
+    runner('ping -c 1 -W 2 %s' % ip)  # ARP and flow set-up
+    return runner('ping -c 3 -i 0.2 -W 2 %s' % ip)
+
+
+def tcp_peer(runner, ip, port):
+    r = runner('timeout 10 nc -w 5 %s %d' % (ip, port))
+    return r.stdout.strip()
+
+
+def test_pod_to_pod_icmp_over_geneve(pods):
+    r = ping(pods['pod1'], pods['pod2'].ip)
+    assert r.rc == 0 and ' 0% packet loss' in r.stdout, r.stdout + r.stderr
+    r = ping(pods['pod2'], pods['pod1'].ip)
+    assert r.rc == 0 and ' 0% packet loss' in r.stdout, r.stdout + r.stderr
+
+
+def test_pod_to_pod_tcp_over_geneve(pods):
+    p1, p2 = pods['pod1'], pods['pod2']
+    assert tcp_peer(p1.run, p2.ip, 8080) == 'peer %s' % p1.ip
+    assert tcp_peer(p2.run, p1.ip, 8080) == 'peer %s' % p2.ip
+
+
+def test_tunnel_ports_between_the_nodes(lab):
+    for node, peer in (('node1', '172.31.0.12'), ('node2', '172.31.0.11')):
+        ifaces = lab[node].check_output('ovs-vsctl --bare --columns=type,options find Interface '
+                                        'type=geneve')
+        assert 'remote_ip=%s' % peer in ifaces.replace('"', '')
+
+
+def test_node_reaches_a_pod_through_its_management_port(lab, pods):
+    nets = subnets(lab)
+    for node in ('node1', 'node2', 'central'):
+        mgmt_ip = str(nets[node].network_address + 2)
+        route = lab[node].check_output('ip route get %s' % pods['pod2'].ip)
+        assert 'dev k8s-%s' % node in route, route
+        assert tcp_peer(lab[node].run, pods['pod2'].ip, 8080) == 'peer %s' % mgmt_ip
+    r = lab['node1'].run('ping -c 2 -W 2 %s' % pods['pod1'].ip)
+    assert r.rc == 0, r.stdout
+
+
+def test_pods_reach_the_external_host_through_the_gateway_with_snat(lab, pods,
+                                                                    external_service):
+    ip, port = external_service
+    # pod1 lives on node1, which is not a gateway: its traffic crosses geneve to node2 first.
+    for pod in (pods['pod1'], pods['pod2']):
+        assert tcp_peer(pod.run, ip, port) == 'peer %s' % GATEWAY_IP, pod.name
+    r = ping(pods['pod1'], ip)
+    assert r.rc == 0, r.stdout
+
+
+def test_gateway_host_keeps_its_own_traffic_on_the_shared_nic(lab, external_service):
+    node2 = lab['node2']
+    # The NIC is a port of breth1 and the host's address moved onto the bridge.
+    assert node2.check_output('ovs-vsctl port-to-br eth1') == 'breth1'
+    assert '172.31.0.12/24' in node2.check_output('ip -br addr show breth1')
+    assert '172.31.0.12' not in node2.check_output('ip -br addr show eth1')
+    # The host still talks over it, in both directions, with its own address.
+    ip, port = external_service
+    assert tcp_peer(node2.run, ip, port) == 'peer 172.31.0.12'
+
+    serve(node2, 'lab-echo-peer', 9191)
+    try:
+        assert tcp_peer(lab['external'].run, '172.31.0.12', 9191) == 'peer 172.31.0.100'
+    finally:
+        node2.run('systemctl stop lab-echo-peer.service')
+    # And Ansible still reaches the gateway.
+    rc, out = ansible_ping('node2')
+    assert rc == 0 and 'pong' in out, out
