@@ -187,13 +187,13 @@ class Runner:
 
     def nbctl(self, remote):
         port, addresses = self.new_port()
-        elapsed, _ = self.timed(['ovn-nbctl', '--db=' + remote, '--may-exist', 'lsp-add', TARGET_SWITCH, port,
-                                 '--', 'lsp-set-addresses', port, addresses])
-        return elapsed
+        cmd = ['ovn-nbctl', '--db=' + remote, '--may-exist', 'lsp-add', TARGET_SWITCH, port,
+               '--', 'lsp-set-addresses', port, addresses]
+        return self.timed(cmd)[0]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--ports', type=int, default=10000)
     parser.add_argument('--switches', type=int, default=100)
     parser.add_argument('--repeat', type=int, default=7)
@@ -222,13 +222,14 @@ def main():
                  ('module-noop', 'ovn_lsp module process, no change', runner.module_no_change),
                  ('nbctl', 'ovn-nbctl --may-exist lsp-add + lsp-set-addresses', runner.nbctl)]
         # One warm-up of each kind on each database (page cache, Python bytecode).
-        for _, _, fn in kinds:
+        for kind in kinds:
+            fn = kind[2]
             fn(empty.remote)
             fn(large.remote)
         results = {}
         for rep in range(args.repeat):
             # Alternate the databases within each repetition so drift hits both alike.
-            for key, _, fn in kinds:
+            for key, _title, fn in kinds:
                 for label, server in (('empty', empty), ('large', large)):
                     results.setdefault((key, label), []).append(fn(server.remote))
             sys.stdout.write('.')
@@ -238,7 +239,7 @@ def main():
         lines = ['| what is timed (median of %d, seconds) | empty database | %d ports, %d switches | ratio |'
                  % (args.repeat, args.ports, args.switches),
                  '| --- | ---: | ---: | ---: |']
-        for key, title, _ in kinds:
+        for key, title, _fn in kinds:
             e = statistics.median(results[(key, 'empty')])
             big = statistics.median(results[(key, 'large')])
             lines.append('| %s | %.3f | %.3f | %.2fx |' % (title, e, big, big / e))
