@@ -15,8 +15,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import re
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
+    check_ip,
+    check_mac,
+    check_network,
+    merge_tables,
+    purged,
+    strs,
+)
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
     InvalidInput,
@@ -58,45 +65,8 @@ def lsp_conditions(name):
     return {'Logical_Switch_Port': [['name', '==', name]]}
 
 
-def merge_tables(*specs):
-    merged = {}
-    for spec in specs:
-        for table, columns in spec.items():
-            merged[table] = sorted(set(merged.get(table, [])) | set(columns))
-    return merged
-
 
 # Validation -------------------------------------------------------------
-_MAC = re.compile(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$')
-
-
-def check_mac(mac, what):
-    if not isinstance(mac, str) or not _MAC.match(mac.lower()):
-        raise InvalidInput('%s: %r is not a MAC address (expected six hex pairs such as '
-                           '0a:58:0a:80:01:02)' % (what, mac))
-    return mac.lower()
-
-
-def check_ip(ip, what):
-    try:
-        return str(ipaddress.ip_address(ip))
-    except ValueError:
-        raise InvalidInput('%s: %r is not an IP address' % (what, ip))
-
-
-def check_network(cidr, what, strict=True):
-    """A CIDR; strict means host bits must be zero (a subnet, not an interface address)."""
-    try:
-        iface = ipaddress.ip_interface(cidr)
-    except ValueError:
-        raise InvalidInput('%s: %r is not a CIDR such as 10.128.1.0/24' % (what, cidr))
-    if '/' not in str(cidr):
-        raise InvalidInput('%s: %r has no prefix length (expected a CIDR such as 10.128.1.0/24)'
-                           % (what, cidr))
-    if strict and iface.ip != iface.network.network_address:
-        raise InvalidInput('%s: %s has host bits set; did you mean %s?'
-                           % (what, cidr, iface.network))
-    return str(iface.network) if strict else str(iface)
 
 
 def check_addresses(addresses, what):
@@ -129,16 +99,6 @@ def check_exclude_ips(items, subnet, what):
                                    % (what, item, subnet))
     return ' '.join(str(i) for i in items)
 
-
-def _strs(d, what):
-    if d is None:
-        return None
-    out = {}
-    for k, v in d.items():
-        if v is None or isinstance(v, (dict, list)):
-            raise InvalidInput('%s: the value of key %r must be a string, not %r' % (what, k, v))
-        out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
-    return out
 
 
 # Finding ----------------------------------------------------------------
@@ -183,11 +143,6 @@ def _port_on(cs, client, kind, name, parent, removing=False):
     return row
 
 
-def _purged(**flags):
-    """The map columns whose purge_<column> flag is set."""
-    return set(column for column, flag in flags.items() if flag)
-
-
 def _columns(row, columns):
     return dict((c, plain(getattr(row, c))) for c in columns)
 
@@ -200,14 +155,14 @@ def _wanted(**columns):
 def ensure_switch(cs, client, name, subnet=None, exclude_ips=None, other_config=None,
                   external_ids=None, purge_other_config=False, purge_external_ids=False):
     what = 'logical switch %s' % name
-    other = dict(_strs(other_config, what + ' other_config') or {})
+    other = dict(strs(other_config, what + ' other_config') or {})
     if subnet is not None:
         other['subnet'] = check_network(subnet, what + ' subnet')
     if exclude_ips is not None:
         # An empty list removes the key.
         other['exclude_ips'] = (check_exclude_ips(exclude_ips, other.get('subnet'), what)
                                 if exclude_ips else None)
-    wanted = _wanted(external_ids=_strs(external_ids, what + ' external_ids'))
+    wanted = _wanted(external_ids=strs(external_ids, what + ' external_ids'))
     if other or purge_other_config:
         wanted['other_config'] = other
     row = get_switch(client, name)
@@ -219,7 +174,7 @@ def ensure_switch(cs, client, name, subnet=None, exclude_ips=None, other_config=
                   lambda api: api.ls_add(name, may_exist=False, **wanted))
         return
     cs.converge(label, 'Logical_Switch', row, wanted,
-                purge=_purged(other_config=purge_other_config, external_ids=purge_external_ids))
+                purge=purged(other_config=purge_other_config, external_ids=purge_external_ids))
 
 
 def remove_switch(cs, client, name):
@@ -244,8 +199,8 @@ def ensure_lsp(cs, client, switch, name, addresses=None, port_security=None, por
         addresses=check_addresses(addresses, what) if addresses is not None else None,
         port_security=check_addresses(port_security, what + ' port_security')
         if port_security is not None else None,
-        options=_strs(options, what + ' options'),
-        external_ids=_strs(external_ids, what + ' external_ids'),
+        options=strs(options, what + ' options'),
+        external_ids=strs(external_ids, what + ' external_ids'),
         enabled=[bool(enabled)] if enabled is not None else None,
         parent_name=[parent_name] if parent_name is not None else None,
         tag_request=[int(tag)] if tag is not None else None,
@@ -261,7 +216,7 @@ def ensure_lsp(cs, client, switch, name, addresses=None, port_security=None, por
                                           may_exist=False, **columns))
         return
     cs.converge(label, 'Logical_Switch_Port', row, wanted,
-                purge=_purged(options=purge_options, external_ids=purge_external_ids))
+                purge=purged(options=purge_options, external_ids=purge_external_ids))
 
 
 def remove_lsp(cs, client, name, switch):
@@ -276,8 +231,8 @@ def remove_lsp(cs, client, name, switch):
 def ensure_router(cs, client, name, options=None, external_ids=None, enabled=None,
                   purge_options=False, purge_external_ids=False):
     what = 'logical router %s' % name
-    wanted = _wanted(options=_strs(options, what + ' options'),
-                     external_ids=_strs(external_ids, what + ' external_ids'),
+    wanted = _wanted(options=strs(options, what + ' options'),
+                     external_ids=strs(external_ids, what + ' external_ids'),
                      enabled=[bool(enabled)] if enabled is not None else None)
     row = get_router(client, name)
     label = 'Logical_Router %s' % name
@@ -286,7 +241,7 @@ def ensure_router(cs, client, name, options=None, external_ids=None, enabled=Non
                   lambda api: api.lr_add(name, may_exist=False, **wanted))
         return
     cs.converge(label, 'Logical_Router', row, wanted,
-                purge=_purged(options=purge_options, external_ids=purge_external_ids))
+                purge=purged(options=purge_options, external_ids=purge_external_ids))
 
 
 def remove_router(cs, client, name):
@@ -307,8 +262,8 @@ def ensure_lrp(cs, client, router, name, mac, networks, peer=None, options=None,
         mac=check_mac(mac, what + ' mac'),
         networks=[check_network(n, what + ' networks', strict=False) for n in networks],
         peer=[peer] if peer else None,
-        options=_strs(options, what + ' options'),
-        external_ids=_strs(external_ids, what + ' external_ids'),
+        options=strs(options, what + ' options'),
+        external_ids=strs(external_ids, what + ' external_ids'),
         enabled=[bool(enabled)] if enabled is not None else None,
     )
     row = _port_on(cs, client, _LRP, name, router)
@@ -324,7 +279,7 @@ def ensure_lrp(cs, client, router, name, mac, networks, peer=None, options=None,
     if peer is None:
         wanted['peer'] = []
     cs.converge(label, 'Logical_Router_Port', row, wanted,
-                purge=_purged(options=purge_options, external_ids=purge_external_ids))
+                purge=purged(options=purge_options, external_ids=purge_external_ids))
 
 
 def remove_lrp(cs, client, name, router):
@@ -348,7 +303,7 @@ def ensure_route(cs, client, router, prefix, nexthop, output_port=None, policy='
                 (r.policy or ['dst-ip'])[0] == policy] if lr is not None else []
     wanted = dict(ip_prefix=prefix, nexthop=nexthop, policy=[policy],
                   output_port=[output_port] if output_port else [],
-                  external_ids=_strs(external_ids, what + ' external_ids') or {})
+                  external_ids=strs(external_ids, what + ' external_ids') or {})
     if not existing:
         cs.create(label, plain(wanted), lambda api: _add_row(
             api, 'Logical_Router_Static_Route', 'Logical_Router', router, 'static_routes',
@@ -393,7 +348,7 @@ def ensure_nat(cs, client, router, nat_type, external_ip, logical_ip, external_i
     existing = [n for n in lr.nat if nat_key(n.type, n.external_ip, n.logical_ip) == key] \
         if lr is not None else []
     wanted = dict(type=nat_type, external_ip=external_ip, logical_ip=logical_ip,
-                  external_ids=_strs(external_ids, what + ' external_ids') or {})
+                  external_ids=strs(external_ids, what + ' external_ids') or {})
     if not existing:
         cs.create(label, plain(wanted), lambda api: _add_row(
             api, 'NAT', 'Logical_Router', router, 'nat', wanted))

@@ -22,6 +22,7 @@ import time
 import traceback
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovs
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
     InvalidInput,
@@ -438,7 +439,7 @@ def read_device(ipr, name):
 
 
 # A NIC into an Open vSwitch bridge ----------------------------------------------
-NIC_TO_BRIDGE_TABLES = _ovs.merge_tables(_ovs.BRIDGE_TABLES, _ovs.PORT_TABLES)
+NIC_TO_BRIDGE_TABLES = merge_tables(_ovs.BRIDGE_TABLES, _ovs.PORT_TABLES)
 
 
 def _moved_routes(nic):
@@ -531,7 +532,6 @@ def ovs_interface_error(client, name):
 
 def nic_to_bridge(client, cs, nic_name, bridge, datapath_type, check_mode, timeout):
     """The whole of the nic_to_bridge module; returns its result dict."""
-    _ovs.no_wait(client)
     with open_ipr() as ipr:
         plan, nic = plan_nic_to_bridge(cs, client, ipr, nic_name, bridge, datapath_type)
         if not check_mode:

@@ -15,8 +15,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
+    check_ifname,
+    check_mac,
+    one,
+    purged,
+    strs,
+)
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
     InvalidInput,
@@ -40,14 +45,6 @@ PORT_TABLES = {
 RECORD_TABLES = ('Open_vSwitch', 'Bridge', 'Port', 'Interface')
 
 
-def merge_tables(*specs):
-    merged = {}
-    for spec in specs:
-        for table, columns in spec.items():
-            merged[table] = sorted(set(merged.get(table, [])) | set(columns))
-    return merged
-
-
 def external_ids_tables(table):
     if table not in RECORD_TABLES:
         raise InvalidInput('table %r is not one of %s' % (table, ', '.join(RECORD_TABLES)))
@@ -55,55 +52,6 @@ def external_ids_tables(table):
         return {table: ['external_ids']}
     return {table: ['name', 'external_ids']}
 
-
-def no_wait(client):
-    """Commit like ``ovs-vsctl --no-wait``.
-
-    ovsdbapp's Open_vSwitch API bumps ``next_cfg`` and then waits for
-    ovs-vswitchd to catch up, so without a running ovs-vswitchd every commit
-    times out (after it was written). Callers that need ovs-vswitchd's work
-    (a bridge's netdev) wait for that very thing instead; see
-    :func:`._netlink.wait_link`.
-    """
-    if _NoWaitApi is not None and not isinstance(client.api, _NoWaitApi):
-        client.api = _NoWaitApi(client.connection)
-    return client
-
-
-# Validation -------------------------------------------------------------
-_MAC = re.compile(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$')
-_NAME = re.compile(r'^[^\s/]{1,15}$')
-
-
-def check_mac(mac, what):
-    if not isinstance(mac, str) or not _MAC.match(mac.lower()):
-        raise InvalidInput('%s: %r is not a MAC address (expected six hex pairs such as '
-                           '0a:58:0a:80:01:02)' % (what, mac))
-    return mac.lower()
-
-
-def check_ifname(name, what):
-    """A name that can also be a Linux network device (bridges and internal ports are)."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInput('%s: %r is not a valid interface name (1 to 15 characters, no '
-                           'blanks or slashes)' % (what, name))
-    return name
-
-
-def strs(d, what):
-    """A dict of strings as OVSDB maps want them (booleans become true/false)."""
-    if d is None:
-        return None
-    out = {}
-    for k, v in d.items():
-        if v is None or isinstance(v, (dict, list)):
-            raise InvalidInput('%s: the value of key %r must be a string, not %r' % (what, k, v))
-        out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
-    return out
-
-
-def _purge(**flags):
-    return set(column for column, on in flags.items() if on)
 
 
 # Finding ----------------------------------------------------------------
@@ -129,12 +77,6 @@ def get_record(client, table, record):
         return rows[0] if rows else None
     return client.find_one(table, 'name', record)
 
-
-def _one(value):
-    """An optional OVSDB column (a 0-or-1 set) as a plain value or None."""
-    if isinstance(value, (list, tuple)):
-        return value[0] if value else None
-    return value
 
 
 # Bridges ----------------------------------------------------------------
@@ -174,12 +116,12 @@ def ensure_bridge(cs, client, name, datapath_type=None, other_config=None, exter
         wanted['other_config'] = other or {}
     if ids is not None or purge_external_ids:
         wanted['external_ids'] = ids or {}
-    if fail_mode and _one(row.fail_mode) != fail_mode:
+    if fail_mode and one(row.fail_mode) != fail_mode:
         wanted['fail_mode'] = [fail_mode]
     if datapath_type and _datapath(row.datapath_type) != datapath_type:
         wanted['datapath_type'] = datapath_type
     cs.converge(label, 'Bridge', row, wanted,
-                purge=_purge(other_config=purge_other_config, external_ids=purge_external_ids))
+                purge=purged(other_config=purge_other_config, external_ids=purge_external_ids))
 
 
 def remove_bridge(cs, client, name):
@@ -234,7 +176,7 @@ def ensure_port(cs, client, bridge, name, port_type=None, external_ids=None, mac
     if mac is not None:
         wanted['mac'] = [mac]
     cs.converge(label, 'Interface', iface, wanted,
-                purge=_purge(external_ids=purge_external_ids, options=purge_options))
+                purge=purged(external_ids=purge_external_ids, options=purge_options))
 
 
 def _interface(port, what):
@@ -301,19 +243,3 @@ def _set_by_name(table, name, column, value):
     """db_set on a row found by name: it works on a row created earlier in the same transaction."""
     return _set_column(table, name, column, value)
 
-
-try:
-    from ovsdbapp.backend.ovs_idl import transaction as _ovsdbapp_transaction
-    from ovsdbapp.schema.open_vswitch import impl_idl as _ovsdbapp_ovs
-
-    class _NoWaitTransaction(_ovsdbapp_transaction.Transaction):
-        def pre_commit(self, txn):
-            # add_port records the interfaces it inserts here; nobody waits for them.
-            txn.expected_ifaces = set()
-
-    class _NoWaitApi(_ovsdbapp_ovs.OvsdbIdl):
-        def create_transaction(self, check_error=False, log_errors=True, **kwargs):
-            return _NoWaitTransaction(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
-                                      check_error, log_errors)
-except ImportError:  # reported by the client when it connects
-    _NoWaitApi = None

@@ -253,8 +253,31 @@ def _api_class(database):
     if database == NB_DB:
         from ovsdbapp.schema.ovn_northbound import impl_idl
         return impl_idl.OvnNbApiIdlImpl
+    return _no_wait_ovs_api()
+
+
+def _no_wait_ovs_api():
+    """ovsdbapp's Open_vSwitch API, committing like ``ovs-vsctl --no-wait``.
+
+    The stock API bumps ``next_cfg`` and then waits for ovs-vswitchd to
+    reconfigure, so without a running ovs-vswitchd every commit would time out
+    after it was written. Callers that need ovs-vswitchd's work (a bridge's
+    netdev) wait for that very thing instead (see ``_netlink.wait_link``).
+    """
+    from ovsdbapp.backend.ovs_idl import transaction
     from ovsdbapp.schema.open_vswitch import impl_idl
-    return impl_idl.OvsdbIdl
+
+    class NoWaitTransaction(transaction.Transaction):
+        def pre_commit(self, txn):
+            # add_port records the interfaces it inserts here; nobody waits for them.
+            txn.expected_ifaces = set()
+
+    class NoWaitApi(impl_idl.OvsdbIdl):
+        def create_transaction(self, check_error=False, log_errors=True, **kwargs):
+            return NoWaitTransaction(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
+                                     check_error, log_errors)
+
+    return NoWaitApi
 
 
 # Values -----------------------------------------------------------------

@@ -96,7 +96,6 @@ def main():
     p = module.params
 
     def plan(cs, client):
-        _ovs.no_wait(client)
         if p['state'] == 'absent':
             _ovs.remove_bridge(cs, client, p['name'])
         else:

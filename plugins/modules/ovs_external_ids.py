@@ -106,7 +106,6 @@ def main():
     p = module.params
 
     def plan(cs, client):
-        _ovs.no_wait(client)
         if p['state'] == 'absent':
             _ovs.remove_external_ids(cs, client, p['table'], p['record'], p['external_ids'])
         else:

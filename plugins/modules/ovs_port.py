@@ -111,7 +111,6 @@ def main():
     p = module.params
 
     def plan(cs, client):
-        _ovs.no_wait(client)
         if p['state'] == 'absent':
             _ovs.remove_port(cs, client, p['name'], bridge=p['bridge'])
         else:

@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# PRIVATE: not a public API of the collection; it may change without notice.
+"""Input checks and small value helpers shared by the Northbound, Open vSwitch
+and netlink operations. Each check returns the normalised value or raises
+InvalidInput with a sentence that starts with ``what`` (the object at fault).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import InvalidInput
+
+_MAC = re.compile(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$')
+_IFNAME = re.compile(r'^[^\s/]{1,15}$')
+
+
+def check_mac(mac, what):
+    if not isinstance(mac, str) or not _MAC.match(mac.lower()):
+        raise InvalidInput('%s: %r is not a MAC address (expected six hex pairs such as '
+                           '0a:58:0a:80:01:02)' % (what, mac))
+    return mac.lower()
+
+
+def check_ip(ip, what):
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        raise InvalidInput('%s: %r is not an IP address' % (what, ip))
+
+
+def check_network(cidr, what, strict=True):
+    """A CIDR; strict means host bits must be zero (a subnet, not an interface address)."""
+    try:
+        iface = ipaddress.ip_interface(cidr)
+    except ValueError:
+        raise InvalidInput('%s: %r is not a CIDR such as 10.128.1.0/24' % (what, cidr))
+    if '/' not in str(cidr):
+        raise InvalidInput('%s: %r has no prefix length (expected a CIDR such as 10.128.1.0/24)'
+                           % (what, cidr))
+    if strict and iface.ip != iface.network.network_address:
+        raise InvalidInput('%s: %s has host bits set; did you mean %s?'
+                           % (what, cidr, iface.network))
+    return str(iface.network) if strict else str(iface)
+
+
+def check_ifname(name, what):
+    """A name that can also be a Linux network device (bridges and internal ports are)."""
+    if not isinstance(name, str) or not _IFNAME.match(name):
+        raise InvalidInput('%s: %r is not a valid interface name (1 to 15 characters, no '
+                           'blanks or slashes)' % (what, name))
+    return name
+
+
+def strs(d, what):
+    """A dict of strings as OVSDB maps want them (booleans become true/false)."""
+    if d is None:
+        return None
+    out = {}
+    for k, v in d.items():
+        if v is None or isinstance(v, (dict, list)):
+            raise InvalidInput('%s: the value of key %r must be a string, not %r' % (what, k, v))
+        out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
+
+
+def purged(**flags):
+    """The map columns whose purge flag is set: purged(options=True) == {'options'}."""
+    return set(column for column, flag in flags.items() if flag)
+
+
+def merge_tables(*specs):
+    """Union of {table: [columns]} registrations."""
+    merged = {}
+    for spec in specs:
+        for table, columns in spec.items():
+            merged[table] = sorted(set(merged.get(table, [])) | set(columns))
+    return merged
+
+
+def one(value):
+    """An optional OVSDB column (a 0-or-1 set) as a plain value or None."""
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value
