@@ -20,7 +20,7 @@ description:
   - The changes are kernel state. They do not survive a reboot unless the distribution's network
     configuration says the same, or the play runs again.
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   device:
     description: The network device, such as V(k8s-node1). A device that does not exist fails the task.

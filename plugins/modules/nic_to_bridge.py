@@ -35,7 +35,7 @@ description:
     boot (it moves them again). A DHCP client must be pointed at the bridge too; addresses move
     without their DHCP lifetimes, as permanent ones.
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   nic:
     description: The NIC, such as V(eth0).

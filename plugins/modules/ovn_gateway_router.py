@@ -28,7 +28,7 @@ description:
     made are removed. O(state=absent) removes all of the above and nothing else.
   - The cluster router must exist. Objects are tagged with C(external_ids:ovn-k8s-gateway=<node>).
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   node:
     description: Name of the gateway node; it names every object made.

@@ -15,7 +15,7 @@ description:
   - Create, converge or remove a logical router in the OVN Northbound database, such as the
     cluster-wide router that joins every node's switch.
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   name:
     description: Name of the router, for example V(ovn_cluster_router).

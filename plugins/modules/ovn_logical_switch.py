@@ -15,7 +15,7 @@ description:
   - Create, converge or remove a logical switch in the OVN Northbound database, with its subnet
     (C(other_config:subnet)), excluded addresses, C(other_config) and C(external_ids).
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   name:
     description: Name of the logical switch, such as the Kubernetes node name.

@@ -15,7 +15,7 @@ description:
   - Create, converge or remove a logical router port in the OVN Northbound database, with its
     MAC, networks and optional peer. A port that exists on another router is an error.
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   router:
     description: Name of the logical router that holds the port. It must exist.

@@ -15,7 +15,7 @@ description:
   - Create, converge or remove a logical switch port in the OVN Northbound database.
   - Only the columns given are managed; a port that exists on another switch is an error.
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   switch:
     description: Name of the logical switch that holds the port. It must exist.

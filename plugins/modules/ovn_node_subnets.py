@@ -23,7 +23,7 @@ description:
     M(ovn_k8s.overlay.ovn_logical_switch). Run it once for all nodes (on one host) so that two nodes
     configured in parallel cannot pick the same subnet.
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   cluster_subnet:
     description: The cluster's pod range, such as V(10.128.0.0/14).

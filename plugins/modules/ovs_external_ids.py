@@ -17,7 +17,7 @@ description:
   - The usual use is the node's OVN settings on the C(Open_vSwitch) record, such as
     C(ovn-remote), C(ovn-encap-type), C(ovn-encap-ip), C(system-id) and C(ovn-bridge-datapath-type).
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   table:
     description: The table of the record.

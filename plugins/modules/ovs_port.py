@@ -20,7 +20,7 @@ description:
   - The module writes the database and does not wait for C(ovs-vswitchd) to apply the change
     (like C(ovs-vsctl --no-wait)).
 author:
-  - ovn_k8s.overlay contributors
+  - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
   bridge:
     description: The bridge that holds the port. It must exist.
