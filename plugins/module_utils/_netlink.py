@@ -254,8 +254,18 @@ class Plan:
         self.steps.extend(steps)
 
     def apply(self, ipr):
-        for step in self.steps:
-            step(ipr)
+        """Run the steps in order; a failure says how far it got.
+
+        Each step is read again from the kernel on the next run, so a re-run
+        finishes what a failed one left half done.
+        """
+        for done, step in enumerate(self.steps):
+            try:
+                step(ipr)
+            except OvnK8sError as exc:
+                raise NetlinkFailed('%s; stopped after %d of %d kernel steps, so the host is '
+                                    'half configured: fix the cause and re-run to finish'
+                                    % (exc, done, len(self.steps)))
 
 
 def _index(ipr, name):

@@ -105,3 +105,15 @@ def test_system_python(host_and_peer, system_python):
     """Debian 12's pyroute2 0.7."""
     args = dict(device='eth0', addresses=['10.128.1.2/24'], routes=[{'dst': '10.128.0.0/14', 'via': '10.128.1.1'}])
     converge_module('netlink_address', args, netns=host_and_peer.host, **system_python)
+
+
+def test_failure_mid_way_says_how_far_it_got(host_and_peer):
+    """The kernel refuses the second step: the message names it and the half-done state."""
+    ns = host_and_peer.host
+    args = dict(device='eth0', addresses=['10.128.1.2/24'],
+                routes=[{'dst': '10.77.0.0/16', 'via': '10.250.0.1'}])  # gateway not on any link
+    res = run_module('netlink_address', args, netns=ns)
+    assert res['failed'], res
+    assert 'network is unreachable' in res['msg'], res['msg']
+    assert 'stopped after 1 of 2 kernel steps, so the host is half configured' in res['msg'], res['msg']
+    assert '10.128.1.2/24' in addresses(ns)
