@@ -121,8 +121,15 @@ PLAY = '''---
 
 
 class Runner:
-    def __init__(self, workdir):
+    def __init__(self, workdir, python):
         self.workdir = workdir
+        self.python = python
+        # The module process imports ansible.module_utils from the controller's ansible-core,
+        # and everything else (ovsdbapp, ovs) from the chosen interpreter's own site-packages.
+        self.module_path = os.path.join(workdir, 'module-path')
+        os.makedirs(self.module_path)
+        import ansible  # pylint: disable=import-outside-toplevel
+        os.symlink(os.path.dirname(ansible.__file__), os.path.join(self.module_path, 'ansible'))
         self.play = os.path.join(workdir, 'play.yml')
         with open(self.play, 'w') as f:
             f.write(PLAY)
@@ -133,7 +140,7 @@ class Runner:
         self.collections = os.path.join(REPO, '.build')
         self.env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_NOCOLOR='1',
                         ANSIBLE_LOCAL_TEMP=os.path.join(workdir, 'tmp'),
-                        ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+                        ANSIBLE_PYTHON_INTERPRETER=python)
         self.counter = 0
 
     def new_port(self):
@@ -171,9 +178,9 @@ class Runner:
     def module(self, remote, port=None, addresses=None, expect_changed=True):
         if port is None:
             port, addresses = self.new_port()
-        env = dict(os.environ, PYTHONPATH=self.collections)
+        env = dict(os.environ, PYTHONPATH=self.collections + ':' + self.module_path)
         elapsed, out = self.timed(
-            [sys.executable, '-m', 'ansible_collections.ovn_k8s.overlay.plugins.modules.ovn_lsp',
+            [self.python, '-m', 'ansible_collections.ovn_k8s.overlay.plugins.modules.ovn_lsp',
              self.module_args(remote, port, addresses)], env=env)
         result = json.loads(out.strip().splitlines()[-1])
         if result.get('failed') or bool(result.get('changed')) != expect_changed:
@@ -192,11 +199,26 @@ class Runner:
         return self.timed(cmd)[0]
 
 
+def library_versions(python):
+    """Python, ovsdbapp and ovs versions of an interpreter, and whether ovs has its C JSON parser."""
+    probe = ('import sys, importlib.metadata as m\n'
+             'try:\n    import ovs._json\n    c = "C JSON parser"\n'
+             'except ImportError:\n    c = "pure-Python JSON parser"\n'
+             'v = lambda n: m.version(n) if n in [d.metadata["Name"] for d in m.distributions()] else "?"\n'
+             'print("Python %d.%d.%d, ovsdbapp %s, ovs %s with its %s" % (sys.version_info[:3] + '
+             '(v("ovsdbapp"), v("ovs"), c)))')
+    return subprocess.run([python, '-c', probe], stdout=subprocess.PIPE, check=True,
+                          universal_newlines=True).stdout.strip()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--ports', type=int, default=10000)
     parser.add_argument('--switches', type=int, default=100)
     parser.add_argument('--repeat', type=int, default=7)
+    parser.add_argument('--python', default=sys.executable,
+                        help='the interpreter the module runs under (the target side); default: this one. '
+                             '/usr/bin/python3 runs it on Debian\'s python3-ovsdbapp and python3-openvswitch')
     parser.add_argument('--markdown', help='write the result table (markdown) to this file')
     args = parser.parse_args()
 
@@ -216,7 +238,7 @@ def main():
                                universal_newlines=True).stdout.split()
         assert len(count) == args.ports, 'expected %d ports, found %d' % (args.ports, len(count))
 
-        runner = Runner(workdir)
+        runner = Runner(workdir, args.python)
         kinds = [('playbook', 'ansible-playbook, one ovn_lsp task', runner.playbook),
                  ('module', 'ovn_lsp module process', runner.module),
                  ('module-noop', 'ovn_lsp module process, no change', runner.module_no_change),
@@ -244,8 +266,8 @@ def main():
             big = statistics.median(results[(key, 'large')])
             lines.append('| %s | %.3f | %.3f | %.2fx |' % (title, e, big, big / e))
         table = '\n'.join(lines)
-        about = ('%s, Python %s, %d CPUs; %s; %s' % (
-            platform.platform(), platform.python_version(), os.cpu_count(),
+        about = ('module run by %s (%s); %s, %d CPUs; %s; %s' % (
+            args.python, library_versions(args.python), platform.platform(), os.cpu_count(),
             subprocess.run(['ovsdb-server', '--version'], stdout=subprocess.PIPE, check=True,
                            universal_newlines=True).stdout.splitlines()[0],
             subprocess.run(['ovn-nbctl', '--version'], stdout=subprocess.PIPE, check=True,
