@@ -18,6 +18,12 @@ def subnets(lab):
                 for n in NODES)
 
 
+def get(lab, table, record, column):
+    """One column or key, without ovn-nbctl's quotes (it quotes only some strings)."""
+    value = nbctl(lab, 'get', table, record, column)
+    return value[1:-1] if value.startswith('"') and value.endswith('"') else value
+
+
 def system_id(host):
     return host.check_output('ovs-vsctl get Open_vSwitch . external_ids:system-id').strip('"')
 
@@ -36,10 +42,9 @@ def test_cluster_router_ports_and_management_ports(lab):
         mgmt_ip = str(net.network_address + 2)
         assert nbctl(lab, 'get', 'Logical_Router_Port', 'rtos-' + node, 'networks') == \
             '["%s/24"]' % router_ip
-        assert nbctl(lab, 'get', 'Logical_Router_Port',
-                     'rtos-' + node, 'mac') == '"%s"' % mac_of(router_ip)
-        assert nbctl(lab, 'get', 'Logical_Switch_Port', 'stor-' + node, 'options:router-port') \
-            == '"rtos-%s"' % node
+        assert get(lab, 'Logical_Router_Port', 'rtos-' + node, 'mac') == mac_of(router_ip)
+        assert get(lab, 'Logical_Switch_Port', 'stor-' + node, 'options:router-port') == \
+            'rtos-' + node
         assert nbctl(lab, 'lsp-get-addresses', 'k8s-' + node) == '%s %s' % (mac_of(mgmt_ip),
                                                                            mgmt_ip)
         assert 'rtos-' + node in nbctl(lab, 'lrp-list', 'ovn_cluster_router')
@@ -47,9 +52,8 @@ def test_cluster_router_ports_and_management_ports(lab):
 
 def test_gateway_router_on_the_gateway_chassis(lab):
     chassis = system_id(lab['node2'])
-    assert nbctl(lab, 'get', 'Logical_Router', 'GR_node2', 'options:chassis') == '"%s"' % chassis
-    assert nbctl(lab, 'get', 'Logical_Switch_Port', 'lnet-node2', 'options:network_name') == \
-        'physnet'
+    assert get(lab, 'Logical_Router', 'GR_node2', 'options:chassis') == chassis
+    assert get(lab, 'Logical_Switch_Port', 'lnet-node2', 'options:network_name') == 'physnet'
     assert '%s/24' % GATEWAY_IP in nbctl(lab, 'get', 'Logical_Router_Port', 'rtoe-GR_node2',
                                           'networks')
     nat = nbctl(lab, 'lr-nat-list', 'GR_node2')
