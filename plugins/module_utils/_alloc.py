@@ -83,7 +83,7 @@ def allocate(cluster_subnet, host_prefix, nodes, existing):
             continue
         if len(live[name]) > 1:
             raise Conflict('node %s has %d logical switches with a subnet (%s); expected one'
-                           % (name, len(live[name]), ', '.join(s for s, _ in live[name])))
+                           % (name, len(live[name]), ', '.join(entry[0] for entry in live[name])))
         switch, text = live[name][0]
         net = _network(text, 'the subnet of logical switch %s (node %s)' % (switch, name))
         if net.version != cluster.version or not net.subnet_of(cluster):

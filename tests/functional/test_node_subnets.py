@@ -104,8 +104,8 @@ def test_large_cluster_allocates_quickly_and_fills_gaps(nb_db):
     # duplicates
     (['a', 'a'], [], '10.128.0.0/14', 24, ['node a is listed more than once']),
 ])
-def test_bad_input_is_a_clear_error_and_changes_nothing(nb_db, nodes, existing, cluster, prefix,
-                                                       words):
+def test_bad_input_is_a_clear_error_and_changes_nothing(
+        nb_db, nodes, existing, cluster, prefix, words):
     for name, subnet in existing:
         switch(nb_db, name, subnet)
     before = nbctl(nb_db, 'show')

@@ -97,7 +97,7 @@ def serve(host, unit, port, netns=None):
     host.run('systemctl stop %s.service' % unit)
     host.check_output("systemd-run --unit %s --collect %spython3 -c '%s' %d"
                       % (unit, prop, ECHO_PEER, port))
-    for _ in range(50):
+    for _attempt in range(50):
         if host.run('ss -Htln sport = :%d' % port).stdout.strip() or netns:
             break
         time.sleep(0.1)
@@ -131,7 +131,8 @@ def _diagnostics():
 
     def run(name, cmd):
         proc = subprocess.run(['podman', 'exec', name, 'sh', '-c', cmd], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=60,
+                              check=False)
         out.append('--- %s: %s\n%s' % (name, cmd, proc.stdout))
 
     run('central', 'ovn-nbctl show; ovn-sbctl show')
@@ -159,7 +160,7 @@ def ansible_ping(host):
     if inventory:
         args[1:1] = ['-i', inventory]
     proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=120)
+                          universal_newlines=True, timeout=120, check=False)
     return proc.returncode, proc.stdout
 
 

@@ -45,8 +45,8 @@ def test_cluster_router_ports_and_management_ports(lab):
         assert get(lab, 'Logical_Router_Port', 'rtos-' + node, 'mac') == mac_of(router_ip)
         assert get(lab, 'Logical_Switch_Port', 'stor-' + node, 'options:router-port') == \
             'rtos-' + node
-        assert nbctl(lab, 'lsp-get-addresses', 'k8s-' + node) == '%s %s' % (mac_of(mgmt_ip),
-                                                                           mgmt_ip)
+        wanted = '%s %s' % (mac_of(mgmt_ip), mgmt_ip)
+        assert nbctl(lab, 'lsp-get-addresses', 'k8s-' + node) == wanted
         assert 'rtos-' + node in nbctl(lab, 'lrp-list', 'ovn_cluster_router')
 
 
@@ -54,8 +54,8 @@ def test_gateway_router_on_the_gateway_chassis(lab):
     chassis = system_id(lab['node2'])
     assert get(lab, 'Logical_Router', 'GR_node2', 'options:chassis') == chassis
     assert get(lab, 'Logical_Switch_Port', 'lnet-node2', 'options:network_name') == 'physnet'
-    assert '%s/24' % GATEWAY_IP in nbctl(lab, 'get', 'Logical_Router_Port', 'rtoe-GR_node2',
-                                          'networks')
+    networks = nbctl(lab, 'get', 'Logical_Router_Port', 'rtoe-GR_node2', 'networks')
+    assert '%s/24' % GATEWAY_IP in networks
     nat = nbctl(lab, 'lr-nat-list', 'GR_node2')
     assert 'snat' in nat and GATEWAY_IP in nat and '10.128.0.0/14' in nat
     routes = nbctl(lab, 'lr-route-list', 'ovn_cluster_router')
