@@ -115,7 +115,7 @@ PLAY = '''---
       ovn_k8s.overlay.ovn_lsp:
         remote: "{{ remote }}"
         switch: "{{ switch }}"
-        name: "{{ port }}"
+        name: "{{ port_name }}"
         addresses: ["{{ addresses }}"]
 '''
 
@@ -165,7 +165,7 @@ class Runner:
         port, addresses = self.new_port()
         elapsed, out = self.timed(
             [self.ansible_playbook, '-i', 'localhost,', '-c', 'local', self.play,
-             '-e', 'remote=' + remote, '-e', 'switch=' + TARGET_SWITCH, '-e', 'port=' + port,
+             '-e', 'remote=' + remote, '-e', 'switch=' + TARGET_SWITCH, '-e', 'port_name=' + port,
              '-e', 'addresses=' + addresses], env=self.env)
         if 'changed=1' not in out:
             raise RuntimeError('the play did not report one change:\n' + out)
@@ -221,6 +221,7 @@ def main():
                              '/usr/bin/python3 runs it on Debian\'s python3-ovsdbapp and python3-openvswitch')
     parser.add_argument('--markdown', help='write the result table (markdown) to this file')
     args = parser.parse_args()
+    args.python = os.path.abspath(args.python) if os.sep in args.python else shutil.which(args.python)
 
     workdir = tempfile.mkdtemp(prefix='ovn_k8s-bench-')
     servers = []
