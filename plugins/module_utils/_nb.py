@@ -60,9 +60,10 @@ NAT_TABLES = {
 }
 
 
-def lsp_conditions(name):
-    """Fetch only the named port: a switch's other ports stay on the server."""
-    return {'Logical_Switch_Port': [['name', '==', name]]}
+def lsp_conditions(name, switch):
+    """Fetch only the named port and switch: other ports and switches stay on the server."""
+    return {'Logical_Switch_Port': [['name', '==', name]],
+            'Logical_Switch': [['name', '==', switch]]}
 
 
 
@@ -116,10 +117,16 @@ _LRP = ('Logical_Router_Port', 'logical router port', 'Logical_Router', 'logical
 
 
 def owner_of(client, kind, port):
-    """The switch or router whose ``ports`` hold ``port``, or None."""
+    """The name of the switch or router whose ``ports`` hold ``port``, or None."""
     for parent in client.rows(kind[2]):
         if any(p.uuid == port.uuid for p in parent.ports):
-            return parent
+            return parent.name
+    if kind[2] in client.conditions:
+        # A narrow read fetched only the wanted parent: ask the server for the real one.
+        with client.other_view({kind[2]: ['name', 'ports']},
+                               {kind[2]: [['ports', 'includes', ['uuid', str(port.uuid)]]]}) as view:
+            for parent in view.rows(kind[2]):
+                return parent.name
     return None
 
 
@@ -132,11 +139,10 @@ def _port_on(cs, client, kind, name, parent, removing=False):
     row = client.find_one(table, 'name', name)
     if row is not None:
         owner = owner_of(client, kind, row)
-        if owner is None or owner.name != parent:
+        if owner != parent:
             raise Conflict('%s %s exists on %s %s, not on %s; %s'
-                           % (word, name, parent_word, owner.name if owner is not None else '(none)',
-                              parent, 'refusing to remove it' if removing
-                              else 'remove it there first'))
+                           % (word, name, parent_word, owner or '(none)', parent,
+                              'refusing to remove it' if removing else 'remove it there first'))
     elif not removing and client.find_one(parent_table, 'name', parent) is None \
             and not cs.will_create('%s %s' % (parent_table, parent)):
         raise Conflict('%s %s: %s %s does not exist' % (word, name, parent_word, parent))

@@ -202,6 +202,16 @@ class Client:
             api_class = _api_class(database)
         self.api = api_class(self.connection)
         self.idl = idl
+        self.conditions = dict(conditions or {})
+
+    def other_view(self, tables, conditions):
+        """A second, read-only client of the same database with other tables/conditions.
+
+        For the rare case where a narrow read needs one more row it did not fetch.
+        The SSL files, if any, are process-wide and already set.
+        """
+        return Client(self.database, remote=self.remote, timeout=self.timeout, tables=tables,
+                      conditions=conditions)
 
     def close(self):
         try:

@@ -148,7 +148,7 @@ def main():
                            purge_options=p['purge_options'],
                            purge_external_ids=p['purge_external_ids'])
 
-    module.run(_nb.LSP_TABLES, plan, conditions=_nb.lsp_conditions(p['name']))
+    module.run(_nb.LSP_TABLES, plan, conditions=_nb.lsp_conditions(p['name'], p['switch']))
 
 
 if __name__ == '__main__':
