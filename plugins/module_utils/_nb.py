@@ -66,10 +66,7 @@ def lsp_conditions(name, switch):
             'Logical_Switch': [['name', '==', switch]]}
 
 
-
 # Validation -------------------------------------------------------------
-
-
 def check_addresses(addresses, what):
     """Validate a logical switch port's ``addresses`` entries."""
     out = []
@@ -99,7 +96,6 @@ def check_exclude_ips(items, subnet, what):
                 raise InvalidInput('%s: exclude_ips entry %r is outside the subnet %s'
                                    % (what, item, subnet))
     return ' '.join(str(i) for i in items)
-
 
 
 # Finding ----------------------------------------------------------------
@@ -506,11 +502,11 @@ def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, 
     ensure_lsp(cs, client, n['ext'], n['gr_ext_peer'], port_type='router', addresses=['router'],
                options={'router-port': n['gr_ext_port']}, purge_options=True)
     # Routes: out via the external gateway, back into the cluster via the cluster router.
-    gr_routes = [('0.0.0.0/0', str(gw), n['gr_ext_port'])] + [(c, str(cr_ip), None)
-                                                             for c in cluster]
+    gr_routes = [('0.0.0.0/0', str(gw), n['gr_ext_port'])]
+    gr_routes += [(c, str(cr_ip), None) for c in cluster]
     for pfx, nexthop, port in gr_routes:
         ensure_route(cs, client, n['router'], pfx, nexthop, output_port=port, external_ids=tag)
-    remove_routes(cs, client, n['router'], keep=[p for p, _, _ in gr_routes])
+    remove_routes(cs, client, n['router'], keep=[route[0] for route in gr_routes])
     for pfx, policy in wanted_cr_routes:
         ensure_route(cs, client, cluster_router, pfx, str(gr_ip), policy=policy, external_ids=tag)
     remove_routes(cs, client, cluster_router,

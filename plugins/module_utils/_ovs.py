@@ -53,7 +53,6 @@ def external_ids_tables(table):
     return {table: ['name', 'external_ids']}
 
 
-
 # Finding ----------------------------------------------------------------
 def get_bridge(client, name):
     return client.find_one('Bridge', 'name', name)
@@ -76,7 +75,6 @@ def get_record(client, table, record):
         rows = client.rows(table)
         return rows[0] if rows else None
     return client.find_one(table, 'name', record)
-
 
 
 # Bridges ----------------------------------------------------------------
@@ -242,4 +240,3 @@ def remove_external_ids(cs, client, table, record, keys):
 def _set_by_name(table, name, column, value):
     """db_set on a row found by name: it works on a row created earlier in the same transaction."""
     return _set_column(table, name, column, value)
-

@@ -65,12 +65,13 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_D
 
 
 def main():
-    module = OvsdbModule(NB_DB, dict(EXTERNAL_IDS_SPEC,
+    module = OvsdbModule(NB_DB, dict(
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         options=dict(type='dict'),
         purge_options=dict(type='bool', default=False),
         enabled=dict(type='bool'),
+        **EXTERNAL_IDS_SPEC
     ))
     p = module.params
 

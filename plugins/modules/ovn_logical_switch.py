@@ -81,13 +81,14 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_D
 
 
 def main():
-    module = OvsdbModule(NB_DB, dict(EXTERNAL_IDS_SPEC,
+    module = OvsdbModule(NB_DB, dict(
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         subnet=dict(type='str'),
         exclude_ips=dict(type='list', elements='str'),
         other_config=dict(type='dict'),
         purge_other_config=dict(type='bool', default=False),
+        **EXTERNAL_IDS_SPEC
     ))
     p = module.params
 

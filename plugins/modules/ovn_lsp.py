@@ -122,7 +122,7 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_D
 
 
 def main():
-    module = OvsdbModule(NB_DB, dict(EXTERNAL_IDS_SPEC,
+    module = OvsdbModule(NB_DB, dict(
         switch=dict(type='str', required=True),
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
@@ -134,6 +134,7 @@ def main():
         parent_name=dict(type='str'),
         tag=dict(type='int'),
         enabled=dict(type='bool'),
+        **EXTERNAL_IDS_SPEC
     ), required_together=[('parent_name', 'tag')])
     p = module.params
 

@@ -78,7 +78,7 @@ def test_tcp_and_ssl(nb_ssl, pki):
 
 
 def test_ssl_with_wrong_ca_fails_clearly(nb_ssl, pki):
-    _, ssl = nb_ssl
+    ssl = nb_ssl[1]
     res = run_module('ovn_logical_switch', dict(
         remote='ssl:127.0.0.1:%d' % ssl, name='c', timeout=3, ssl_key='%s/client-privkey.pem' % pki,
         ssl_cert='%s/client-cert.pem' % pki, ssl_ca_cert='%s/pki/controllerca/cacert.pem' % pki))
@@ -88,7 +88,7 @@ def test_ssl_with_wrong_ca_fails_clearly(nb_ssl, pki):
 
 
 def test_missing_ssl_file(nb_ssl, pki, tmp_path):
-    _, ssl = nb_ssl
+    ssl = nb_ssl[1]
     res = run_module('ovn_logical_switch', dict(
         remote='ssl:127.0.0.1:%d' % ssl, name='c', ssl_key='%s/nope.pem' % tmp_path,
         ssl_cert='%s/client-cert.pem' % pki, ssl_ca_cert='%s/pki/switchca/cacert.pem' % pki))

@@ -37,9 +37,11 @@ def ls_json(remote, table, name):
 def test_switch_lifecycle(nb_db):
     args = dict(remote=nb_db, name='node1', subnet='10.128.1.0/24', exclude_ips=['10.128.1.2'],
                 external_ids={'k8s-node': 'node1'})
-    converge('ovn_logical_switch', args,
-             before_check=lambda: (_ for _ in ()).throw(AssertionError('db touched'))
-             if nbctl(nb_db, 'ls-list') else None)
+
+    def untouched():
+        assert nbctl(nb_db, 'ls-list') == '', 'check mode wrote to the database'
+
+    converge('ovn_logical_switch', args, before_check=untouched)
     assert nbctl(nb_db, 'get', 'Logical_Switch', 'node1', 'other_config:subnet') == '"10.128.1.0/24"'
     assert nbctl(nb_db, 'get', 'Logical_Switch', 'node1', 'other_config:exclude_ips') == '"10.128.1.2"'
 
@@ -97,7 +99,7 @@ def test_lsp_lifecycle(nb_db):
     args = dict(remote=nb_db, switch='node1', name='default_web-0',
                 addresses=['0A:58:0a:80:01:05 10.128.1.5'], port_security=['0a:58:0a:80:01:05 10.128.1.5'],
                 external_ids={'namespace': 'default', 'pod': 'web-0'})
-    check, real, _ = converge('ovn_lsp', args)
+    real = converge('ovn_lsp', args)[1]
     assert real['diff']['after']['Logical_Switch_Port default_web-0']['addresses'] == ['0a:58:0a:80:01:05 10.128.1.5']
     assert nbctl(nb_db, 'lsp-get-addresses', 'default_web-0') == '0a:58:0a:80:01:05 10.128.1.5'
     assert nbctl(nb_db, 'lsp-get-ls', 'default_web-0').endswith('(node1)')
