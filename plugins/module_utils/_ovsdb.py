@@ -19,6 +19,7 @@ __metaclass__ = type
 import errno
 import inspect
 import os
+import ssl
 import traceback
 
 OVSDBAPP_IMPORT_ERROR = None
@@ -106,8 +107,14 @@ def fetch_schema(remote, database, timeout):
     label = DATABASES[database]['label']
     failures = []
     for one in idlutils.parse_connection(remote):
-        error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(one),
-                                                     int(timeout * 1000))
+        try:
+            error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(one),
+                                                         int(timeout * 1000))
+        except (ssl.SSLError, OSError) as exc:
+            # Older ovs (Debian 12's 3.1) raises a failed SSL handshake instead of returning it.
+            reason = getattr(exc, 'verify_message', None) or getattr(exc, 'reason', None) or exc
+            failures.append('%s: %s%s' % (one, str(reason).lower(), _ssl_hint(one, errno.EPROTO)))
+            continue
         if error:
             failures.append('%s: %s%s' % (one, _strerror(error), _ssl_hint(one, error)))
             continue
