@@ -114,9 +114,9 @@ _LRP = ('Logical_Router_Port', 'logical router port', 'Logical_Router', 'logical
 
 def owner_of(client, kind, port):
     """The name of the switch or router whose ``ports`` hold ``port``, or None."""
-    for parent in client.rows(kind[2]):
-        if any(p.uuid == port.uuid for p in parent.ports):
-            return parent.name
+    parent = client.holder(kind[2], port)
+    if parent is not None:
+        return parent.name
     if kind[2] in client.conditions:
         # A narrow read fetched only the wanted parent: ask the server for the real one.
         with client.other_view({kind[2]: ['name', 'ports']},

@@ -63,10 +63,7 @@ def get_port(client, name):
 
 
 def bridge_of_port(client, port):
-    for br in client.rows('Bridge'):
-        if any(p.uuid == port.uuid for p in br.ports):
-            return br
-    return None
+    return client.holder('Bridge', port)
 
 
 def get_record(client, table, record):

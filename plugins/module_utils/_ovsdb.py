@@ -175,7 +175,7 @@ class Client:
     """
 
     def __init__(self, database, remote=None, timeout=10, tables=None, conditions=None,
-                 ssl_key=None, ssl_cert=None, ssl_ca_cert=None, api_class=None):
+                 ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
         if OVSDBAPP_IMPORT_ERROR:
             raise OvnK8sError('the Python libraries ovs and ovsdbapp are required: %s'
                               % OVSDBAPP_IMPORT_ERROR.strip().splitlines()[-1])
@@ -205,9 +205,7 @@ class Client:
         except Exception as exc:
             raise OvsdbConnectionError('cannot read the %s at %s: %s'
                                        % (self.label, self.remote, exc))
-        if api_class is None:
-            api_class = _api_class(database)
-        self.api = api_class(self.connection)
+        self.api = _api_class(database)(self.connection)
         self.idl = idl
         self.conditions = dict(conditions or {})
 
@@ -239,6 +237,13 @@ class Client:
     def find(self, table, column, value):
         """All rows of ``table`` whose ``column`` equals ``value``."""
         return [r for r in self.idl.tables[table].rows.values() if getattr(r, column) == value]
+
+    def holder(self, table, row, column='ports'):
+        """The row of ``table`` whose reference set ``column`` holds ``row``, or None."""
+        for parent in self.idl.tables[table].rows.values():
+            if any(child.uuid == row.uuid for child in getattr(parent, column)):
+                return parent
+        return None
 
     def find_one(self, table, column, value):
         """The row whose ``column`` is ``value``, None, or a Conflict if several."""
