@@ -2,8 +2,8 @@
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # PRIVATE: not a public API of the collection; it may change without notice.
-"""Kernel network state through netlink (pyroute2): links, addresses, routes,
-and the plan that moves a NIC into an Open vSwitch bridge.
+"""Kernel network state through netlink (pyroute2): links, addresses and routes,
+read, planned and changed.
 
 Works with pyroute2 0.7 (Debian 12) and 0.9. Reading never changes anything:
 a :class:`Plan` holds the before/after of each link and the steps that make
@@ -21,8 +21,6 @@ import socket
 import time
 import traceback
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovs
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
     InvalidInput,
@@ -131,7 +129,7 @@ def show_route(route):
     return dict((k, route[k]) for k in ('dst', 'via', 'dev', 'metric'))
 
 
-def _sorted_routes(routes):
+def sorted_routes(routes):
     return sorted((show_route(r) for r in routes),
                   key=lambda r: (r['dst'], r['metric'], r['via'] or '', r['dev']))
 
@@ -362,6 +360,21 @@ def set_up(dev):
     return step
 
 
+def set_mac(dev, mac):
+    """Give ``dev`` the MAC ``mac``; a device that refuses a change while up goes down for it."""
+    def step(ipr):
+        index = _index(ipr, dev)
+        try:
+            ipr.link('set', index=index, address=mac)
+        except NetlinkError as exc:
+            if exc.code != errno.EBUSY:
+                raise NetlinkFailed('setting MAC %s on %s: the kernel refused: %s' % (mac, dev, os_error(exc.code)))
+            _call('setting %s down to change its MAC' % dev, lambda: ipr.link('set', index=index, state='down'))
+            _call('setting MAC %s on %s' % (mac, dev), lambda: ipr.link('set', index=index, address=mac))
+            _call('setting %s up' % dev, lambda: ipr.link('set', index=index, state='up'))
+    return step
+
+
 # Addresses and routes of one device -----------------------------------------
 def plan_device(plan, link, addresses=None, purge=False, routes=None, state='present', up=True):
     """Addresses and routes on ``link`` (a :class:`Link`), as the netlink_address module wants."""
@@ -419,7 +432,7 @@ def _plan_routes(link, wanted, state):
                         and r['dev'] == route['dev']]
             after += [r for r in existing if r not in matching]
             steps += [del_route(r, r['dev']) for r in matching]
-    return _sorted_routes(before), _sorted_routes(after), steps
+    return sorted_routes(before), sorted_routes(after), steps
 
 
 def read_all_routes(ipr, names):
@@ -446,110 +459,3 @@ def read_device(ipr, name):
     link.names = link_names(ipr)
     link.all_routes = read_all_routes(ipr, link.names)
     return link
-
-
-# A NIC into an Open vSwitch bridge ----------------------------------------------
-NIC_TO_BRIDGE_TABLES = merge_tables(_ovs.BRIDGE_TABLES, _ovs.PORT_TABLES)
-
-
-def _moved_routes(nic):
-    """The NIC's routes that move with it (not the kernel's, not IPv6 link-local ones)."""
-    return [r for r in nic.static_routes
-            if not (r['family'] == socket.AF_INET6 and r['dst'].startswith(('fe80:', 'ff00:')))]
-
-
-def plan_nic_to_bridge(cs, client, ipr, nic_name, bridge, datapath_type):
-    """Fill ``cs`` (the OVSDB part) and return a :class:`Plan` (the kernel part).
-
-    Order, so that the host stays reachable: the bridge and its port are committed first;
-    then the bridge device comes up and gets the NIC's addresses (so both hold them for a
-    moment); then each route is replaced onto the bridge (same destination and metric,
-    one atomic change each, the default route included); then the addresses leave the NIC,
-    and any moved route still left on it goes.
-    """
-    what = 'NIC %s' % nic_name
-    _ovs.check_ifname(nic_name, what)
-    _ovs.check_ifname(bridge, 'bridge %s' % bridge)
-    if nic_name == bridge:
-        raise InvalidInput('%s: the bridge must have another name than the NIC' % what)
-    nic = read_link(ipr, nic_name)
-    if nic is None:
-        raise Conflict('%s does not exist on this host' % what)
-    if nic.master is not None and nic.master_kind != 'openvswitch':
-        raise Conflict('%s is already part of %s %s; take it out first'
-                       % (what, nic.master_kind or 'device', nic.master))
-    port = _ovs.get_port(client, nic_name)
-    if port is not None:
-        owner = _ovs.bridge_of_port(client, port)
-        if owner is None or owner.name != bridge:
-            raise Conflict('%s is already a port of the Open vSwitch bridge %s, not of %s'
-                           % (what, owner.name if owner is not None else '(none)', bridge))
-    if _ovs.get_bridge(client, nic_name) is not None:
-        raise Conflict('%s is itself an Open vSwitch bridge' % what)
-    br_port = _ovs.get_port(client, bridge)
-    if br_port is not None and _ovs.get_bridge(client, bridge) is None:
-        raise Conflict('bridge %s: a port of that name exists on bridge %s'
-                       % (bridge, _ovs.bridge_of_port(client, br_port).name))
-
-    _ovs.ensure_bridge(cs, client, bridge, datapath_type=datapath_type,
-                       other_config={'hwaddr': nic.mac})
-    _ovs.ensure_port(cs, client, bridge, nic_name)
-
-    plan = Plan()
-    br = read_link(ipr, bridge)
-    moving = nic.global_addresses
-    routes = _moved_routes(nic)
-    on_bridge = br.global_addresses if br is not None else []
-    br_routes = br.static_routes if br is not None else []
-    br_keys = set(route_key(r) for r in br_routes)
-
-    nic_steps = []
-    if not nic.up:
-        nic_steps.append(set_up(nic_name))
-    br_steps = [set_up(bridge)] if br is None or not br.up else []
-    add = [a for a in moving if a not in on_bridge]
-    br_steps += [add_address(bridge, a, nodad=True) for a in add]
-    # Gateway-less routes first, so that each gateway is on-link when its route moves.
-    for route in sorted(routes, key=lambda r: r['via'] is not None):
-        br_steps.append(replace_route(route, bridge))
-    nic_steps += [del_address(nic_name, a) for a in moving]
-    nic_steps += [del_route(r, nic_name) for r in routes]
-
-    # One label per device; the bridge's steps are recorded (and run) before the NIC's.
-    plan.bridge_addresses = sorted(set(on_bridge) | set(moving))
-    moved_routes = [dict(r, dev=bridge) for r in routes if route_key(r) not in br_keys]
-    br_before = None if br is None else dict(
-        addresses=sorted(on_bridge), routes=_sorted_routes(br_routes), up=br.up)
-    plan.record('Link %s' % bridge, br_before, dict(
-        mac=nic.mac, up=True, addresses=plan.bridge_addresses,
-        routes=_sorted_routes(br_routes + moved_routes)), br_steps)
-    plan.record('Link %s' % nic_name,
-                dict(addresses=sorted(moving), routes=_sorted_routes(routes), up=nic.up),
-                dict(addresses=[], routes=[], up=True), nic_steps)
-    return plan, nic
-
-
-def ovs_interface_error(client, name):
-    """ovs-vswitchd's word on an interface (its error column), for failure messages."""
-    row = client.find_one('Interface', 'name', name)
-    if row is None:
-        return 'the Interface %s is not in the database' % name
-    error = _ovs.plain(row.error) if hasattr(row, 'error') else None
-    if error:
-        return 'ovs-vswitchd says: %s' % (error[0] if isinstance(error, list) else error)
-    return 'ovs-vswitchd recorded no error on it'
-
-
-def nic_to_bridge(client, cs, nic_name, bridge, datapath_type, check_mode, timeout):
-    """The whole of the nic_to_bridge module; returns its result dict."""
-    with open_ipr() as ipr:
-        plan, nic = plan_nic_to_bridge(cs, client, ipr, nic_name, bridge, datapath_type)
-        if not check_mode:
-            cs.commit()
-            if plan.changed or cs.changed:
-                wait_link(ipr, bridge, timeout, mac=nic.mac,
-                          why=lambda: ovs_interface_error(client, bridge))
-                plan.apply(ipr)
-    diff = dict(before=dict(cs.before, **plan.before), after=dict(cs.after, **plan.after))
-    return dict(changed=cs.changed or plan.changed, diff=diff, bridge=bridge, nic=nic_name,
-                mac=nic.mac, addresses=plan.bridge_addresses)

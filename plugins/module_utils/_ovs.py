@@ -80,6 +80,11 @@ def _datapath(value):
     return value or 'system'
 
 
+def datapath_of(row):
+    """A bridge row's datapath type, empty counting as system."""
+    return _datapath(row.datapath_type)
+
+
 def ensure_bridge(cs, client, name, datapath_type=None, other_config=None, external_ids=None,
                   fail_mode=None, purge_other_config=False, purge_external_ids=False):
     what = 'bridge %s' % name

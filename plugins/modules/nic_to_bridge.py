@@ -48,10 +48,17 @@ options:
     description:
       - The bridge's datapath. V(system) is the kernel datapath. V(netdev) is the userspace datapath,
         for hosts without the Open vSwitch kernel module.
+      - When not given, a new bridge is made V(system) and an existing bridge keeps the datapath
+        it has (a task that only moves a NIC never converts a bridge).
       - With V(netdev) on a virtual NIC (veth), turn off its transmit checksum offload
         (C(ethtool -K NIC tx off)), or TCP through the bridge fails silently.
+      - With V(netdev) the NIC also becomes a pure layer-2 port. Open vSwitch reads it through a
+        packet socket and the kernel still receives every frame that arrives on it, so the NIC gets
+        a MAC of its own (stable, locally administered, derived from the host's MAC, which stays on
+        the bridge), never answers ARP (C(arp_ignore=8)) and has IPv6 turned off. Otherwise the
+        host takes in its own frames twice and can answer ARP on the NIC with the wrong MAC.
     type: str
-    default: system
+    choices: [system, netdev]
 requirements:
   - pyroute2 (Debian package C(python3-pyroute2))
 notes:
@@ -90,10 +97,17 @@ nic:
   type: str
   sample: eth0
 mac:
-  description: The NIC's MAC address, which the bridge carries too.
+  description:
+    - The host's MAC address, which the bridge carries (the NIC's own MAC before the move).
+    - With the V(netdev) datapath the NIC itself then has another MAC, shown in the diff.
   returned: success
   type: str
   sample: 52:54:00:12:34:56
+datapath_type:
+  description: The bridge's datapath type after the run.
+  returned: success
+  type: str
+  sample: netdev
 addresses:
   description: The addresses on the bridge after the run (as predicted in check mode).
   returned: success
@@ -109,7 +123,7 @@ diff:
 '''
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule, ensure_library
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _netlink
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _netlink, _nic_bridge
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import OVS_DB, ChangeSet, OvnK8sError
 
 
@@ -117,15 +131,15 @@ def main():
     module = OvsdbModule(OVS_DB, dict(
         nic=dict(type='str', required=True),
         bridge=dict(type='str'),
-        datapath_type=dict(type='str', default='system'),
+        datapath_type=dict(type='str', choices=['system', 'netdev']),
     ))
     ensure_library(module, 'pyroute2', _netlink.PYROUTE2_IMPORT_ERROR, 'pyroute2')
     p = module.params
     bridge = p['bridge'] or 'br' + p['nic']
     try:
         # Not module.run(): the kernel part must follow the commit, within the same connection.
-        with module.client(_netlink.NIC_TO_BRIDGE_TABLES) as client:
-            result = _netlink.nic_to_bridge(client, ChangeSet(client), p['nic'], bridge,
+        with module.client(_nic_bridge.NIC_TO_BRIDGE_TABLES) as client:
+            result = _nic_bridge.nic_to_bridge(client, ChangeSet(client), p['nic'], bridge,
                                             p['datapath_type'], module.check_mode, p['timeout'])
     except OvnK8sError as exc:
         module.fail_json(msg=str(exc))

@@ -33,9 +33,11 @@ options:
     description:
       - The datapath. V(system) is the kernel datapath; V(netdev) is the userspace datapath, for
         hosts without the Open vSwitch kernel module.
+      - When not given, a new bridge is made V(system) and an existing bridge keeps the datapath it
+        has, so a task that only sets O(external_ids) never converts a bridge.
       - An existing bridge whose datapath type is empty counts as V(system).
     type: str
-    default: system
+    choices: [system, netdev]
   other_config:
     description:
       - Keys of C(other_config) to set, such as V(hwaddr) to pin the bridge's MAC address.
@@ -87,7 +89,7 @@ def main():
     module = OvsdbModule(OVS_DB, dict(
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
-        datapath_type=dict(type='str', default='system'),
+        datapath_type=dict(type='str', choices=['system', 'netdev']),
         other_config=dict(type='dict'),
         purge_other_config=dict(type='bool', default=False),
         fail_mode=dict(type='str', choices=['standalone', 'secure']),

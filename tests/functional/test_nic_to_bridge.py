@@ -9,11 +9,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
+import re
 import subprocess
 import sys
 import time
 
-from conftest import ip_json, run_module, vsctl
+from conftest import collection_root, ip_json, run_module, vsctl
+
+
+def nic_bridge():
+    """The collection's _nic_bridge, imported from the checkout (for nic_mac)."""
+    if collection_root() not in sys.path:
+        sys.path.insert(0, collection_root())
+    return importlib.import_module('ansible_collections.ovn_k8s.overlay.plugins.module_utils._nic_bridge')
 
 TCP = r'''
 import socket, sys
@@ -78,9 +87,12 @@ def test_nic_to_bridge(vswitchd):
     host, peer, remote = vswitchd['host'], vswitchd['peer'], vswitchd['remote']
     mac = link(host, 'eth0')['address']
     args = dict(remote=remote, nic='eth0', datapath_type='netdev')
+    nic_mac = nic_bridge().nic_mac(mac)
+    assert nic_mac != mac
     assert tcp_reaches(host, '192.168.77.2', peer, 18080)
 
     # Check mode: the whole move predicted, nothing touched.
+    arp_ignore = sysctl(host, 'net.ipv4.conf.eth0.arp_ignore')
     before = kernel_state(host)
     check = run_module('nic_to_bridge', args, check_mode=True, netns=host)
     assert not check.get('failed') and check['changed'], check
@@ -91,19 +103,26 @@ def test_nic_to_bridge(vswitchd):
     assert check['diff'] == {
         'before': {'Bridge breth0': None, 'Port eth0': None, 'Link breth0': None,
                    'Link eth0': {'addresses': ['192.168.77.2/24', 'fd00:77::2/64'],
-                                 'routes': [dict(r, dev='eth0') for r in moved_routes], 'up': True}},
+                                 'routes': [dict(r, dev='eth0') for r in moved_routes], 'up': True, 'mac': mac,
+                                 'net/ipv4/conf/eth0/arp_ignore': arp_ignore, 'net/ipv6/conf/eth0/disable_ipv6': '0'}},
         'after': {'Bridge breth0': {'name': 'breth0', 'datapath_type': 'netdev', 'other_config': {'hwaddr': mac},
                                     'external_ids': {}},
                   'Port eth0': {'name': 'eth0', 'bridge': 'breth0', 'type': '', 'external_ids': {}, 'options': {}},
                   'Link breth0': {'mac': mac, 'up': True, 'addresses': ['192.168.77.2/24', 'fd00:77::2/64'],
                                   'routes': [dict(r, dev='breth0') for r in moved_routes]},
-                  'Link eth0': {'addresses': [], 'routes': [], 'up': True}}}
+                  'Link eth0': {'addresses': [], 'routes': [], 'up': True, 'mac': nic_mac,
+                                'net/ipv4/conf/eth0/arp_ignore': '8', 'net/ipv6/conf/eth0/disable_ipv6': '1'}}}
     assert check['addresses'] == ['192.168.77.2/24', 'fd00:77::2/64'] and check['mac'] == mac
+    assert check['datapath_type'] == 'netdev'
 
     # The real move.
     real = run_module('nic_to_bridge', args, netns=host)
     assert not real.get('failed') and real['changed'], real
     assert real['diff'] == check['diff']
+    # With the userspace datapath the NIC is a layer-2 port: a MAC of its own, no ARP, no IPv6.
+    assert link(host, 'eth0')['address'] == nic_mac
+    assert sysctl(host, 'net.ipv4.conf.eth0.arp_ignore') == '8'
+    assert sysctl(host, 'net.ipv6.conf.eth0.disable_ipv6') == '1'
     assert vsctl(remote, 'port-to-br', 'eth0') == 'breth0'
     assert vsctl(remote, 'get', 'Bridge', 'breth0', 'datapath_type') == 'netdev'
     assert vsctl(remote, 'get', 'Bridge', 'breth0', 'other_config:hwaddr') == '"%s"' % mac
@@ -123,6 +142,12 @@ def test_nic_to_bridge(vswitchd):
     assert tcp_reaches(host, '192.168.77.2', peer, 18082, source='10.99.0.1')
     assert tcp_reaches(host, 'fd00:77::2', peer, 18083)
 
+    # Each frame is taken in once: no duplicate ping replies, and only the bridge answers ARP
+    # for the host (with the host's MAC), never the NIC.
+    subprocess.check_call(['ip', '-n', peer, 'neigh', 'flush', 'all'])
+    assert ping_duplicates(peer, '192.168.77.2') == 0
+    assert neighbour_mac(peer, '192.168.77.2') == mac
+
     # Again: the moved state is recognised.
     repeat = run_module('nic_to_bridge', args, netns=host)
     assert repeat['changed'] is False and repeat['diff'] == {'before': {}, 'after': {}}, repeat
@@ -140,6 +165,48 @@ def test_nic_to_bridge(vswitchd):
     assert [r['dev'] for r in ip_json(host, 'route', 'show', 'default')] == ['breth0']
     assert tcp_reaches(host, '192.168.77.2', peer, 18084, source='10.99.0.1')
     assert run_module('nic_to_bridge', args, netns=host)['changed'] is False
+
+
+def ping_duplicates(ns, addr, count=4):
+    """How many duplicate replies ``count`` pings from ``ns`` to ``addr`` got (all must be answered)."""
+    out = subprocess.run(['ip', 'netns', 'exec', ns, 'ping', '-n', '-c', str(count), '-i', '0.2', '-W', '2', addr],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False).stdout
+    assert ' %d received' % count in out, out
+    found = re.search(r'\+(\d+) duplicates', out)
+    return int(found.group(1)) if found else 0
+
+
+def neighbour_mac(ns, addr):
+    found = [n for n in ip_json(ns, 'neigh', 'show', addr) if n.get('lladdr')]
+    return found[0]['lladdr'] if found else None
+
+
+def sysctl(ns, name):
+    return subprocess.check_output(['ip', 'netns', 'exec', ns, 'sysctl', '-n', name], universal_newlines=True).strip()
+
+
+def test_kernel_datapath_and_existing_bridges_are_not_converted(vswitchd):
+    """datapath_type not given: an existing bridge keeps its datapath (here netdev, so the NIC
+    becomes a layer-2 port), never silently switched to the kernel datapath."""
+    host, peer, remote = vswitchd['host'], vswitchd['peer'], vswitchd['remote']
+    vsctl(remote, 'add-br', 'breth0', '--', 'set', 'Bridge', 'breth0', 'datapath_type=netdev')
+    real = run_module('nic_to_bridge', dict(remote=remote, nic='eth0'), netns=host)
+    assert real['changed'] and not real.get('failed'), real
+    assert vsctl(remote, 'get', 'Bridge', 'breth0', 'datapath_type') == 'netdev'
+    assert real['datapath_type'] == 'netdev' and 'datapath_type' not in real['diff']['after'].get('Bridge breth0', {})
+    assert link(host, 'eth0')['address'] == nic_bridge().nic_mac(real['mac'])
+    assert tcp_reaches(host, '192.168.77.2', peer, 18086)
+    assert run_module('nic_to_bridge', dict(remote=remote, nic='eth0'), netns=host)['changed'] is False
+    bad = run_module('nic_to_bridge', dict(remote=remote, nic='eth0', datapath_type='kernel'), netns=host)
+    assert bad['failed'] and 'datapath_type' in bad['msg'], bad
+
+
+def test_nic_mac_is_stable_local_unicast_and_distinct():
+    for host_mac in ('52:54:00:12:34:56', '02:00:00:00:00:01', 'fe:ff:ff:ff:ff:ff'):
+        nic = nic_bridge().nic_mac(host_mac)
+        first = int(nic[:2], 16)
+        assert nic == nic_bridge().nic_mac(host_mac.upper()) and nic != host_mac
+        assert first & 0x02 and not first & 0x01
 
 
 def test_refusals_change_nothing(vswitchd):

@@ -72,6 +72,22 @@ def test_bridge_lifecycle(ovs_db):
     assert run_module('ovs_bridge', gone)['changed'] is False
 
 
+def test_datapath_type_not_given_leaves_an_existing_bridge_alone(ovs_db):
+    """A task that only sets external_ids must never switch a netdev bridge to the kernel datapath."""
+    vsctl(ovs_db, 'add-br', 'br-user', '--', 'set', 'Bridge', 'br-user', 'datapath_type=netdev')
+    args = dict(remote=ovs_db, name='br-user', external_ids={'owner': 'lab'})
+    check = run_module('ovs_bridge', args, check_mode=True)
+    assert check['changed'] and check['diff']['after']['Bridge br-user'] == {'external_ids': {'owner': 'lab'}}, check
+    assert run_module('ovs_bridge', args)['changed']
+    assert get(ovs_db, 'Bridge', 'br-user', 'datapath_type') == 'netdev'
+    assert run_module('ovs_bridge', args)['changed'] is False
+    # A new bridge without a datapath type is a kernel-datapath bridge.
+    assert run_module('ovs_bridge', dict(remote=ovs_db, name='br-new'))['changed']
+    assert get(ovs_db, 'Bridge', 'br-new', 'datapath_type') == 'system'
+    bad = run_module('ovs_bridge', dict(remote=ovs_db, name='br-user', datapath_type='dpdk'))
+    assert bad['failed'] and 'datapath_type' in bad['msg'] and 'dpdk' in bad['msg'], bad
+
+
 def test_bridge_bad_input(ovs_db):
     vsctl(ovs_db, 'add-br', 'br0', '--', 'add-port', 'br0', 'eth9')
     for args, msg in [
