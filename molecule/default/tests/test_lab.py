@@ -5,11 +5,16 @@
 
 import ipaddress
 import json
+import os
+import subprocess
 
-from conftest import NODES, ansible_ping, mac_of, nbctl, serve
+from conftest import HOSTS, NODES, ansible_ping, mac_of, nbctl, serve
 
 CLUSTER = ipaddress.ip_network('10.128.0.0/14')
 GATEWAY_IP = '172.31.0.50'
+# Each host's address on the lab network (the hosts' "physical" network).
+LAB_IP = {'central': '172.31.0.10', 'node1': '172.31.0.11', 'node2': '172.31.0.12', 'external': '172.31.0.100'}
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 
 
 def subnets(lab):
@@ -158,3 +163,50 @@ def test_gateway_host_keeps_its_own_traffic_on_the_shared_nic(lab, external_serv
     # And Ansible still reaches the gateway.
     rc, out = ansible_ping('node2')
     assert rc == 0 and 'pong' in out, out
+
+
+# --- The lab's layer 2 -----------------------------------------------------------------
+def lab_nic(host):
+    """The device that carries a host's lab address: breth1 once eth1 moved into it."""
+    for dev in ('breth1', 'eth1', 'eth0'):
+        if host.run('ip -4 -o addr show dev %s 2>/dev/null | grep -q 172.31.0.' % dev).rc == 0:
+            return dev
+    raise AssertionError('no lab address on %s' % host.backend.hostname)
+
+
+def test_no_port_of_the_lab_network_reflects_frames_back():
+    """podman's CNI bridge defaults to hairpin on: a host's own broadcasts would come back into
+    its NIC and its OVS bridge would learn its own MAC on the uplink (docs/lab.md)."""
+    check = subprocess.run([os.path.join(REPO, 'scripts', 'lab-network'), 'check', 'ovnlab'],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert check.returncode == 0, check.stdout
+
+
+def test_nics_in_userspace_bridges_are_layer2_ports(lab):
+    for node in NODES:
+        host = lab[node]
+        bridge_mac = host.file('/sys/class/net/breth1/address').content_string.strip()
+        nic_mac = host.file('/sys/class/net/eth1/address').content_string.strip()
+        assert nic_mac != bridge_mac, node
+        assert host.check_output('ovs-vsctl get Bridge breth1 other_config:hwaddr').strip('"') == bridge_mac
+        assert host.check_output('sysctl -n net.ipv4.conf.eth1.arp_ignore') == '8', node
+
+
+def test_the_lab_layer2_is_clean_every_frame_taken_in_once(lab):
+    """Every host pings every other on the lab network (the gateway router's address too):
+    each request gets exactly one reply, and ARP is answered with the MAC the host's address
+    lives on, never by a NIC inside an OVS bridge."""
+    macs = dict((name, lab[name].file('/sys/class/net/%s/address' % lab_nic(lab[name])).content_string.strip())
+                for name in HOSTS)
+    targets = dict(LAB_IP, gateway=GATEWAY_IP)
+    for src in HOSTS:
+        for dst, ip in sorted(targets.items()):
+            if dst == src:
+                continue
+            lab[src].run('ip neigh flush to %s' % ip)
+            r = lab[src].run('ping -n -c 3 -i 0.2 -W 2 %s' % ip)
+            assert r.rc == 0 and ' 3 received' in r.stdout, '%s -> %s: %s' % (src, dst, r.stdout + r.stderr)
+            assert 'duplicates' not in r.stdout and 'DUP!' not in r.stdout, '%s -> %s: %s' % (src, dst, r.stdout)
+            if dst in macs:
+                neigh = json.loads(lab[src].check_output('ip -j neigh show to %s' % ip) or '[]')
+                assert [n.get('lladdr') for n in neigh if n.get('lladdr')] == [macs[dst]], (src, dst, neigh)
