@@ -208,6 +208,7 @@ class Client:
         self.api = _api_class(database)(self.connection)
         self.idl = idl
         self.conditions = dict(conditions or {})
+        self._indexes = {}
 
     def other_view(self, tables, conditions):
         """A second, read-only client of the same database with other tables/conditions.
@@ -236,14 +237,34 @@ class Client:
 
     def find(self, table, column, value):
         """All rows of ``table`` whose ``column`` equals ``value``."""
+        if isinstance(value, str):
+            return list(self._index(table, column, False).get(value, ()))
         return [r for r in self.idl.tables[table].rows.values() if getattr(r, column) == value]
 
     def holder(self, table, row, column='ports'):
         """The row of ``table`` whose reference set ``column`` holds ``row``, or None."""
-        for parent in self.idl.tables[table].rows.values():
-            if any(child.uuid == row.uuid for child in getattr(parent, column)):
-                return parent
-        return None
+        found = self._index(table, column, True).get(row.uuid)
+        return found[0] if found else None
+
+    def _index(self, table, column, children):
+        """{value: [rows]} (or {child uuid: [parent]}) over the IDL copy, rebuilt whenever the
+        copy changed. A one-shot module pays one scan as before; a long-lived client (the
+        watcher) that looks up thousands of rows between two changes pays one scan in all.
+        """
+        seqno = self.idl.change_seqno
+        key = (table, column, children)
+        cached = self._indexes.get(key)
+        if cached is not None and cached[0] == seqno:
+            return cached[1]
+        index = {}
+        for row in list(self.idl.tables[table].rows.values()):
+            if children:
+                for child in getattr(row, column):
+                    index.setdefault(child.uuid, []).append(row)
+            else:
+                index.setdefault(getattr(row, column), []).append(row)
+        self._indexes[key] = (seqno, index)
+        return index
 
     def find_one(self, table, column, value):
         """The row whose ``column`` is ``value``, None, or a Conflict if several."""
