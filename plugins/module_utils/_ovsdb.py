@@ -199,6 +199,7 @@ class Client:
         idl = ovs.db.idl.Idl(self.remote, helper)
         for table, condition in (conditions or {}).items():
             idl.cond_change(table, condition)
+        _index_names(idl)
         self.connection = ovsdbapp_connection.Connection(idl, timeout)
         try:
             self.connection.start()
@@ -290,6 +291,26 @@ class Client:
         except Exception as exc:
             raise TransactionFailed('the %s at %s refused the change: %s'
                                     % (self.label, self.remote, exc))
+
+
+def _index_names(idl):
+    """Index every table's schema index column (``name``) before the first read.
+
+    ovsdbapp creates these itself only for an API built before its connection starts, and
+    without them every ``lsp_add``/``lookup`` by name scans the whole table: one port in a
+    transaction of thousands then costs a scan each (the watcher's batches).
+    """
+    get_column = getattr(idlutils, 'get_index_column', None)
+    index_name = getattr(idlutils, 'index_name', None)
+    if get_column is None or index_name is None:
+        return
+    for table in idl.tables.values():
+        column = get_column(table)
+        if column and index_name(column) not in getattr(table.rows, 'indexes', {'': None}):
+            try:
+                table.rows.index_create(index_name(column)).add_column(column)
+            except (AttributeError, ValueError):
+                pass
 
 
 def _api_class(database):

@@ -209,6 +209,8 @@ class Controller(object):
     def stop(self):
         self.stop_event.set()
         self.queue.shutdown()
+        self.nodes.stop()
+        self.pods.stop()
         for t in self.threads:
             t.join(timeout=30)
 
@@ -444,8 +446,11 @@ class Controller(object):
             self.queue.forget(('pod', plan.key))
             return
         try:
+            # A JSON merge patch of the two keys only; the uid makes it fail on a successor pod
+            # of the same name instead of annotating it with this one's address.
             self.core.patch_namespaced_pod(meta['name'], meta['namespace'],
-                                           {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}})
+                                           {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}},
+                                           _content_type='application/merge-patch+json')
         except ApiException as e:
             if e.status == 404:
                 return  # gone: its DELETED event brings the key back

@@ -56,6 +56,7 @@ class Informer(object):
         self.resource_version = None
         self.synced = threading.Event()
         self.thread = None
+        self._resp = None
 
     # Store -------------------------------------------------------------------------------------
     def get(self, key):
@@ -123,6 +124,7 @@ class Informer(object):
             if e.status == 410:
                 raise Gone(e.reason)
             raise
+        self._resp = resp
         try:
             for line in iter_resp_lines(resp):
                 if self.stop_event.is_set():
@@ -130,7 +132,17 @@ class Informer(object):
                 event = json.loads(line)
                 self._event(event)
         finally:
+            self._resp = None
             resp.release_conn()
+
+    def stop(self):
+        """Close the open watch so that the thread ends now (the caller sets the stop event)."""
+        resp = self._resp
+        if resp is not None:
+            try:
+                resp.close()
+            except Exception:
+                pass
 
     def _event(self, event):
         kind, obj = event.get('type'), event.get('object') or {}
