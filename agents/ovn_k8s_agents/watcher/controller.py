@@ -95,6 +95,22 @@ def _port_ips(row):
     return out
 
 
+_IPS_CACHE = {}
+
+
+def _cached_port_ips(row):
+    """_port_ips, remembered per port for as long as the IDL keeps the same ``addresses``
+    value (it replaces the value object on every update), so that a batch on a switch of
+    thousands of ports reads only the ports that changed."""
+    datum = getattr(row, '_data', {}).get('addresses')
+    hit = _IPS_CACHE.get(row.uuid)
+    if hit is not None and datum is not None and hit[0] is datum:
+        return hit[1]
+    ips = _port_ips(row)
+    _IPS_CACHE[row.uuid] = (datum, ips)
+    return ips
+
+
 def _excluded(text):
     out = set()
     ranges = []
@@ -120,7 +136,7 @@ class SwitchView(object):
         self.excluded, self.ranges = _excluded(row.other_config.get('exclude_ips'))
         self.used = {}
         for port in row.ports:
-            for ip in _port_ips(port):
+            for ip in _cached_port_ips(port):
                 self.used[ip] = port.name
         self.cursor = int(self.subnet.network_address) + 1
 
