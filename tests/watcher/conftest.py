@@ -27,6 +27,7 @@ import uuid
 import pytest
 
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # tests/lib
+from waiting import wait_for  # tests/lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WATCHER = os.path.join(REPO, 'agents', 'bin', 'ovn-k8s-watcher')
@@ -44,15 +45,10 @@ def collection_root():
     return root
 
 
-def wait_for(what, predicate, timeout=30, interval=0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError('timed out after %ss waiting for %s (last: %r)' % (timeout, what, last))
+# The watcher's package and the collection core, importable in the test process too.
+for _path in (collection_root(), os.path.join(REPO, 'agents')):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 
 def free_port():

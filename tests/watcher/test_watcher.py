@@ -12,7 +12,7 @@ import json
 import os
 import signal
 
-from conftest import wait_for
+from waiting import wait_for  # tests/lib
 from ovn_k8s_agents import annotation
 
 
@@ -33,8 +33,7 @@ def _check_ports(cluster, names, node_of):
         assert port['addresses'] == [want] and port['port_security'] == [want], port
         assert port['external_ids']['pod-uid'] == pods[name].metadata.uid
         assert port['external_ids']['namespace'] == cluster.ns and port['external_ids']['pod'] == name
-        subnet = ipaddress.ip_network(cluster.nb.rows('Logical_Switch', 'name', 'other_config')
-                                      and _subnet(cluster.nb, node_of[name]))
+        subnet = ipaddress.ip_network(_subnet(cluster.nb, node_of[name]))
         assert legacy.interface.ip in subnet and legacy.gateway == subnet.network_address + 1
         assert legacy.interface.ip not in (subnet.network_address + 1, subnet.network_address + 2)
         ips[name] = legacy.ip
