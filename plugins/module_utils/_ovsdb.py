@@ -275,6 +275,20 @@ class Client:
                            % (self.label, len(found), table, column, value))
         return found[0] if found else None
 
+    def settle(self):
+        """Wait until every transaction queued earlier on this connection has finished.
+
+        For a long-lived client (the watcher): a commit that timed out may still be applied
+        later by the connection's thread, and a read made before that would not see it. An
+        empty transaction is served after all earlier ones, so once it returns the local copy
+        holds their outcome.
+        """
+        try:
+            self.api.create_transaction(check_error=True).commit()
+        except ovsdbapp_exceptions.TimeoutException as exc:
+            raise OvsdbConnectionError('the %s at %s did not answer in %s seconds: %s'
+                                       % (self.label, self.remote, self.timeout, exc))
+
     def commit(self, commands):
         """Run ``commands`` (callables taking the API) in one checked transaction."""
         if not commands:

@@ -179,6 +179,7 @@ class Controller(object):
         self.n_workers = int(workers)
         self.batch = int(batch)
         self.nb_lock = nb_lock or threading.Lock()
+        self.unsettled = False      # a commit timed out: it may still land
         self.stop_event = threading.Event()
         self.queue = WorkQueue()
         self.reported = set()
@@ -302,9 +303,24 @@ class Controller(object):
             self.queue.forget(key)
 
     # Nodes ---------------------------------------------------------------------------------
+    def _settle(self):
+        """Under nb_lock, before planning: make sure no earlier commit can still land unseen."""
+        if self.unsettled:
+            self.nb.settle()
+            self.unsettled = False
+
+    def _commit(self, cs):
+        try:
+            cs.commit()
+        except _ovsdb.OvsdbConnectionError:
+            self.unsettled = True
+            raise
+        self.metrics.inc('nb_transactions_total')
+
     def _sync_node(self, name):
         node = self.nodes.get(name)
         with self.nb_lock:
+            self._settle()
             cs = _ovsdb.ChangeSet(self.nb)
             switch = _nb.get_switch(self.nb, _names.node_switch(name))
             if node is None:
@@ -327,8 +343,7 @@ class Controller(object):
                 _nb.ensure_node_network(cs, self.nb, name, subnet, cluster_router=self.cluster_router,
                                         external_ids={MARKER: 'node', _alloc.NODE_KEY: name})
             if cs.changed:
-                cs.commit()
-                self.metrics.inc('nb_transactions_total')
+                self._commit(cs)
                 LOG.info('node network %s' % ('removed' if node is None else 'converged'),
                          extra=dict(kind='node', object=name, changes=sorted(cs.after)))
         if node is not None and cs.changed:
@@ -342,6 +357,12 @@ class Controller(object):
         batch fails, so that one bad pod never holds the others back."""
         plans, failed_batch = {}, False
         with self.nb_lock:
+            try:
+                self._settle()
+            except Exception as e:
+                for key in keys:
+                    self._failed(key, e)
+                return
             batch = _ovsdb.ChangeSet(self.nb)
             views = {}
             ok_keys = []
@@ -352,8 +373,7 @@ class Controller(object):
                     ok_keys.append(key)
             if batch.commands:
                 try:
-                    batch.commit()
-                    self.metrics.inc('nb_transactions_total')
+                    self._commit(batch)
                 except Exception as e:
                     if len(ok_keys) == 1:
                         self._failed(ok_keys[0], e)
