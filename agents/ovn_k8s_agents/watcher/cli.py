@@ -159,12 +159,12 @@ class Watcher(object):
                     continue
                 self.leading = True
                 self._term(elector, client, Controller)
+                if self.stop_event.is_set() and elector is not None:
+                    elector.release()  # a clean stop: a standby takes over at once
                 self.leading = False
         finally:
             if self.controller is not None:
                 self.controller.stop()
-            if elector is not None and self.leading:
-                elector.release()
             if self.nb is not None:
                 self.nb.close()
             if server is not None:
