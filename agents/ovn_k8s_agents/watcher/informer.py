@@ -21,7 +21,6 @@ import json
 import logging
 import random
 import threading
-import time
 
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
