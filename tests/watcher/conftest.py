@@ -129,7 +129,11 @@ class WatcherProcess:
 
     def start(self):
         env = dict(os.environ, OVN_K8S_COLLECTIONS_PATH=collection_root(), PYTHONUNBUFFERED='1')
-        argv = [sys.executable, WATCHER, '--kubeconfig', self.kube.kubeconfig, '--nb-remote', self.nb.remote,
+        # OVN_K8S_WATCHER_PYTHON=system runs it as a Debian host does: /usr/bin/python3 with
+        # python3-kubernetes, python3-ovsdbapp and python3-openvswitch.
+        python = os.environ.get('OVN_K8S_WATCHER_PYTHON') or sys.executable
+        python = '/usr/bin/python3' if python == 'system' else python
+        argv = [python, WATCHER, '--kubeconfig', self.kube.kubeconfig, '--nb-remote', self.nb.remote,
                 '--cluster-subnet', CLUSTER_SUBNET, '--host-prefix', '24', '--workers', '3',
                 '--lease-namespace', 'default', '--lease-name', self.lease, '--identity', self.name,
                 '--lease-duration', '4', '--renew-deadline', '3', '--retry-period', '1',

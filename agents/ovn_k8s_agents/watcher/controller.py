@@ -20,6 +20,7 @@ outside the lock, concurrently.
 from __future__ import absolute_import, division, print_function
 
 import calendar
+import inspect
 import ipaddress
 import logging
 import threading
@@ -171,6 +172,11 @@ class Controller(object):
                  nb_lock=None):
         from kubernetes import client
         self.core = client.CoreV1Api(api_client)
+        # A dict body is sent as a strategic merge patch by older clients (Debian's 22.6) and
+        # must be named a JSON merge patch by newer ones, which would pick a JSON patch.
+        self.merge_patch = {}
+        if '_content_type' in inspect.signature(self.core.patch_namespaced_pod).parameters:
+            self.merge_patch = {'_content_type': 'application/merge-patch+json'}
         self.nb = nb
         self.metrics = metrics
         self.cluster_subnet = cluster_subnet
@@ -486,7 +492,7 @@ class Controller(object):
             # of the same name instead of annotating it with this one's address.
             self.core.patch_namespaced_pod(meta['name'], meta['namespace'],
                                            {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}},
-                                           _content_type='application/merge-patch+json')
+                                           **self.merge_patch)
         except ApiException as e:
             if e.status == 404:
                 return  # gone: its DELETED event brings the key back
