@@ -7,6 +7,7 @@ loop and a clean stop on SIGTERM."""
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -233,6 +234,7 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # SIGUSR1: every thread's stack to stderr
     try:
         watcher.run()
     except Exception as e:  # noqa: BLE001 (the last word of the daemon)

@@ -270,6 +270,10 @@ class Controller(object):
                         pods.append(key)
                 if pods:
                     self._sync_pods(pods)
+            except Exception:  # a bug: keep the worker alive and the keys coming back
+                LOG.exception('worker error', extra=dict(keys=len(keys)))
+                for key in keys:
+                    self.queue.retry(key)
             finally:
                 for key in keys:
                     self.queue.done(key)
@@ -300,7 +304,7 @@ class Controller(object):
 
     def _bad_input(self, key, e):
         self.metrics.inc('events_total', kind=key[0], result='invalid')
-        LOG.warning('bad input', extra=dict(kind=key[0], object=key[1], reason=e.reason, message=str(e)))
+        LOG.warning('bad input', extra=dict(kind=key[0], object=key[1], reason=e.reason, detail=str(e)))
         if key[0] == 'pod':
             self._event(key[1], e.reason, str(e))
         if e.retry:

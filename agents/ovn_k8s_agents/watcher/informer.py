@@ -55,7 +55,6 @@ class Informer(object):
         self.resource_version = None
         self.synced = threading.Event()
         self.thread = None
-        self._resp = None
 
     # Store -------------------------------------------------------------------------------------
     def get(self, key):
@@ -123,25 +122,25 @@ class Informer(object):
             if e.status == 410:
                 raise Gone(e.reason)
             raise
-        self._resp = resp
         try:
             for line in iter_resp_lines(resp):
                 if self.stop_event.is_set():
                     return
                 event = json.loads(line)
                 self._event(event)
+        except AttributeError as e:
+            # urllib3 2 reading a chunked body that the server has just ended (the watch's
+            # timeout) can fail this way instead of ending the iteration: a normal end.
+            if 'readline' not in str(e) and 'read' not in str(e):
+                raise
         finally:
-            self._resp = None
             resp.release_conn()
 
     def stop(self):
-        """Close the open watch so that the thread ends now (the caller sets the stop event)."""
-        resp = self._resp
-        if resp is not None:
-            try:
-                resp.close()
-            except Exception:
-                pass
+        """Nothing to close by hand: closing an SSL response that another thread is reading
+        blocks on its lock. The thread ends at its next event or at the watch's timeout, or
+        with the process (it is a daemon thread); what it hands over after the stop goes to a
+        queue that was shut down."""
 
     def _event(self, event):
         kind, obj = event.get('type'), event.get('object') or {}
