@@ -161,7 +161,7 @@ class WatcherProcess:
         return False
 
     def metric(self, name, **labels):
-        _, text = self.get('/metrics')
+        text = self.get('/metrics')[1]
         want = 'ovn_k8s_watcher_' + name
         if labels:
             want += '{%s}' % ','.join('%s="%s"' % kv for kv in sorted(labels.items()))

@@ -68,7 +68,7 @@ def test_workers_never_share_a_key():
             for k in keys:
                 q.done(k)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=worker) for dummy in range(4)]
     for t in threads:
         t.start()
     for i in range(2000):

@@ -207,8 +207,8 @@ class Controller(object):
         self.nodes.synced.set()
         self.pods.relist()
         self.pods.synced.set()
-        keys = [('node', k) for k, _ in self.nodes.items()] + self._stale_nodes()
-        keys += [('pod', k) for k, _ in self.pods.items()] + self._stale_pods()
+        keys = [('node', k) for k in self.nodes.keys()] + self._stale_nodes()
+        keys += [('pod', k) for k in self.pods.keys()] + self._stale_pods()
         self.queue.add_many(keys)
         for i in range(self.n_workers):
             t = threading.Thread(target=self._work, name='worker-%d' % i, daemon=True)
@@ -223,8 +223,8 @@ class Controller(object):
             if self.queue.idle():
                 took = time.monotonic() - t0
                 self.metrics.observe('reconcile_duration_seconds', took)
-                LOG.info('reconciled', extra=dict(seconds=round(took, 3), pods=len(self.pods.items()),
-                                                  nodes=len(self.nodes.items())))
+                LOG.info('reconciled', extra=dict(seconds=round(took, 3), pods=len(self.pods.keys()),
+                                                  nodes=len(self.nodes.keys())))
                 self.ready.set()
                 return
             time.sleep(0.02)
@@ -354,7 +354,7 @@ class Controller(object):
                                         external_ids={MARKER: 'node', _alloc.NODE_KEY: name})
             if cs.changed:
                 self._commit(cs)
-                LOG.info('node network %s' % ('removed' if node is None else 'converged'),
+                LOG.info('node network removed' if node is None else 'node network converged',
                          extra=dict(kind='node', object=name, changes=sorted(cs.after)))
         if node is not None and cs.changed:
             # Pods that waited for this switch.

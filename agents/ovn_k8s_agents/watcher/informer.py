@@ -61,6 +61,10 @@ class Informer(object):
         with self.lock:
             return self.store.get(key)
 
+    def keys(self):
+        with self.lock:
+            return list(self.store)
+
     def items(self):
         with self.lock:
             return list(self.store.items())

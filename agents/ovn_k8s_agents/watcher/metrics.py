@@ -111,7 +111,7 @@ class HealthServer(object):
     """Serves /healthz (the process runs), /readyz (``ready()`` is true) and /metrics."""
 
     def __init__(self, address, metrics, healthy, ready):
-        host, _, port = address.rpartition(':')
+        host, port = address.rsplit(':', 1)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
