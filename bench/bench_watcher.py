@@ -16,6 +16,7 @@ ovsdb-servers, creates one Node and N pods bound to it, then times, side by side
 
 Usage (after scripts/setup):
   .venv/bin/python bench/bench_watcher.py [--pods 5000] [--baseline-pods 500] [--workers 4]
+                                          [--python /usr/bin/python3]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -91,10 +92,10 @@ def ready(port):
         return None
 
 
-def run_watcher(kube, remote, workdir, port, workers, name):
+def run_watcher(kube, remote, workdir, port, workers, name, python):
     env = dict(os.environ, OVN_K8S_COLLECTIONS_PATH=collection_root())
     log = open(os.path.join(workdir, 'watcher-%s.log' % name), 'ab')
-    return subprocess.Popen([sys.executable, os.path.join(REPO, 'agents', 'bin', 'ovn-k8s-watcher'),
+    return subprocess.Popen([python, os.path.join(REPO, 'agents', 'bin', 'ovn-k8s-watcher'),
                              '--kubeconfig', kube.kubeconfig, '--nb-remote', remote,
                              '--cluster-subnet', '10.128.0.0/14', '--host-prefix', '18', '--workers', str(workers),
                              '--lease-name', '', '--metrics-address', '127.0.0.1:%d' % port, '--log-level', 'warning'],
@@ -106,6 +107,8 @@ def main():
     p.add_argument('--pods', type=int, default=5000)
     p.add_argument('--baseline-pods', type=int, default=500)
     p.add_argument('--workers', type=int, default=4)
+    p.add_argument('--python', default='/usr/bin/python3',
+                   help='the interpreter of the watcher (default: the system one, as the role runs it)')
     args = p.parse_args()
     work = tempfile.mkdtemp(prefix='bench-watcher-')
     kube = kube_control_plane.ControlPlane(kube_control_plane.bin_dir())
@@ -124,7 +127,7 @@ def main():
         subprocess.check_call(['ovn-nbctl', '--db=' + nb.remote, 'lr-add', 'ovn_cluster_router'])
         port = kube_control_plane.free_port()
         t0 = time.time()
-        proc = run_watcher(kube, nb.remote, work, port, args.workers, 'first')
+        proc = run_watcher(kube, nb.remote, work, port, args.workers, 'first', args.python)
         while True:
             done, total = annotated(core, 'bench')
             if done == total:
@@ -141,7 +144,7 @@ def main():
         proc.wait(30)
         before = transactions(nb.dbs[0])
         t1 = time.time()
-        proc = run_watcher(kube, nb.remote, work, port, args.workers, 'second')
+        proc = run_watcher(kube, nb.remote, work, port, args.workers, 'second', args.python)
         while ready(port) != 'leading':
             time.sleep(0.1)
         restart = time.time() - t1
