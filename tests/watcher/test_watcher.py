@@ -239,3 +239,31 @@ def test_bad_input(cluster):
     logs = w.log_text()
     assert 'UnknownNode' in logs and 'lost' in logs
     assert os.path.exists(w.log_path)
+
+
+def test_node_deleted_and_added(cluster):
+    a = cluster.node('a')
+    w = cluster.watcher()
+    w.wait_leading()
+    cluster.pod('p1', a)
+    cluster.wait_annotated(['p1'])
+    subnet = _subnet(cluster.nb, a)
+    assert '%s_p1' % cluster.ns in _ns_ports(cluster)
+    # The Node goes: its pods' ports, its switch, its router port and management port go.
+    cluster.core.delete_node(a)
+    cluster.nodes.remove(a)
+
+    def gone():
+        switches = set(r['name'] for r in cluster.nb.rows('Logical_Switch', 'name'))
+        lrps = set(r['name'] for r in cluster.nb.rows('Logical_Router_Port', 'name'))
+        lsps = set(r['name'] for r in cluster.nb.rows('Logical_Switch_Port', 'name'))
+        return (a not in switches and 'rtos-' + a not in lrps and 'k8s-' + a not in lsps
+                and '%s_p1' % cluster.ns not in lsps)
+    wait_for('node %s network to go' % a, gone)
+    # A Node that appears gets a network, and its subnet is the lowest free one again.
+    c = cluster.node('c')
+    wait_for('node %s switch' % c, lambda: c in set(r['name'] for r in cluster.nb.rows('Logical_Switch', 'name')))
+    assert _subnet(cluster.nb, c) == subnet
+    cluster.pod('p2', c)
+    cluster.wait_annotated(['p2'])
+    _check_ports(cluster, ['p2'], {'p2': c})

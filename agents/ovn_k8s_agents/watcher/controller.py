@@ -103,6 +103,8 @@ def _cached_port_ips(row):
     """_port_ips, remembered per port for as long as the IDL keeps the same ``addresses``
     value (it replaces the value object on every update), so that a batch on a switch of
     thousands of ports reads only the ports that changed."""
+    if len(_IPS_CACHE) > 500000:  # ports that went away leave entries behind: start afresh
+        _IPS_CACHE.clear()
     datum = getattr(row, '_data', {}).get('addresses')
     hit = _IPS_CACHE.get(row.uuid)
     if hit is not None and datum is not None and hit[0] is datum:
