@@ -72,9 +72,7 @@ class OvsdbModule(AnsibleModule):
         """
         try:
             with self.client(tables, conditions) as client:
-                cs = _ovsdb.ChangeSet(client)
-                more = plan(cs, client) or {}
-                cs.commit(check_mode=self.check_mode)
+                cs, more = _ovsdb.plan_and_commit(client, plan, check_mode=self.check_mode)
         except _ovsdb.OvnK8sError as exc:
             self.fail_json(msg=str(exc))
         result = cs.result(**extra)
