@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Two runs converging at the same time against one real Northbound database.
 
-Each run is its own process with its own connection. Both read the database, then wait for
-each other (a barrier), then commit: every iteration is a real race in which both plans were
+Each run is its own process (tests/functional/race_worker.py) with its own connection, under
+this interpreter and under the system's (Debian 12's older ovs). Both read the database, then
+wait for each other (a barrier), then commit: every iteration is a real race in which both plans were
 made from the same state. What the collection promises: never two rows of one name, never two
 default routes on the cluster router, never one join subnet for two gateways; the run that
 loses the race plans again from the new state (and converges or fails with a clear message).
@@ -16,62 +17,57 @@ __metaclass__ = type
 
 import ipaddress
 import json
-import multiprocessing
+import os
+import subprocess
 import sys
-import traceback
+import tempfile
 
-from conftest import collection_root, nbctl
+import pytest
 
-ITERATIONS = 15
+from conftest import REPO, SYSTEM_PYTHON, collection_root, nbctl
 
-
-def _worker(remote, barrier, queue, job):
-    """Run one plan through plan_and_commit in a fresh process; put (name, result or error)."""
-    try:
-        if collection_root() not in sys.path:
-            sys.path.insert(0, collection_root())
-        from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _ovsdb
-
-        kind, args = job
-        tables = _nb.GATEWAY_TABLES if kind == 'gateway' else _nb.SWITCH_TABLES
-        attempts = []
-
-        def plan(cs, client):
-            if kind == 'gateway':
-                out = _nb.ensure_gateway_router(cs, client, **args)
-            else:
-                out = _nb.ensure_switch(cs, client, **args)
-            attempts.append(cs.changed)
-            if len(attempts) == 1:
-                barrier.wait(timeout=30)  # both planned from the same state: now race
-            return out
-
-        with _ovsdb.Client(_ovsdb.NB_DB, remote=remote, timeout=20, tables=tables) as client:
-            cs, more = _ovsdb.plan_and_commit(client, plan)
-        queue.put((args.get('node') or args['external_ids']['by'],
-                   dict(ok=True, changed=cs.changed, attempts=len(attempts), more=more)))
-    except Exception as exc:  # reported to the test, which decides
-        if not barrier.broken:
-            try:
-                barrier.abort()
-            except Exception:
-                pass
-        queue.put((job[1].get('node') or job[1]['external_ids']['by'],
-                   dict(ok=False, error=str(exc), type=type(exc).__name__,
-                        tb=traceback.format_exc())))
+ITERATIONS = 10
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'race_worker.py')
 
 
-def race(remote, jobs):
-    """Run ``jobs`` (kind, kwargs) in parallel processes; return {who: result}."""
-    ctx = multiprocessing.get_context('fork')
-    barrier = ctx.Barrier(len(jobs))
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(remote, barrier, queue, job)) for job in jobs]
-    for proc in procs:
-        proc.start()
-    results = dict(queue.get(timeout=120) for _ in jobs)
-    for proc in procs:
-        proc.join(timeout=30)
+def _system_python_ready():
+    return os.path.exists(SYSTEM_PYTHON) and subprocess.call(
+        [SYSTEM_PYTHON, '-c', 'import ovs, ovsdbapp'], stderr=subprocess.DEVNULL) == 0
+
+
+@pytest.fixture(params=['test', 'system'])
+def python(request):
+    """The interpreter of the racing runs: this one (ovs 4, ovsdbapp 3) or the system's
+    (Debian 12: ovs 3.1 without Transaction.add_op, ovsdbapp 2.1)."""
+    if request.param == 'test':
+        return dict(python=sys.executable, env={}, iterations=ITERATIONS)
+    if not _system_python_ready():
+        pytest.skip('%s lacks python3-openvswitch or python3-ovsdbapp' % SYSTEM_PYTHON)
+    import ansible
+    shim = os.path.join(REPO, '.build', 'ansible-only')
+    link = os.path.join(shim, 'ansible')
+    os.makedirs(shim, exist_ok=True)
+    if not os.path.islink(link):
+        os.symlink(os.path.dirname(ansible.__file__), link)
+    return dict(python=SYSTEM_PYTHON, env=dict(PYTHONPATH=shim), iterations=ITERATIONS // 2)
+
+
+def race(remote, jobs, python):
+    """Run ``jobs`` {who: (kind, kwargs)} as parallel processes; return {who: result}."""
+    directory = tempfile.mkdtemp(prefix='ovn-k8s-race-')
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (collection_root(), python['env'].get('PYTHONPATH')) if p)
+    procs = dict((who, subprocess.Popen([python['python'], WORKER, remote, directory, who, str(len(jobs)), json.dumps(job)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env))
+                 for who, job in jobs.items())
+    results = {}
+    for who, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, (who, out, err)
+        results[who] = json.loads(out.strip().splitlines()[-1])
+    for name in os.listdir(directory):
+        os.unlink(os.path.join(directory, name))
+    os.rmdir(directory)
     return results
 
 
@@ -80,11 +76,11 @@ def rows(remote, table, *conditions):
     return json.loads(out)['data']
 
 
-def test_two_creates_of_one_switch_leave_one_row(nb_db):
-    for i in range(ITERATIONS):
+def test_two_creates_of_one_switch_leave_one_row(nb_db, python):
+    for i in range(python['iterations']):
         name = 'race-%d' % i
-        results = race(nb_db, [('switch', dict(name=name, external_ids={'by': who}))
-                               for who in ('a', 'b')])
+        results = race(nb_db, dict((who, ('switch', dict(name=name, external_ids={'by': who})))
+                                   for who in ('a', 'b')), python)
         assert all(r['ok'] for r in results.values()), results
         assert len(rows(nb_db, 'Logical_Switch', 'name=%s' % name)) == 1, (name, results)
         # The loser saw the winner's switch when it planned again and converged it.
@@ -100,13 +96,13 @@ def _gateway(node, cluster_router, index, **extra):
                 cluster_router=cluster_router, **extra)
 
 
-def test_two_gateways_never_both_take_the_default_route(nb_db):
-    for i in range(ITERATIONS):
+def test_two_gateways_never_both_take_the_default_route(nb_db, python):
+    for i in range(python['iterations']):
         cr = 'cr-%d' % i
         nbctl(nb_db, 'lr-add', cr)
-        jobs = [('gateway', _gateway('gw%d-%s' % (i, who), cr, 2 * i + n))
-                for n, who in enumerate('ab')]
-        results = race(nb_db, jobs)
+        jobs = dict(('gw%d-%s' % (i, who), ('gateway', _gateway('gw%d-%s' % (i, who), cr, 2 * i + n)))
+                    for n, who in enumerate('ab'))
+        results = race(nb_db, jobs, python)
         routes = [line for line in nbctl(nb_db, 'lr-route-list', cr).splitlines() if '0.0.0.0/0' in line]
         assert len(routes) == 1, (routes, results)
         won = [who for who, r in results.items() if r['ok']]
@@ -119,15 +115,15 @@ def test_two_gateways_never_both_take_the_default_route(nb_db):
         assert [r for r in routers if r.startswith('(GR_gw%d-' % i)] == ['(GR_%s)' % won[0]], routers
 
 
-def test_two_gateways_never_share_a_join_subnet(nb_db):
+def test_two_gateways_never_share_a_join_subnet(nb_db, python):
     """Two rampout gateways may coexist; their join subnets are allocated concurrently."""
-    for i in range(ITERATIONS):
+    for i in range(python['iterations']):
         cr = 'cr-%d' % i
         nbctl(nb_db, 'lr-add', cr)
-        jobs = [('gateway', _gateway('gw%d-%s' % (i, who), cr, 2 * i + n,
-                                     rampout_subnets=['10.128.%d.0/24' % n]))
-                for n, who in enumerate('ab')]
-        results = race(nb_db, jobs)
+        jobs = dict(('gw%d-%s' % (i, who), ('gateway', _gateway('gw%d-%s' % (i, who), cr, 2 * i + n,
+                                                                 rampout_subnets=['10.128.%d.0/24' % n])))
+                    for n, who in enumerate('ab'))
+        results = race(nb_db, jobs, python)
         assert all(r['ok'] for r in results.values()), results
         joins = sorted(r['more']['join_subnet'] for r in results.values())
         assert joins == ['100.64.0.0/29', '100.64.0.8/29'], results
