@@ -39,6 +39,7 @@ def connection_spec(database):
         ssl_ca_cert=dict(type='path', fallback=(env_fallback, [prefix + 'SSL_CA_CERT'])),
     )
 
+
 # Mirrored by the doc fragment ovn_k8s.overlay.external_ids.
 EXTERNAL_IDS_SPEC = dict(
     external_ids=dict(type='dict'),

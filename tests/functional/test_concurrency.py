@@ -120,9 +120,10 @@ def test_two_gateways_never_share_a_join_subnet(nb_db, python):
     for i in range(python['iterations']):
         cr = 'cr-%d' % i
         nbctl(nb_db, 'lr-add', cr)
-        jobs = dict(('gw%d-%s' % (i, who), ('gateway', _gateway('gw%d-%s' % (i, who), cr, 2 * i + n,
-                                                                 rampout_subnets=['10.128.%d.0/24' % n])))
-                    for n, who in enumerate('ab'))
+        jobs = {}
+        for n, who in enumerate('ab'):
+            node = 'gw%d-%s' % (i, who)
+            jobs[node] = ('gateway', _gateway(node, cr, 2 * i + n, rampout_subnets=['10.128.%d.0/24' % n]))
         results = race(nb_db, jobs, python)
         assert all(r['ok'] for r in results.values()), results
         joins = sorted(r['more']['join_subnet'] for r in results.values())

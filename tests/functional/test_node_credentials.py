@@ -78,8 +78,8 @@ def test_token_only_in_the_root_only_kubeconfig(ovs_db, tmp_path):
     with open(kubeconfig) as f:
         config = json.load(f)
     assert config['users'][0]['user']['token'] == TOKEN
-    assert config['clusters'][0]['cluster'] == {'server': 'https://192.0.2.10:6443',
-                                                 'certificate-authority': '/etc/kubernetes/ca.crt'}
+    assert config['clusters'][0]['cluster'] == {
+        'server': 'https://192.0.2.10:6443', 'certificate-authority': '/etc/kubernetes/ca.crt'}
     assert config['current-context'] == 'node'
 
     again = play(tmp_path, ovs_db, kubeconfig)
