@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._alloc import lowest_free
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
     check_ip,
     check_mac,
@@ -24,7 +25,6 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
     purged,
     strs,
 )
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._alloc import lowest_free
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
     InvalidInput,
@@ -450,6 +450,25 @@ def gateway_names(node):
                 localnet='lnet-%s' % node)
 
 
+def _gateway_addresses(node, physical_ip, default_gateway, join_subnet):
+    what = 'gateway router GR_%s' % node
+    ext = ipaddress.ip_interface(check_network(physical_ip, what + ' physical_ip', strict=False))
+    if ext.version != 4:
+        raise InvalidInput('%s: physical_ip %s must be IPv4' % (what, physical_ip))
+    if ext.ip in (ext.network.network_address, ext.network.broadcast_address):
+        raise InvalidInput('%s: physical_ip %s is the network or broadcast address of %s'
+                           % (what, physical_ip, ext.network))
+    gw = ipaddress.ip_address(check_ip(default_gateway, what + ' default_gateway'))
+    if gw not in ext.network:
+        raise InvalidInput('%s: default_gateway %s is not in the external network %s'
+                           % (what, gw, ext.network))
+    join = ipaddress.ip_network(check_network(str(join_subnet), what + ' join_subnet'))
+    if join.version != 4 or join.prefixlen > 30:
+        raise InvalidInput('%s: join_subnet %s must be an IPv4 network of /30 or larger'
+                           % (what, join_subnet))
+    return ext, gw, join, join.network_address + 1, join.network_address + 2
+
+
 JOIN_RANGE = '100.64.0.0/16'
 JOIN_PREFIX = 29
 
@@ -470,15 +489,19 @@ def _join_networks(client, cluster_router, own_port):
     return out
 
 
-def _pick_join_subnet(client, node, cluster_router, join_subnet, join_range, join_prefix):
+def _pick_join_subnet(client, node, cluster_router, join_subnet, join_range, join_prefix, cluster=()):
     """The join subnet of ``node``'s gateway: the one given, else the one it has, else the
     lowest free /join_prefix of ``join_range``; never one that overlaps another port of the
-    cluster router."""
+    cluster router or the cluster's pod subnets (``cluster``)."""
     what = 'gateway router GR_%s' % node
     own_port = gateway_names(node)['cr_port']
     taken = _join_networks(client, cluster_router, own_port)
+    pods = [ipaddress.ip_network(c) for c in cluster]
     if join_subnet:
         join = ipaddress.ip_network(check_network(join_subnet, what + ' join_subnet'))
+        for net in pods:
+            if net.version == join.version and net.overlaps(join):
+                raise InvalidInput('%s: join_subnet %s overlaps the cluster subnet %s' % (what, join, net))
         for net, port, owner in taken:
             if net.version == join.version and net.overlaps(join):
                 raise Conflict('%s: join_subnet %s overlaps %s of logical router port %s on the cluster '
@@ -494,31 +517,12 @@ def _pick_join_subnet(client, node, cluster_router, join_subnet, join_range, joi
     if pool.version != 4 or not pool.prefixlen <= join_prefix <= 30:
         raise InvalidInput('%s: join_prefix %s does not fit the IPv4 join_range %s: it must be between '
                            '%d and 30' % (what, join_prefix, pool, pool.prefixlen))
-    busy = [net for net, _port, _owner in taken if net.version == 4]
+    busy = [net for net, _port, _owner in taken if net.version == 4] + [n for n in pods if n.version == 4]
     chosen = lowest_free(pool, join_prefix, busy)
     if chosen is None:
         raise InvalidInput('%s: the join_range %s has no free /%d left (%d networks on the cluster '
                            'router %s)' % (what, pool, join_prefix, len(busy), cluster_router))
     return chosen
-
-
-def _gateway_addresses(node, physical_ip, default_gateway, join_subnet):
-    what = 'gateway router GR_%s' % node
-    ext = ipaddress.ip_interface(check_network(physical_ip, what + ' physical_ip', strict=False))
-    if ext.version != 4:
-        raise InvalidInput('%s: physical_ip %s must be IPv4' % (what, physical_ip))
-    if ext.ip in (ext.network.network_address, ext.network.broadcast_address):
-        raise InvalidInput('%s: physical_ip %s is the network or broadcast address of %s'
-                           % (what, physical_ip, ext.network))
-    gw = ipaddress.ip_address(check_ip(default_gateway, what + ' default_gateway'))
-    if gw not in ext.network:
-        raise InvalidInput('%s: default_gateway %s is not in the external network %s'
-                           % (what, gw, ext.network))
-    join = ipaddress.ip_network(check_network(str(join_subnet), what + ' join_subnet'))
-    if join.version != 4 or join.prefixlen > 30:
-        raise InvalidInput('%s: join_subnet %s must be an IPv4 network of /30 or larger'
-                           % (what, join_subnet))
-    return ext, gw, join, join.network_address + 1, join.network_address + 2
 
 
 def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, default_gateway,
@@ -538,14 +542,14 @@ def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, 
     if get_router(client, cluster_router) is None:
         raise Conflict('%s: the cluster router %s does not exist; run the central setup first'
                        % (what, cluster_router))
-    join_subnet = _pick_join_subnet(client, node, cluster_router, join_subnet, join_range,
-                                    join_prefix)
-    ext, gw, join, cr_ip, gr_ip = _gateway_addresses(node, physical_ip, default_gateway,
-                                                     join_subnet)
-    physical_mac = check_mac(physical_mac, what + ' physical_mac')
     if not cluster_subnets:
         raise InvalidInput('%s: cluster_subnets must name at least one CIDR' % what)
     cluster = [check_network(s, what + ' cluster_subnets') for s in cluster_subnets]
+    join_subnet = _pick_join_subnet(client, node, cluster_router, join_subnet, join_range,
+                                    join_prefix, cluster)
+    ext, gw, join, cr_ip, gr_ip = _gateway_addresses(node, physical_ip, default_gateway,
+                                                     join_subnet)
+    physical_mac = check_mac(physical_mac, what + ' physical_mac')
     rampout = [check_network(s, what + ' rampout_subnets') for s in (rampout_subnets or [])]
     for sub in rampout:
         if not any(ipaddress.ip_network(sub).subnet_of(ipaddress.ip_network(c)) for c in cluster):

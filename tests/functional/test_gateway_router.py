@@ -134,6 +134,7 @@ def test_two_gateways_do_not_fight(nb_db):
     (dict(physical_ip='172.16.0.20'), "physical_ip: '172.16.0.20' has no prefix length"),
     (dict(default_gateway='172.17.0.1'), 'default_gateway 172.17.0.1 is not in the external network 172.16.0.0/24'),
     (dict(join_subnet='100.64.0.8/31'), 'join_subnet 100.64.0.8/31 must be an IPv4 network of /30 or larger'),
+    (dict(join_subnet='10.129.0.0/29'), 'join_subnet 10.129.0.0/29 overlaps the cluster subnet 10.128.0.0/14'),
     (dict(cluster_subnets=['10.128.0.1/14']), 'has host bits set'),
     (dict(rampout_subnets=['10.200.0.0/24']), 'rampout subnet 10.200.0.0/24 is not inside the cluster subnets 10.128.0.0/14'),
     (dict(physical_mac='nope'), "physical_mac: 'nope' is not a MAC address"),
