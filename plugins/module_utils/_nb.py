@@ -16,7 +16,6 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._alloc import lowest_free
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
     check_ip,
     check_mac,
@@ -30,6 +29,8 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     InvalidInput,
     plain,
 )
+# Join subnets of gateways are allocated the way node subnets are.
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._alloc import lowest_free
 
 # Tables (and columns) each kind of operation reads; modules register only these.
 SWITCH_TABLES = {
