@@ -173,9 +173,15 @@ def test_join_subnet_overlap_is_refused(nb_db):
         'rtoj-node2 on the cluster router ovn_cluster_router (gateway node2); give each gateway its own '
         'join subnet or leave it empty to allocate one'), bad
     assert run_module('ovn_gateway_router', same, check_mode=True)['failed']
-    # A node subnet on the cluster router is just as taken.
-    node = run_module('ovn_gateway_router', dict(same, join_subnet='10.128.1.8/29'))
-    assert node['failed'] and 'overlaps 10.128.1.0/24 of logical router port rtos-node1' in node['msg'], node
+    # Any other network on the cluster router is just as taken, and the pod range is never a join subnet.
+    nbctl(nb_db, 'lrp-add', 'ovn_cluster_router', 'lrp-extra', '0a:58:64:40:04:01', '100.64.4.1/24')
+    before = nbctl(nb_db, 'show')
+    other = run_module('ovn_gateway_router', dict(same, join_subnet='100.64.4.8/29'))
+    assert other['failed'] and other['msg'].startswith(
+        'gateway router GR_node3: join_subnet 100.64.4.8/29 overlaps 100.64.4.0/24 of logical router port '
+        'lrp-extra on the cluster router ovn_cluster_router; give'), other
+    pods = run_module('ovn_gateway_router', dict(same, join_subnet='10.128.1.8/29'))
+    assert pods['failed'] and 'overlaps the cluster subnet 10.128.0.0/14' in pods['msg'], pods
     assert nbctl(nb_db, 'show') == before
     # Node2's own subnet given again is no overlap with itself.
     assert run_module('ovn_gateway_router', dict(GW, remote=nb_db))['changed'] is False
