@@ -18,8 +18,8 @@ description:
     C(ovn-remote), C(ovn-encap-type), C(ovn-encap-ip), C(system-id) and C(ovn-bridge-datapath-type).
   - The result and the diff hold only the keys named in O(external_ids) (and the names of keys
     removed, without their old values); the record's other keys are never returned.
-  - The Open vSwitch database is readable by every local user who can reach its socket: keep secrets
-    such as API tokens out of it.
+  - Every local user who can reach the socket of the Open vSwitch database can read it, so keep
+    secrets such as API tokens out of it.
 author:
   - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:

@@ -52,7 +52,7 @@ def converge(tmp_path, dbs, variables):
                ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'),
                ANSIBLE_HOME=str(tmp_path / 'ansible-home'), OVN_NB_DB=dbs[0], OVN_SB_DB=dbs[1])
     outputs = []
-    for _ in range(2):
+    for dummy in range(2):
         proc = subprocess.run([ansible_playbook(), '-i', 'localhost,', '-c', 'local',
                                '-e', 'ansible_python_interpreter=' + sys.executable, str(playbook)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
