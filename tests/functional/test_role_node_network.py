@@ -142,3 +142,50 @@ def test_check_mode_on_a_fresh_node_predicts(dbs):
     told = task_results(out, 'Check mode before ovn-controller made br-int')['n1']
     assert told['changed'] and 'ovn-k8s-mp0' in told['msg'] and '10.244.0.2/24' in told['msg']
     assert out['stats']['n1']['failures'] == 0
+
+
+ROLE_PLAY = '''---
+- name: The whole ovn_node role
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: ovn_k8s.overlay.ovn_node
+'''
+
+
+def run_whole_role(tmp_path, host_vars, ovs_rundir):
+    """The whole ovn_node role (main entry point, argument specs, the ovn_cluster dependency) in
+    check mode on localhost, with Open vSwitch looked for in ``ovs_rundir``."""
+    inventory = {'all': {'hosts': {'n1': dict(host_vars, ansible_connection='local',
+                                              ansible_python_interpreter=sys.executable)}}}
+    (tmp_path / 'inventory.json').write_text(json.dumps(inventory))
+    (tmp_path / 'play.yml').write_text(ROLE_PLAY)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_root(), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'al'),
+               ANSIBLE_HOME=str(tmp_path / 'ah'), OVS_RUNDIR=ovs_rundir)
+    return subprocess.run([ansible_playbook(), '-i', str(tmp_path / 'inventory.json'), str(tmp_path / 'play.yml'),
+                           '--check', '--diff'], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=600, check=False)
+
+
+@pytest.mark.skipif(not os.path.exists('/usr/bin/ovs-vsctl') or not os.path.exists('/usr/bin/apt-get'),
+                    reason='needs Debian with openvswitch-switch installed')
+def test_check_mode_on_a_host_without_running_open_vswitch_predicts(tmp_path):
+    empty = tmp_path / 'no-ovs'
+    empty.mkdir()
+    proc = run_whole_role(tmp_path, {'ovn_node_central_address': '127.0.0.1', 'ovn_node_name': LONG,
+                                     'ovn_cluster_subnet': '10.244.0.0/16'}, str(empty))
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert 'Open vSwitch does not run here yet' in proc.stdout and 'k8s-' + LONG in proc.stdout, proc.stdout[-5000:]
+    assert 'failed=0' in proc.stdout
+
+
+@pytest.mark.parametrize('settings,message', [
+    ({'ovn_cluster_subnet': '10.244.0.0'}, 'ovn_cluster_subnet (10.244.0.0) and'),
+    ({'ovn_cluster_host_prefix': 12}, 'ovn_cluster_host_prefix (12) must be between'),
+    ({'ovn_cluster_datapath_type': 'dpdk'}, 'ovn_cluster_datapath_type'),
+])
+def test_cluster_settings_are_checked_once_for_every_role(tmp_path, settings, message):
+    proc = run_whole_role(tmp_path, dict(settings, ovn_node_central_address='127.0.0.1'), str(tmp_path))
+    assert proc.returncode != 0 and message in proc.stdout, proc.stdout[-5000:]
+    assert 'Install Open vSwitch' not in proc.stdout, 'nothing may run after a bad setting'
