@@ -131,24 +131,24 @@ def test_ensure_node_network_check_real_repeat_remove(nb_db, node):
     # A pod port on the switch goes with it; the router and other nodes stay.
     nbctl(nb_db, 'lsp-add', node, 'default_web-1')
     plan(nb_db, _nb.ensure_node_network, 'other', '10.244.4.0/24')
-    check_rm, _ = plan(nb_db, _nb.remove_node_network, node, check_mode=True)
+    check_rm = plan(nb_db, _nb.remove_node_network, node, check_mode=True)[0]
     assert check_rm.changed and all(v is None for v in check_rm.diff['after'].values())
     assert node in _topology(nb_db)['switches']
-    gone, _ = plan(nb_db, _nb.remove_node_network, node)
+    gone = plan(nb_db, _nb.remove_node_network, node)[0]
     assert gone.diff == check_rm.diff
     assert _topology(nb_db) == dict(switches=['other'], lsps=['k8s-other', 'stor-other'], lrps=['rtos-other'])
     assert nbctl(nb_db, 'lr-list').split()[-1] == '(ovn_cluster_router)'
-    again_rm, _ = plan(nb_db, _nb.remove_node_network, node)
+    again_rm = plan(nb_db, _nb.remove_node_network, node)[0]
     assert not again_rm.changed
 
 
 def test_renumbering_a_node_converges_every_address(nb_db):
     nbctl(nb_db, 'lr-add', 'ovn_cluster_router')
     plan(nb_db, _nb.ensure_node_network, 'n1', '10.244.3.0/24')
-    cs, _ = plan(nb_db, _nb.ensure_node_network, 'n1', '10.244.9.0/24', check_mode=True)
+    cs = plan(nb_db, _nb.ensure_node_network, 'n1', '10.244.9.0/24', check_mode=True)[0]
     assert cs.diff['after']['Logical_Router_Port rtos-n1'] == dict(mac='0a:58:0a:f4:09:01', networks=['10.244.9.1/24'])
     assert cs.diff['after']['Logical_Switch_Port k8s-n1'] == dict(addresses=['0a:58:0a:f4:09:02 10.244.9.2'])
-    real, _ = plan(nb_db, _nb.ensure_node_network, 'n1', '10.244.9.0/24')
+    real = plan(nb_db, _nb.ensure_node_network, 'n1', '10.244.9.0/24')[0]
     assert real.diff == cs.diff
     assert nbctl(nb_db, 'lsp-get-addresses', 'k8s-n1') == '0a:58:0a:f4:09:02 10.244.9.2'
 
