@@ -145,21 +145,21 @@ def test_check_mode_on_a_fresh_node_predicts(dbs):
 
 
 ROLE_PLAY = '''---
-- name: The whole ovn_node role
+- name: The whole {role} role
   hosts: all
   gather_facts: false
   roles:
-    - role: ovn_k8s.overlay.ovn_node
+    - role: ovn_k8s.overlay.{role}
 '''
 
 
-def run_whole_role(tmp_path, host_vars, ovs_rundir):
+def run_whole_role(tmp_path, host_vars, ovs_rundir, role='ovn_node'):
     """The whole ovn_node role (main entry point, argument specs, the ovn_cluster dependency) in
     check mode on localhost, with Open vSwitch looked for in ``ovs_rundir``."""
     inventory = {'all': {'hosts': {'n1': dict(host_vars, ansible_connection='local',
                                               ansible_python_interpreter=sys.executable)}}}
     (tmp_path / 'inventory.json').write_text(json.dumps(inventory))
-    (tmp_path / 'play.yml').write_text(ROLE_PLAY)
+    (tmp_path / 'play.yml').write_text(ROLE_PLAY.format(role=role))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_root(), ANSIBLE_NOCOLOR='1',
                ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'al'),
                ANSIBLE_HOME=str(tmp_path / 'ah'), OVS_RUNDIR=ovs_rundir)
@@ -189,3 +189,14 @@ def test_cluster_settings_are_checked_once_for_every_role(tmp_path, settings, me
     proc = run_whole_role(tmp_path, dict(settings, ovn_node_central_address='127.0.0.1'), str(tmp_path))
     assert proc.returncode != 0 and message in proc.stdout, proc.stdout[-5000:]
     assert 'Install Open vSwitch' not in proc.stdout, 'nothing may run after a bad setting'
+
+
+def test_gateway_check_mode_on_a_host_without_running_open_vswitch_predicts(tmp_path):
+    empty = tmp_path / 'no-ovs'
+    empty.mkdir()
+    proc = run_whole_role(tmp_path, {'ovn_gateway_nic': 'eth9', 'ovn_gateway_physical_ip': '192.0.2.50/24',
+                                     'ovn_gateway_default_gateway': '192.0.2.1', 'ovn_gateway_join_subnet': '100.64.0.0/29',
+                                     'ovn_gateway_nb_remote': 'tcp:127.0.0.1:6641'}, str(empty), role='ovn_gateway')
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert 'Open vSwitch does not run here yet' in proc.stdout and 'GR_n1' in proc.stdout, proc.stdout[-5000:]
+    assert 'failed=0' in proc.stdout
