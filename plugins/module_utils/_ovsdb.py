@@ -281,7 +281,7 @@ def _api_class(database):
     if database == NB_DB:
         from ovsdbapp.schema.ovn_northbound import impl_idl
         return type('NbApi', (impl_idl.OvnNbApiIdlImpl,), {})
-    return type('OvsApi', (_no_wait_ovs_api(),), {})
+    return _no_wait_ovs_api()  # a new class on every call already
 
 
 def _no_wait_ovs_api():
