@@ -149,8 +149,11 @@ def check_acl(acl, what):
 
 
 def acl_key(columns):
-    """A hashable identity of an ACL (all compared columns)."""
-    return tuple((c, repr(plain(columns[c]))) for c in ACL_COLUMNS)
+    """A hashable identity of an ACL (all compared columns; maps in key order)."""
+    def frozen(value):
+        value = plain(value)
+        return tuple(sorted(value.items())) if isinstance(value, dict) else repr(value)
+    return tuple((c, frozen(columns[c])) for c in ACL_COLUMNS)
 
 
 def acl_text(columns):

@@ -160,7 +160,7 @@ def acl(direction, priority, match, action, **kw):
 
 POLICY_ACLS = [
     acl('to-lport', 1001, 'outport == @pg_web && ip4.src == $as_web && tcp && tcp.dst == 80', 'allow-related',
-        name='default/web ingress 0', external_ids={'policy': 'default/web'}),
+        name='default/web ingress 0', external_ids={'policy': 'default/web', 'kind': 'NetworkPolicy', 'a': 'b'}),
     acl('to-lport', 1000, 'outport == @pg_web && ip', 'drop', log=True, severity='info'),
 ]
 
