@@ -150,19 +150,29 @@ def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selecti
     label = 'Load_Balancer %s' % name
     if row is None:
         columns = dict(wanted, vips=wanted_vips, name=name)
-        cs.create(label, plain(columns), _insert('Load_Balancer', columns))
+        # The new row joins its groups in the same command: no lookup by name needed.
+        joins = [('Load_Balancer_Group', _key(g_row, g), 'load_balancer') for g, g_row in zip(groups, group_rows)]
+        cs.create(label, plain(columns), _insert('Load_Balancer', columns, parents=joins))
     else:
         before, after, commands = {}, {}, []
         _converge_vips(row, wanted_vips, before, after, commands)
         converge_columns('Load_Balancer', row, wanted, before, after, commands)
         cs.record(label, before, after, commands)
     for group, group_row in zip(groups, group_rows):
-        members = plain(group_row.load_balancer) if group_row is not None else []
-        if name not in members:
-            cs.record('Load_Balancer_Group %s load_balancer' % group, {'load_balancer': members},
-                      {'load_balancer': sorted(members + [name])},
+        glabel = 'Load_Balancer_Group %s load_balancer' % group
+        read = plain(group_row.load_balancer) if group_row is not None else []
+        # Several load balancers of one change set may join one group: build on the last after.
+        members = (cs.after.get(glabel) or {}).get('load_balancer', read)
+        if name in members:
+            continue
+        if row is None:
+            # The insert above already joins the group; only the diff is recorded here.
+            cs.before.setdefault(glabel, {'load_balancer': read})
+            cs.after[glabel] = {'load_balancer': sorted(members + [name])}
+        else:
+            cs.record(glabel, {'load_balancer': read}, {'load_balancer': sorted(members + [name])},
                       [_mutate('Load_Balancer_Group', _key(group_row, group), 'load_balancer',
-                               add=[('Load_Balancer', _key(row, name))])])
+                               add=[('Load_Balancer', row.uuid)])])
 
 
 def _group_for_member(cs, client, group, what):
@@ -310,15 +320,18 @@ def find_in_txn(api, table, key):
     return found[0]
 
 
-def _insert(table, columns, refs=None):
+def _insert(table, columns, refs=None, parents=()):
     """Insert a root-table row with plain ``columns`` and reference sets ``refs``
-    {column: [(table, key)]}."""
+    {column: [(table, key)]}, and add it to the reference set of each of ``parents``
+    [(table, key, column)]."""
     def run(api, txn):
         row = txn.insert(api.tables[table])
         for col, val in columns.items():
             setattr(row, col, val)
         for col, targets in (refs or {}).items():
             setattr(row, col, [find_in_txn(api, t, k) for t, k in targets])
+        for t, k, col in parents:
+            find_in_txn(api, t, k).addvalue(col, row)
         return row.uuid
     return lambda api: IdlCommand(api, run)
 

@@ -79,6 +79,8 @@ def test_load_balancers_in_a_group_on_switches_and_routers(nb_db):
     real = converge(nb_db, *steps)
     assert real.diff['after']['Load_Balancer Service_default/web_TCP']['vips'] == WEB
     assert real.diff['after']['Logical_Switch node2 load_balancer_group'] == {'load_balancer_group': ['clusterLBGroup']}
+    assert real.diff['after']['Load_Balancer_Group clusterLBGroup load_balancer'] == {
+        'load_balancer': ['Service_default/web_TCP', 'Service_kube-system/dns_TCP']}
     assert lbs(nb_db)['Service_default/web_TCP'][0] == WEB
     members = nbctl(nb_db, '--bare', '--columns=load_balancer', 'list', 'Load_Balancer_Group').split()
     assert sorted(members) == sorted(v[1] for v in lbs(nb_db).values())
@@ -128,6 +130,12 @@ def test_load_balancer_options_and_group_membership(nb_db):
     converge(nb_db, (_nb_lb.ensure_lb_group, 'g', ['svc_UDP']))
     converge(nb_db, (_nb_lb.ensure_lb_group, 'g', []))
     assert nbctl(nb_db, '--bare', '--columns=load_balancer', 'list', 'Load_Balancer_Group') == ''
+    # An existing load balancer joins an existing group; the other member stays.
+    converge(nb_db, lb('other_TCP', {'10.96.0.21:80': ''}, groups=['g']))
+    real = converge(nb_db, lb('svc_UDP', {'10.96.0.20:53': '10.128.1.2:53'}, options={'reject': 'true'}, groups=['g']))
+    assert real.diff == {'before': {'Load_Balancer_Group g load_balancer': {'load_balancer': ['other_TCP']}},
+                         'after': {'Load_Balancer_Group g load_balancer': {'load_balancer': ['other_TCP', 'svc_UDP']}}}
+    assert len(nbctl(nb_db, '--bare', '--columns=load_balancer', 'list', 'Load_Balancer_Group').split()) == 2
 
 
 @pytest.mark.parametrize('vips,why', [
