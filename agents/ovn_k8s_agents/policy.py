@@ -325,7 +325,7 @@ def translate_policy(policy, cluster):
                 if numeric:
                     match.append(_either([_port_match(*s) for s in numeric]))
                 acls.append(_acl(direction, ' && '.join(match), owner, index, hint))
-            for proto, pname, _ in named:
+            for proto, pname, dummy in named:
                 groups = {}
                 if direction == 'Ingress':
                     for pod in selected:
@@ -384,7 +384,7 @@ def mgmt_address_set(mgmt_ips):
     """The cluster-wide address set of the nodes' management port IPv4 addresses."""
     ips = []
     for ip in mgmt_ips or []:
-        ip = str(ip).split('/')[0]
+        ip = str(ip).split('/', maxsplit=1)[0]
         if ipaddress.ip_address(ip).version == 4:
             ips.append(ip)
     return dict(name=MGMT_ADDRESS_SET, addresses=sorted(set(ips), key=ipaddress.ip_address),

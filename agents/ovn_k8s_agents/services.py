@@ -90,7 +90,7 @@ def _slice_backends(slices, port_name, protocol, family, node=None):
 
 
 def _order(text):
-    host, _, port = text.rpartition(':')
+    host, port = text.rsplit(':', 1)
     ip = ipaddress.ip_address(host.strip('[]'))
     return (ip.version, int(ip), int(port))
 

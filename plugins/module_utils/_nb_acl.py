@@ -159,9 +159,12 @@ def acl_key(columns):
 def acl_text(columns):
     """One line naming an ACL in a diff."""
     name = plain(columns['name'])
-    return '%s %s %s %s%s%s' % (columns['direction'], columns['priority'], columns['action'],
-                                 columns['match'], ' log' if columns['log'] else '',
-                                 ' (%s)' % name[0] if name else '')
+    words = [columns['direction'], str(columns['priority']), columns['action'], columns['match']]
+    if columns['log']:
+        words.append('log')
+    if name:
+        words.append('(%s)' % name[0])
+    return ' '.join(words)
 
 
 def _row_acl(row):

@@ -124,12 +124,13 @@ def get_lb_group(client, name):
 
 # Load balancers ---------------------------------------------------------
 def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selection_fields=None,
-                         external_ids=None, groups=()):
+                         external_ids=None, groups=(), purge_options=True, purge_external_ids=True):
     """Create or converge load balancer ``name``.
 
     ``vips`` is converged exactly (VIPs not given are removed); ``options``,
-    ``selection_fields`` and ``external_ids`` are converged exactly when given and
-    left alone when None. ``groups`` names load balancer groups this load balancer
+    ``selection_fields`` and ``external_ids`` are converged when given and left alone
+    when None: exactly, unless ``purge_options``/``purge_external_ids`` is False (then
+    keys not given stay). ``groups`` names load balancer groups this load balancer
     must be a member of (it is added; other members stay).
     """
     what = 'load balancer %s' % _check_name(name, 'a load balancer')
@@ -156,7 +157,8 @@ def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selecti
     else:
         before, after, commands = {}, {}, []
         _converge_vips(row, wanted_vips, before, after, commands)
-        converge_columns('Load_Balancer', row, wanted, before, after, commands)
+        merge = [c for c, purge in (('options', purge_options), ('external_ids', purge_external_ids)) if not purge]
+        converge_columns('Load_Balancer', row, wanted, before, after, commands, merge=merge)
         cs.record(label, before, after, commands)
     for group, group_row in zip(groups, group_rows):
         glabel = 'Load_Balancer_Group %s load_balancer' % group
@@ -194,9 +196,15 @@ def _converge_vips(row, wanted, before, after, commands):
     commands.append(_set_keys('Load_Balancer', row.uuid, 'vips', update, stale))
 
 
-def converge_columns(table, row, wanted, before, after, commands):
-    """Replace each column of ``wanted`` {column: value} that differs (maps exactly)."""
+def converge_columns(table, row, wanted, before, after, commands, merge=()):
+    """Replace each column of ``wanted`` {column: value} that differs.
+
+    Map columns are converged exactly, except those in ``merge``: their keys not
+    given are kept.
+    """
     for column, value in wanted.items():
+        if column in merge:
+            value = dict((k, v) for k, v in dict(getattr(row, column), **value).items() if v is not None)
         if plain(getattr(row, column)) == plain(value):
             continue
         before[column], after[column] = plain(getattr(row, column)), plain(value)
@@ -394,4 +402,4 @@ try:
         def run_idl(self, txn):
             self.result = self.fn(self.api, txn)
 except ImportError:  # reported by the client when it connects
-    pass
+    IdlCommand = None

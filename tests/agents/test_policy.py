@@ -189,7 +189,7 @@ class Match:
             if name in ('arp', 'nd'):
                 return False
             raise AssertionError('unknown field %s' % name)
-        _, field, op, values = node
+        field, op, values = node[1:]
         if field in ('inport', 'outport'):
             have = pkt.get(field)
             if have is None:
@@ -240,13 +240,13 @@ class Evaluator:
     def allowed(self, src, dst, proto, port):
         pkt = {'inport': src.lsp, 'outport': dst.lsp, 'ip4.src': src.ip, 'ip4.dst': dst.ip,
                'proto': proto.lower(), 'dport': port}
-        for (direction, _), acls in sorted(self.stages.items()):
+        for (direction, dummy), acls in sorted(self.stages.items()):
             if direction == 'from-lport' and src.lsp is None:
                 continue  # from outside the cluster: no logical switch port to leave from
             hits = [(prio, action) for prio, action, m in acls if m.eval(pkt)]
             if not hits:
                 continue
-            top = max(p for p, _ in hits)
+            top = max(hit[0] for hit in hits)
             actions = set(a for p, a in hits if p == top)
             assert len(actions) == 1, 'ACLs of one priority disagree: %s' % hits
             if actions.pop() in ('drop', 'reject'):

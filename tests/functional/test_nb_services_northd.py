@@ -109,7 +109,7 @@ def topology(cs, client):
     _nb.ensure_router(cs, client, _names.gateway_router('node1'), options={'chassis': 'chassis-1'})
 
 
-def program(cs, client, backends, policies=POLICIES):
+def program(cs, client, backends, policies=None):
     """What the watcher does for the services and the policies: translate, then ensure."""
     _nb_lb.ensure_lb_group(cs, client, services.LB_GROUP)
     for svc, eps in ((SERVICE, slices(*backends)), (EMPTY, [])):
@@ -121,7 +121,7 @@ def program(cs, client, backends, policies=POLICIES):
     for node in NODES:
         _nb_lb.ensure_lb_group_attached(cs, client, 'Logical_Switch', node, services.LB_GROUP)
     _nb_lb.ensure_lb_group_attached(cs, client, 'Logical_Router', _names.gateway_router('node1'), services.LB_GROUP)
-    model = policy.network_policy_model(policies, PODS, NAMESPACES, mgmt_ips=[_nb.node_addresses(s)['mgmt_ip'] for s in NODES.values()])
+    model = policy.network_policy_model(policies or POLICIES, PODS, NAMESPACES, mgmt_ips=[_nb.node_addresses(s)['mgmt_ip'] for s in NODES.values()])
     assert model['errors'] == [] and model['warnings'] == []
     for aset in model['address_sets']:
         _nb_acl.ensure_address_set(cs, client, aset['name'], aset['addresses'], aset['external_ids'])
