@@ -193,7 +193,9 @@ def ensure_port_group(cs, client, name, ports, acls, external_ids=None, missing_
         wanted_acls.setdefault(acl_key(columns), columns)
     ids = strs(external_ids, what + ' external_ids')
     wanted_ports = sorted(set(ports or []))
-    lsps = dict((r.name, r) for r in client.rows('Logical_Switch_Port'))
+    # One lookup per wanted port (the client's find is indexed on a long-lived client).
+    lsps = dict((p, client.find_one('Logical_Switch_Port', 'name', p)) for p in wanted_ports)
+    lsps = dict((p, r) for p, r in lsps.items() if r is not None)
     missing = [p for p in wanted_ports if p not in lsps and not cs.will_create('Logical_Switch_Port %s' % p)]
     if missing and missing_ports != 'skip':
         raise Conflict('%s: logical switch port%s %s do%s not exist'

@@ -142,21 +142,38 @@ def lflows(db, datapath):
     return subprocess.check_output(['ovn-sbctl', '--db=' + db['sb'], 'lflow-list', datapath], universal_newlines=True)
 
 
+def endpoint(name):
+    """A pod ("x/a") or a node's management port ("mgmt/node1"): its port, node, IP and MAC."""
+    kind, rest = name.split('/')
+    if kind == 'mgmt':
+        addrs = _nb.node_addresses(NODES[rest])
+        return dict(lsp=_names.mgmt_port(rest), node=rest, ip=addrs['mgmt_ip'], mac=addrs['mgmt_mac'])
+    ip = pod_ip(kind, rest)
+    return dict(lsp=_names.pod_port(kind, rest), node=NS_NODE[kind], ip=ip, mac=_names.mac_from_ip(ip))
+
+
 def delivered(db, src, dst, dport, vip=None):
-    """ovn-trace: does a new TCP connection from pod src to pod dst (or to service address vip,
+    """ovn-trace: does a new TCP connection from src to pod dst (or to service address vip,
     balanced to dst:8080) reach dst?"""
-    dst_ip = vip
-    (sns, sname), (dns, dname) = src.split('/'), dst.split('/')
-    sip, dip = pod_ip(sns, sname), dst_ip or pod_ip(dns, dname)
-    same = NS_NODE[sns] == NS_NODE[dns] and dst_ip is None
-    dmac = _names.mac_from_ip(dip) if same else _nb.node_addresses(NODES[NS_NODE[sns]])['router_mac']
+    s, d = endpoint(src), endpoint(dst)
+    dip = vip or d['ip']
+    dmac = d['mac'] if s['node'] == d['node'] and not vip else _nb.node_addresses(NODES[s['node']])['router_mac']
     flow = ('inport == "%s" && eth.src == %s && eth.dst == %s && ip4.src == %s && ip4.dst == %s && ip.ttl == 64 '
-            '&& tcp.src == 40000 && tcp.dst == %d' % (_names.pod_port(sns, sname), _names.mac_from_ip(sip), dmac, sip, dip, dport))
+            '&& tcp.src == 40000 && tcp.dst == %d' % (s['lsp'], s['mac'], dmac, s['ip'], dip, dport))
     # Every connection tracking lookup sees a new connection; a VIP goes to dst.
-    extra = ['--ct=new'] * 4 + (['--lb-dst=%s:8080' % pod_ip(dns, dname)] if vip else [])
-    out = subprocess.check_output(['ovn-trace', '--db=' + db['sb'], '--minimal'] + extra + [NS_NODE[sns], flow],
+    extra = ['--ct=new'] * 4 + (['--lb-dst=%s:8080' % d['ip']] if vip else [])
+    out = subprocess.check_output(['ovn-trace', '--db=' + db['sb'], '--minimal'] + extra + [s['node'], flow],
                                   universal_newlines=True, stderr=subprocess.STDOUT)
-    return 'output("%s")' % _names.pod_port(dns, dname) in out
+    return 'output("%s")' % d['lsp'] in out
+
+
+def expected(src, dst, dport):
+    """POLICIES by the Kubernetes semantics (not by the translator)."""
+    if src == 'z/c' and dst == 'x/b':
+        return False  # z/c's egress: 10.128.0.0/16 except x/b
+    if dst == 'x/a':
+        return src == 'x/b' or src.startswith('mgmt/') or (src.startswith('y/') and dport == 8080)
+    return True
 
 
 def test_services_and_policies_compile_and_behave(northd):
@@ -185,7 +202,12 @@ def test_services_and_policies_compile_and_behave(northd):
         log = f.read()
     assert 'error' not in log.lower() and 'syntax' not in log.lower(), log
 
-    # OVN's own pipeline: x/a is reachable from x/b on any port, from namespace y only on 8080.
+    # OVN's own pipeline, the whole matrix: every source (pods, management ports) to every pod.
+    sources = ['%s/%s' % (ns, p) for ns in 'xyz' for p in 'abc'] + ['mgmt/node1', 'mgmt/node2']
+    wrong = ['%s -> %s:%d' % (s, d, port) for s in sources for d in sources[:9] for port in (80, 8080)
+             if s != d and delivered(northd, s, d, port) != expected(s, d, port)]
+    assert not wrong, 'ovn-trace disagrees with the policies for: %s' % ', '.join(wrong)
+    # The same, spelled out: x/a is reachable from x/b on any port, from namespace y only on 8080.
     assert delivered(northd, 'x/b', 'x/a', 80)
     assert not delivered(northd, 'x/c', 'x/a', 80)
     assert delivered(northd, 'y/c', 'x/a', 8080)
