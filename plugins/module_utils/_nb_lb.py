@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import weakref
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import strs
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
@@ -162,19 +163,31 @@ def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selecti
         cs.record(label, before, after, commands)
     for group, group_row in zip(groups, group_rows):
         glabel = 'Load_Balancer_Group %s load_balancer' % group
-        read = plain(group_row.load_balancer) if group_row is not None else []
-        # Several load balancers of one change set may join one group: build on the last after.
-        members = (cs.after.get(glabel) or {}).get('load_balancer', read)
+        read, members = _group_members(cs, group, group_row)
         if name in members:
             continue
+        members.add(name)
         if row is None:
             # The insert above already joins the group; only the diff is recorded here.
             cs.before.setdefault(glabel, {'load_balancer': read})
-            cs.after[glabel] = {'load_balancer': sorted(members + [name])}
+            cs.after[glabel] = {'load_balancer': sorted(members)}
         else:
-            cs.record(glabel, {'load_balancer': read}, {'load_balancer': sorted(members + [name])},
+            cs.record(glabel, {'load_balancer': read}, {'load_balancer': sorted(members)},
                       [_mutate('Load_Balancer_Group', _key(group_row, group), 'load_balancer',
                                add=[('Load_Balancer', row.uuid)])])
+
+
+# Members of each group as read, and as this change set leaves them: a thousand services
+# joining one group must not each re-read the whole group from the IDL.
+_MEMBERS = weakref.WeakKeyDictionary()
+
+
+def _group_members(cs, group, group_row):
+    per_cs = _MEMBERS.setdefault(cs, {})
+    if group not in per_cs:
+        read = plain(group_row.load_balancer) if group_row is not None else []
+        per_cs[group] = (read, set(read))
+    return per_cs[group]
 
 
 def _group_for_member(cs, client, group, what):
