@@ -143,15 +143,27 @@ def named_port(pod, name, protocol):
     return None
 
 
+class PodInfo:
+    """What the translation reads of one pod, worked out once."""
+
+    __slots__ = ('obj', 'namespace', 'labels', 'lsp', 'ipv4')
+
+    def __init__(self, pod):
+        meta = _meta(pod)
+        self.obj, self.namespace, self.labels = pod, meta.get('namespace'), meta.get('labels') or {}
+        self.lsp = pod_port(self.namespace, meta.get('name'))
+        self.ipv4 = [(int(ipaddress.ip_address(ip)), ip) for ip in pod_ipv4(pod)]
+
+
 class Cluster:
     """The pods (on the pod network) and namespace labels the translation looks at."""
 
     def __init__(self, pods, namespaces):
         self.ns_labels = dict((_meta(n).get('name'), _meta(n).get('labels') or {}) for n in namespaces or [])
-        self.pods = [p for p in pods or [] if on_pod_network(p)]
+        self.pods = [PodInfo(p) for p in pods or [] if on_pod_network(p)]
         self.by_ns = {}
         for pod in self.pods:
-            self.by_ns.setdefault(_meta(pod).get('namespace'), []).append(pod)
+            self.by_ns.setdefault(pod.namespace, []).append(pod)
 
     def in_namespace(self, ns):
         return self.by_ns.get(ns, [])
@@ -161,12 +173,12 @@ class Cluster:
         return sorted(n for n in names if selector_matches(selector, self.ns_labels.get(n, {}), what))
 
 
-def _lsp(pod):
-    return pod_port(_meta(pod).get('namespace'), _meta(pod).get('name'))
-
-
 def _lsps(pods):
-    return sorted(set(_lsp(p) for p in pods))
+    return sorted(set(p.lsp for p in pods))
+
+
+def _sorted_ips(pods):
+    return [ip for dummy, ip in sorted(set(entry for p in pods for entry in p.ipv4))]
 
 
 # One policy ---------------------------------------------------------------------
@@ -184,7 +196,7 @@ def policy_types(policy):
 def selected_pods(policy, cluster):
     ns = _meta(policy).get('namespace')
     selector = (policy.get('spec') or {}).get('podSelector') or {}
-    return [p for p in cluster.in_namespace(ns) if selector_matches(selector, _meta(p).get('labels'), 'podSelector')]
+    return [p for p in cluster.in_namespace(ns) if selector_matches(selector, p.labels, 'podSelector')]
 
 
 def _peer_pods(peer, ns, cluster, part):
@@ -196,7 +208,7 @@ def _peer_pods(peer, ns, cluster, part):
     out = []
     for name in namespaces:
         for pod in cluster.in_namespace(name):
-            if pod_sel is None or selector_matches(pod_sel, _meta(pod).get('labels'), part + ' podSelector'):
+            if pod_sel is None or selector_matches(pod_sel, pod.labels, part + ' podSelector'):
                 out.append(pod)
     return out
 
@@ -307,7 +319,7 @@ def translate_policy(policy, cluster):
             terms = list(blocks)
             if selector_pods is not None:
                 aset = rule_address_set(ns, name, direction, index)
-                addresses = sorted(set(ip for p in selector_pods for ip in pod_ipv4(p)), key=ipaddress.ip_address)
+                addresses = _sorted_ips(selector_pods)
                 sets.append(dict(name=aset, addresses=addresses,
                                  external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner,
                                                'direction': direction, 'rule': str(index)}))
@@ -329,9 +341,9 @@ def translate_policy(policy, cluster):
                 groups = {}
                 if direction == 'Ingress':
                     for pod in selected:
-                        number = named_port(pod, pname, proto)
+                        number = named_port(pod.obj, pname, proto)
                         if number is not None:
-                            groups.setdefault(number, []).append('"%s"' % _lsp(pod))
+                            groups.setdefault(number, []).append('"%s"' % pod.lsp)
                     for number, lsps in sorted(groups.items()):
                         match = ['outport == {%s}' % ', '.join(sorted(lsps))]
                         if peer_term:
@@ -344,13 +356,14 @@ def translate_policy(policy, cluster):
                                         % (part, pname))
                     targets = selector_pods if selector_pods is not None else (cluster.pods if not peers else [])
                     for pod in targets:
-                        number = named_port(pod, pname, proto)
+                        number = named_port(pod.obj, pname, proto)
                         if number is not None:
-                            groups.setdefault(number, set()).update(pod_ipv4(pod))
-                    for number, ips in sorted(groups.items()):
+                            groups.setdefault(number, []).append(pod)
+                    for number, pods in sorted(groups.items()):
+                        ips = _sorted_ips(pods)
                         if not ips:
                             continue
-                        match = [base, 'ip4.dst == {%s}' % ', '.join(sorted(ips, key=ipaddress.ip_address)),
+                        match = [base, 'ip4.dst == {%s}' % ', '.join(ips),
                                  _port_match(proto, number, None)]
                         acls.append(_acl(direction, ' && '.join(match), owner, index, hint))
     port_group = dict(name=pg, ports=_lsps(selected), acls=acls,
