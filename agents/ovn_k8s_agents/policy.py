@@ -14,7 +14,8 @@ The model (ovn-kubernetes' shape, with OVN 23.03's ACLs, which have no tiers):
 - For each namespace and direction, a *deny* port group holds every pod that a policy
   of the namespace selects for that direction (the pod is isolated). Its ACLs drop IP
   traffic at priority 1000, and (ingress) allow traffic from the nodes' management port
-  addresses (one cluster-wide address set) at 1001, so kubelet health checks pass.
+  addresses (one cluster-wide address set) at 1001, so kubelet health checks pass, and from
+  the hairpin source address, so a pod reaches itself through its own service.
 - For each policy, a port group of the pods it selects, with one ``allow-related``
   ACL at priority 1001 per rule (plus one per resolved named port), so the union of the
   rules of every policy is allowed and replies to allowed connections pass.
@@ -43,6 +44,9 @@ DENY_PRIORITY = 1000
 OWNER_KEY = 'k8s.ovn.org/owner'
 KIND_KEY = 'k8s.ovn.org/kind'
 MGMT_ADDRESS_SET = 'ovnk8s_mgmt_port_ips'
+# The source address OVN gives a pod's connection to its own service VIP that load balancing
+# sent back to it (the load balancers' options:hairpin_snat_ip, set by services.py).
+HAIRPIN_SOURCE = '169.254.169.5'
 PROTOCOLS = ('TCP', 'UDP', 'SCTP')
 DIRECTIONS = ('Ingress', 'Egress')
 
@@ -384,7 +388,10 @@ def deny_port_groups(namespace, isolated):
                          action='drop', name=('%s:ingress:deny' % namespace)[:63], external_ids=ids),
                     dict(direction='to-lport', priority=ALLOW_PRIORITY,
                          match='outport == @%s && ip4.src == $%s' % (pg, MGMT_ADDRESS_SET),
-                         action='allow-related', name=('%s:ingress:node' % namespace)[:63], external_ids=ids)]
+                         action='allow-related', name=('%s:ingress:node' % namespace)[:63], external_ids=ids),
+                    dict(direction='to-lport', priority=ALLOW_PRIORITY,
+                         match='outport == @%s && ip4.src == %s' % (pg, HAIRPIN_SOURCE),
+                         action='allow-related', name=('%s:ingress:hairpin' % namespace)[:63], external_ids=ids)]
         else:
             acls = [dict(direction='from-lport', priority=DENY_PRIORITY, match='inport == @%s && ip' % pg,
                          action='drop', name=('%s:egress:deny' % namespace)[:63], external_ids=ids,

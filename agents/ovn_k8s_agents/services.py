@@ -23,7 +23,9 @@ One load balancer per service and protocol, named ``Service_<namespace>/<name>_<
 - ``spec.externalIPs`` and the IPs in ``status.loadBalancer.ingress`` at the service port;
 - ``sessionAffinity: ClientIP`` -> ``options:affinity_timeout``;
 - ``options:reject=true`` always, so a VIP without ready endpoints refuses connections at
-  once (TCP reset, ICMP unreachable) instead of letting them hang.
+  once (TCP reset, ICMP unreachable) instead of letting them hang;
+- ``options:hairpin_snat_ip``: a pod's connection to its own service that comes back to it
+  has this fixed source address (not the VIP), which network policies let in.
 
 Headless (``clusterIP: None``) and ExternalName services want nothing. Anything the
 collection does not implement is returned as a warning naming the service and the field.
@@ -40,6 +42,9 @@ SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
 PROTOCOLS = ('TCP', 'UDP', 'SCTP')
 DEFAULT_AFFINITY_TIMEOUT = 10800
 MAX_AFFINITY_TIMEOUT = 65535  # what OVN accepts
+# The source of a pod's connection to its own service VIP that came back to it (hairpin):
+# a fixed link-local address, so network policies can let it in (policy.HAIRPIN_SOURCE).
+HAIRPIN_SNAT_IP = '169.254.169.5'
 
 
 def load_balancer_name(namespace, name, protocol):
@@ -141,7 +146,7 @@ def service_load_balancers(service, endpoint_slices, gateways=None):
         warnings.append('%s: loadBalancerSourceRanges is not supported; the ranges are not enforced' % what)
     if spec.get('trafficDistribution'):
         warnings.append('%s: trafficDistribution is not supported; endpoints are chosen without topology' % what)
-    options = {'reject': 'true'}
+    options = {'reject': 'true', 'hairpin_snat_ip': HAIRPIN_SNAT_IP}
     if spec.get('sessionAffinity') == 'ClientIP':
         timeout = ((spec.get('sessionAffinityConfig') or {}).get('clientIP') or {}).get(
             'timeoutSeconds') or DEFAULT_AFFINITY_TIMEOUT

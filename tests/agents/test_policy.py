@@ -18,11 +18,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import os
 import re
+import sys
 
 import pytest
 
-from ovn_k8s_agents import policy as np
+# agents/ is not installed: the tests import it from the checkout.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'agents'))
+
+from ovn_k8s_agents import policy as np  # noqa: E402
+from ovn_k8s_agents import services  # noqa: E402
 
 NAMESPACES = ('x', 'y', 'z')
 PODS = ('a', 'b', 'c')
@@ -379,6 +385,18 @@ def test_named_port_resolved_per_pod():
     truth_table_check(policies, lambda s, d, proto, port: d.ns != 'x' or s == MGMT_IP or
                       (d == 'x/a' and (proto, port) == ('TCP', 80)) or (d == 'x/b' and (proto, port) == ('TCP', 81)),
                       extra_ports=extra)
+
+
+def test_hairpin_source_always_gets_in():
+    """A pod's connection to its own service comes back from the load balancers' hairpin_snat_ip."""
+    assert np.HAIRPIN_SOURCE == services.HAIRPIN_SNAT_IP
+    pods, namespaces = cluster()
+    ev = Evaluator(np.network_policy_model([netpol('deny', ingress=[], egress=[], types=['Ingress', 'Egress'])],
+                                           pods, namespaces, [MGMT_IP]))
+    hairpin, other = Peer(np.HAIRPIN_SOURCE), Peer('169.254.169.6')
+    for dst in PEERS:
+        assert ev.allowed(hairpin, dst, 'TCP', 80)
+        assert ev.allowed(other, dst, 'TCP', 80) == (dst.ns != 'x')
 
 
 def test_management_port_addresses_come_from_the_caller():

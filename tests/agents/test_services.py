@@ -8,7 +8,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ovn_k8s_agents import services
+import os
+import sys
+
+# agents/ is not installed: the tests import it from the checkout.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'agents'))
+
+from ovn_k8s_agents import services  # noqa: E402
 
 
 def service(name='web', ns='default', **spec):
@@ -42,7 +48,7 @@ def test_cluster_ip_named_target_port_resolved_per_endpoint():
     assert out == {'warnings': [], 'load_balancers': [{
         'name': 'Service_default/web_TCP', 'protocol': 'tcp',
         'vips': {'10.96.0.10:80': '10.128.1.4:9090,10.128.1.5:8080,10.128.2.7:9090'},
-        'options': {'reject': 'true'},
+        'options': {'reject': 'true', 'hairpin_snat_ip': '169.254.169.5'},
         'external_ids': {'k8s.ovn.org/kind': 'Service', 'k8s.ovn.org/owner': 'default/web'}}]}
 
 
@@ -79,7 +85,7 @@ def test_node_port_on_every_gateway_and_external_ips_and_affinity():
     both = '10.128.1.5:8080,10.128.2.7:8080'
     assert lb['vips'] == {'10.96.0.10:80': both, '192.168.50.100:80': both,
                           '172.18.0.11:30080': both, '172.18.0.12:30080': both}
-    assert lb['options'] == {'reject': 'true', 'affinity_timeout': '10800'}
+    assert lb['options'] == {'reject': 'true', 'hairpin_snat_ip': '169.254.169.5', 'affinity_timeout': '10800'}
     # externalTrafficPolicy Local: each gateway sends only to its own node's endpoints.
     svc['spec']['externalTrafficPolicy'] = 'Local'
     svc['spec']['sessionAffinityConfig'] = {'clientIP': {'timeoutSeconds': 30}}

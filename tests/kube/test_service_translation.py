@@ -90,7 +90,7 @@ def test_named_target_port_nodeport_and_local_policy_from_real_endpointslices(ku
     both = '10.128.1.5:8080,10.128.2.7:9090'
     assert lb['name'] == 'Service_%s/web_TCP' % ns and lb['protocol'] == 'tcp'
     assert lb['vips'] == {'%s:80' % cluster_ip: both, '172.18.0.11:%d' % node_port: both, '172.18.0.12:%d' % node_port: both}
-    assert lb['options'] == {'reject': 'true', 'affinity_timeout': '10800'}
+    assert lb['options'] == {'reject': 'true', 'hairpin_snat_ip': '169.254.169.5', 'affinity_timeout': '10800'}
     assert out['warnings'] == []
 
     # externalTrafficPolicy Local: each gateway sends only to its own node's endpoints.
