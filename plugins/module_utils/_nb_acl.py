@@ -104,6 +104,13 @@ def remove_address_set(cs, client, name):
                   _delete('Address_Set', row.uuid))
 
 
+def remove_address_sets(cs, client, external_ids, keep=()):
+    """Delete every address set whose external_ids hold all of ``external_ids``, but ``keep``."""
+    for row in client.rows('Address_Set'):
+        if row.name not in keep and all(row.external_ids.get(k) == v for k, v in external_ids.items()):
+            remove_address_set(cs, client, row.name)
+
+
 def _ip_order(text):
     try:
         net = ipaddress.ip_network(text, strict=False)
@@ -240,6 +247,13 @@ def remove_port_group(cs, client, name):
     if row is not None:
         cs.delete('Port_Group %s' % name, row, ['ports', 'external_ids'],
                   _delete('Port_Group', row.uuid))
+
+
+def remove_port_groups(cs, client, external_ids, keep=()):
+    """Delete every port group whose external_ids hold all of ``external_ids``, but ``keep``."""
+    for row in client.rows('Port_Group'):
+        if row.name not in keep and all(row.external_ids.get(k) == v for k, v in external_ids.items()):
+            remove_port_group(cs, client, row.name)
 
 
 def _external_ids(row, table, ids, before, after, commands):

@@ -232,6 +232,15 @@ def remove_load_balancer(cs, client, name):
                   _delete('Load_Balancer', row.uuid))
 
 
+def remove_load_balancers(cs, client, external_ids, keep=()):
+    """Delete every load balancer whose external_ids hold all of ``external_ids`` and whose
+    name is not in ``keep``: a service's load balancers it no longer wants (a protocol gone),
+    or (with only the kind key) the repair pass's leftovers of deleted services."""
+    for row in client.rows('Load_Balancer'):
+        if row.name not in keep and all(row.external_ids.get(k) == v for k, v in external_ids.items()):
+            remove_load_balancer(cs, client, row.name)
+
+
 # Load balancer groups ---------------------------------------------------
 def ensure_lb_group(cs, client, name, load_balancers=None):
     """Create group ``name``; with ``load_balancers`` (names), converge its members exactly."""

@@ -230,6 +230,29 @@ def test_bad_acls_change_nothing(nb_db, bad, why):
     assert nbctl(nb_db, 'list', 'Port_Group') == ''
 
 
+def test_removal_by_owner_keeps_the_rest(nb_db):
+    """What a service that lost a protocol, a deleted policy, and a repair pass remove."""
+    mine = {'k8s.ovn.org/kind': 'Service', 'k8s.ovn.org/owner': 'default/web'}
+    other = {'k8s.ovn.org/kind': 'Service', 'k8s.ovn.org/owner': 'default/dns'}
+    converge(nb_db, lb('Service_default/web_TCP', {'10.96.0.10:80': ''}, external_ids=mine),
+             lb('Service_default/web_UDP', {'10.96.0.10:80': ''}, external_ids=mine),
+             lb('Service_default/dns_UDP', {'10.96.0.53:53': ''}, external_ids=other),
+             lb('by-hand', {'10.96.9.9:80': ''}),
+             (_nb_acl.ensure_address_set, 'as_mine', [], {'k8s.ovn.org/owner': 'default/p'}),
+             (_nb_acl.ensure_address_set, 'as_other', [], {'k8s.ovn.org/owner': 'default/q'}),
+             (_nb_acl.ensure_port_group, 'pg_mine', [], POLICY_ACLS, {'k8s.ovn.org/owner': 'default/p'}),
+             (_nb_acl.ensure_port_group, 'pg_other', [], [], {'k8s.ovn.org/owner': 'default/q'}))
+    gone = converge(nb_db, (_nb_lb.remove_load_balancers, mine, ['Service_default/web_TCP']))
+    assert list(gone.diff['before']) == ['Load_Balancer Service_default/web_UDP']
+    converge(nb_db, (_nb_lb.remove_load_balancers, {'k8s.ovn.org/kind': 'Service'}, ['Service_default/web_TCP']))
+    assert sorted(lbs(nb_db)) == ['Service_default/web_TCP', 'by-hand']
+    converge(nb_db, (_nb_acl.remove_port_groups, {'k8s.ovn.org/owner': 'default/p'}),
+             (_nb_acl.remove_address_sets, {'k8s.ovn.org/owner': 'default/p'}))
+    assert nbctl(nb_db, '--bare', '--columns=name', 'list', 'Port_Group') == 'pg_other'
+    assert nbctl(nb_db, '--bare', '--columns=name', 'list', 'Address_Set') == 'as_other'
+    assert nbctl(nb_db, 'list', 'ACL') == ''
+
+
 def test_bad_names_and_addresses(nb_db):
     with pytest.raises(_ovsdb.InvalidInput, match="an address set: 'as-web' is not a valid name"):
         plan(nb_db, (_nb_acl.ensure_address_set, 'as-web', []))
