@@ -225,6 +225,10 @@ def test_services_and_policies_compile_and_behave(northd):
     assert delivered(northd, 'y/a', 'x/a', 80, vip='10.96.0.10')
     assert not delivered(northd, 'z/a', 'x/a', 80, vip='10.96.0.10')
     assert delivered(northd, 'z/a', 'y/b', 80, vip='10.96.0.10')
+    # z/c's egress (10.128.0.0/16 but x/b) lets it reach a backend through the VIP. (ovn-trace
+    # applies --lb-dst at the first ct_lb_mark, before any ACL stage, so that the egress ACLs sit
+    # after load balancing is asserted on the flows above, not here.)
+    assert delivered(northd, 'z/c', 'y/b', 80, vip='10.96.0.10')
     # Hairpin: a pod balanced back to itself gets in. The source ovn-controller gives it is the
     # load balancer's hairpin_snat_ip (which the policies' deny groups let in); ovn-trace does not
     # simulate that address, so here: the Southbound load balancer carries it.
