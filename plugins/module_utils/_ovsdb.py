@@ -272,10 +272,16 @@ class Client:
 
 
 def _api_class(database):
+    """A fresh API class for each client.
+
+    ovsdbapp keeps the connection in a class attribute that is set only once, so a second
+    client in the same process (a test, the watcher, ``other_view``) would talk through the
+    first client's (perhaps stopped) connection; a subclass per client gives each its own.
+    """
     if database == NB_DB:
         from ovsdbapp.schema.ovn_northbound import impl_idl
-        return impl_idl.OvnNbApiIdlImpl
-    return _no_wait_ovs_api()
+        return type('NbApi', (impl_idl.OvnNbApiIdlImpl,), {})
+    return type('OvsApi', (_no_wait_ovs_api(),), {})
 
 
 def _no_wait_ovs_api():
