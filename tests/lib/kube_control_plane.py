@@ -499,7 +499,7 @@ class ControlPlane:
         """Creates a Node object and writes the status a kubelet would (addresses, Ready)."""
         from kubernetes import client
         core = self.core()
-        spec = client.V1NodeSpec(pod_cidr=pod_cidr, pod_cid_rs=[pod_cidr] if pod_cidr else None)
+        spec = client.V1NodeSpec(pod_cidr=pod_cidr, pod_cidrs=[pod_cidr] if pod_cidr else None)
         all_labels = {'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux'}
         all_labels.update(labels or {})
         node = core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name=name, labels=all_labels), spec=spec))
