@@ -38,36 +38,7 @@ def collection_root(tmp_path_factory=None):
     return root
 
 
-class OvsdbServer:
-    """A real ovsdb-server serving one or more databases on a unix socket."""
-
-    def __init__(self, workdir, schemas, name='db'):
-        self.workdir = str(workdir)
-        self.sock = os.path.join(self.workdir, name + '.sock')
-        self.remote = 'unix:' + self.sock
-        self.pidfile = os.path.join(self.workdir, name + '.pid')
-        dbs = []
-        for schema in schemas:
-            db = os.path.join(self.workdir, '%s-%s.db' % (name, os.path.basename(schema).split('.')[0]))
-            subprocess.check_call(['ovsdb-tool', 'create', db, schema])
-            dbs.append(db)
-        subprocess.check_call(
-            ['ovsdb-server', '--detach', '--no-chdir', '--pidfile=' + self.pidfile,
-             '--unixctl=' + os.path.join(self.workdir, name + '.ctl'),
-             '--remote=punix:' + self.sock,
-             '--log-file=' + os.path.join(self.workdir, name + '.log')] + dbs)
-        deadline = time.time() + 10
-        while not os.path.exists(self.sock):
-            if time.time() > deadline:
-                raise RuntimeError('ovsdb-server did not create %s' % self.sock)
-            time.sleep(0.02)
-
-    def stop(self):
-        try:
-            with open(self.pidfile) as f:
-                os.kill(int(f.read().strip()), 15)
-        except (OSError, ValueError):
-            pass
+from ovsdb_server import OvsdbServer  # noqa: E402,F401 (tests/lib, on the path through tests/conftest.py)
 
 
 @pytest.fixture
