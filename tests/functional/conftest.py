@@ -22,7 +22,7 @@ import pytest
 
 # The OVSDB pieces live in tests/lib (put on the path by tests/conftest.py), shared with tests/cni;
 # the test modules keep importing them from here.
-from ovs_lab import NB_SCHEMA, OVS_SCHEMA, SB_SCHEMA, OvsdbServer, vsctl  # noqa: F401
+from ovs_lab import NB_SCHEMA, OVS_SCHEMA, SB_SCHEMA, OvsdbServer, vsctl  # noqa: F401 pylint: disable=unused-import
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -261,8 +261,8 @@ def cmd_check(request):
         faults.append('%s is down' % request.ifname)
     for ip in ips:
         if str(ipaddress.ip_interface(ip['address'])) not in found['addresses']:
-            faults.append('%s lacks the address %s (it has %s)' % (request.ifname, ip['address'],
-                                                                 ', '.join(found['addresses']) or 'none'))
+            have = ', '.join(found['addresses']) or 'none'
+            faults.append('%s lacks the address %s (it has %s)' % (request.ifname, ip['address'], have))
     for route in prev.routes:
         dst = ipaddress.ip_network(route['dst'])
         want = dict(dst='default' if dst.prefixlen == 0 else str(dst), via=route.get('gw') or _gateway(ips, dst))
