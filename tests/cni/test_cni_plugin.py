@@ -214,10 +214,13 @@ def test_results_of_other_spec_versions(node, k8s_namespace, version):
         assert [i.get('mtu') for i in result['interfaces']] == [1400, 1400]
         assert result['ips'] == [{'address': '10.128.1.30/24', 'gateway': '10.128.1.1', 'interface': 1}]
         ok(pod.cni('status'))
-        ok(pod.cni('gc'))
     ok(pod.cni('check'))
-    ok(pod.cni('del'))
-    assert node.ports() == []
+    if version == '1.1.0':
+        # cnitool's GC names no valid attachment: libcni DELs every cached one, then the plugin's GC.
+        ok(pod.cni('gc'))
+    else:
+        ok(pod.cni('del'))
+    assert node.ports() == [] and node.veths() == [] and pod_side(pod) is None
 
 
 def test_wrong_cni_version_is_refused_with_code_1(node, k8s_namespace):

@@ -25,6 +25,7 @@ Network configuration keys beyond the spec's (``cniVersion``, ``name``, ``type``
 from __future__ import absolute_import, division, print_function
 
 import ipaddress
+import json
 import logging
 import os
 import sys
@@ -332,7 +333,6 @@ HANDLERS = {'ADD': cmd_add, 'DEL': cmd_del, 'CHECK': cmd_check, 'STATUS': cmd_st
 # Entry point ----------------------------------------------------------------------------------
 def _setup_logging(stdin):
     """Log to the configured file (or stderr when it cannot be opened); libraries stay quiet."""
-    import json
     try:
         data = json.loads(stdin.decode('utf-8', 'replace')) if stdin.strip() else {}
     except ValueError:
@@ -368,7 +368,7 @@ def main(environ=None, stdin=None, stdout=None):
         status, text = skel.dispatch(HANDLERS, environ, stdin)
     except Exception:   # a bug: still an error object for the runtime, the traceback in the log
         log.exception('%s failed unexpectedly', command)
-        status, text = 1, skel.json.dumps(CniError(PLUGIN_ERROR, '%s: unexpected failure: %s' % (
+        status, text = 1, json.dumps(CniError(PLUGIN_ERROR, '%s: unexpected failure: %s' % (
             PLUGIN, sys.exc_info()[1])).encode(None))
     if status:
         log.error('%s container %s: %s', command, environ.get('CNI_CONTAINERID', '-'), text)
