@@ -223,6 +223,22 @@ def test_results_of_other_spec_versions(node, k8s_namespace, version):
     assert node.ports() == [] and node.veths() == [] and pod_side(pod) is None
 
 
+def test_gc_removes_what_the_runtime_no_longer_has(node, k8s_namespace):
+    keep = node.pod(k8s_namespace, 'keep', pod_network('10.128.1.70/24', '0a:58:0a:80:01:46', '10.128.1.1'))
+    drop = node.pod(k8s_namespace, 'drop', pod_network('10.128.1.71/24', '0a:58:0a:80:01:47', '10.128.1.1'))
+    kept = ok(keep.cni('add'))['interfaces'][0]['name']
+    ok(drop.cni('add'))
+    node.vsctl('add-port', 'br-int', 'other0', '--', 'set', 'Interface', 'other0', 'type=internal')
+    config = dict(node.plugin_config(), cniVersion='1.1.0', name='ovn-k8s',
+                  **{'cni.dev/valid-attachments': [{'containerID': external_ids(node, kept)['sandbox'], 'ifname': 'eth0'}]})
+    ok(node.plugin('GC', config))
+    # Only the plugin's own ports of attachments the runtime no longer has go.
+    assert node.ports() == sorted([kept, 'other0']) and node.veths() == [kept]
+    assert pod_side(drop) is None and pod_side(keep) is not None
+    ok(keep.cni('del'))
+    ok(drop.cni('del'))
+
+
 def test_wrong_cni_version_is_refused_with_code_1(node, k8s_namespace):
     pod = node.pod(k8s_namespace, 'old', pod_network('10.128.1.40/24', '0a:58:0a:80:01:28', '10.128.1.1'))
     node.write_conflist(version='0.3.1')

@@ -322,8 +322,30 @@ def cmd_status(request):
 
 
 def cmd_gc(request):
-    """Nothing is collected: DEL removes everything of an attachment (GC may answer success)."""
-    Config(request.config)
+    """Remove this plugin's ports (and their host ends) whose attachment the runtime no longer
+    lists in ``cni.dev/valid-attachments``; without that list, nothing."""
+    cfg = Config(request.config)
+    valid = request.config.get('cni.dev/valid-attachments')
+    if valid is None:
+        return None
+    if not isinstance(valid, list) or not all(isinstance(a, dict) for a in valid):
+        raise CniError(INVALID_CONFIG, 'cni.dev/valid-attachments is not a list of {containerID, ifname}')
+    keep = set((a.get('containerID'), a.get('ifname')) for a in valid)
+    with _ovs_client(cfg) as client:
+        cs = _ovsdb.ChangeSet(client)
+        gone = []
+        for iface in _ovs.interfaces_with(client, **{OWNER: PLUGIN}):
+            if (iface.external_ids.get(SANDBOX), iface.external_ids.get(IFNAME)) not in keep:
+                port = _ovs.port_of_interface(client, iface)
+                if port is not None:
+                    _ovs.remove_port(cs, client, port.name)
+                    gone.append(port.name)
+        _commit(cs)
+    with netns.ipr_in() as ipr:
+        for name in gone:
+            netns.delete_link(ipr, name)
+    if gone:
+        log.info('GC removed the ports of attachments the runtime no longer has: %s', ', '.join(sorted(gone)))
     return None
 
 
