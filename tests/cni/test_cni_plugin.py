@@ -168,6 +168,22 @@ def test_two_pods_exchange_icmp_and_tcp_through_br_int(node, k8s_namespace):
     assert node.ports() == [] and node.veths() == []
 
 
+def test_offload_left_on_breaks_tcp_on_the_userspace_datapath(node, k8s_namespace):
+    """Why ADD turns transmit checksum offload off: left on (tx_checksum_offload: true), ICMP
+    still passes through the netdev bridge but TCP does not (shared/LAB.md)."""
+    node.write_conflist(tx_checksum_offload=True)
+    a = node.pod(k8s_namespace, 'on-a', pod_network('10.128.1.12/24', '0a:58:0a:80:01:0c', '10.128.1.1'))
+    b = node.pod(k8s_namespace, 'on-b', pod_network('10.128.1.13/24', '0a:58:0a:80:01:0d', '10.128.1.1'))
+    ok(a.cni('add'))
+    ok(b.cni('add'))
+    assert tx_checksumming(a) == 'on'
+    assert ' 1 received' in a.exec('ping', '-n', '-c', '1', '-W', '3', '10.128.1.13').stdout
+    answer = tcp_answer(b, a, '10.128.1.13', 18092)
+    assert 'HELLO' not in answer and 'timed out' in answer, answer
+    ok(a.cni('del'))
+    ok(b.cni('del'))
+
+
 def test_missing_annotation_fails_naming_the_pod_and_leaves_nothing(node, k8s_namespace):
     node.write_conflist(annotation_timeout=2)
     pod = node.pod(k8s_namespace, 'lonely', pod_network('10.128.1.20/24', '0a:58:0a:80:01:14', '10.128.1.1'),
