@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import subprocess
@@ -33,6 +34,7 @@ AGENTS = os.path.join(REPO, 'agents')
 PLUGIN = os.path.join(AGENTS, 'bin', 'ovn-k8s-cni-overlay')
 NETWORK = 'ovn-k8s'
 SYSTEM_PYTHON = '/usr/bin/python3'
+CNI_CACHE = '/var/lib/cni/results'   # libcni's default cache, where cnitool keeps ADD results
 
 sys.path.insert(0, AGENTS)
 from ovn_k8s_agents import annotation  # noqa: E402 (found through the path set just above)
@@ -205,6 +207,15 @@ class Node:
     def close(self):
         for pod in self.pods:
             subprocess.call(['ip', 'netns', 'del', pod.netns], stderr=subprocess.DEVNULL)
+            # What libcni cached for a pod whose DEL never came (a failed test): cnitool names the
+            # container after a hash of the netns path.
+            container_id = 'cnitool-' + hashlib.sha512(pod.netns_path.encode()).hexdigest()[:20]
+            for name in os.listdir(self.netconf):
+                with open(os.path.join(self.netconf, name)) as f:
+                    network = json.load(f).get('name', NETWORK)
+                cached = os.path.join(CNI_CACHE, '%s-%s-eth0' % (network, container_id))
+                if os.path.exists(cached):
+                    os.unlink(cached)
         for stop in reversed(self._stops):
             try:
                 stop()
