@@ -274,17 +274,22 @@ def test_del_succeeds_when_the_netns_and_the_api_server_are_gone(node, k8s_names
     ok(pod.cni('add'))
     assert len(node.ports()) == 1
     # The API server unreachable (a kubeconfig pointing nowhere) and the netns deleted first.
+    node.write_conflist(kubeconfig=unreachable_kubeconfig(node))
+    subprocess.check_call(['ip', 'netns', 'del', pod.netns])
+    ok(pod.cni('del'))
+    assert node.ports() == [] and node.veths() == []
+    ok(pod.cni('del'))
+
+
+def unreachable_kubeconfig(node):
+    """The test kubeconfig with a server where nothing listens."""
     bad = os.path.join(node.tmp, 'nowhere.kubeconfig')
     with open(node.kube.kubeconfig) as f:
         config = json.load(f)
     config['clusters'][0]['cluster']['server'] = 'https://127.0.0.1:1'
     with open(bad, 'w') as f:
         json.dump(config, f)
-    node.write_conflist(kubeconfig=bad)
-    subprocess.check_call(['ip', 'netns', 'del', pod.netns])
-    ok(pod.cni('del'))
-    assert node.ports() == [] and node.veths() == []
-    ok(pod.cni('del'))
+    return bad
 
 
 def test_bad_config_and_environment(node, k8s_namespace):
@@ -307,6 +312,11 @@ def test_bad_config_and_environment(node, k8s_namespace):
         error = json.loads(out.stdout)
         assert out.returncode == 1 and error['code'] == code and msg in error['msg'], (config, out.stdout, out.stderr)
         assert node.veths() == [] and node.ports() == [] and pod_side(pod) is None
+    # ADD with the API server unreachable: try again later, nothing made.
+    out = node.plugin('ADD', dict(base, kubeconfig=unreachable_kubeconfig(node), annotation_timeout=1), **env)
+    error = json.loads(out.stdout)
+    assert error['code'] == 11 and 'pod %s/bad: cannot reach the API server at https://127.0.0.1:1' % k8s_namespace in error['msg'], error
+    assert node.veths() == [] and node.ports() == []
     # CHECK without prevResult, STATUS without the database.
     out = node.plugin('CHECK', base, **env)
     assert json.loads(out.stdout)['code'] == 7 and 'has no prevResult' in out.stdout
