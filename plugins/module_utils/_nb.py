@@ -16,13 +16,21 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
     check_ip,
     check_mac,
     check_network,
+    check_node_name,
     merge_tables,
+    parse_network,
     purged,
     strs,
+)
+# The names live in _names; these two stay importable from here for existing callers.
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import (
+    gateway_names,
+    mac_from_ip,
 )
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
@@ -437,20 +445,6 @@ GATEWAY_TABLES = merge_tables(SWITCH_TABLES, LSP_TABLES, ROUTER_TABLES, LRP_TABL
 GATEWAY_ID_KEY = 'ovn-k8s-gateway'
 
 
-def mac_from_ip(ip):
-    """The MAC ovn-kubernetes derives from an IPv4 address: 0a:58 and the four bytes."""
-    packed = ipaddress.IPv4Address(ip).packed
-    return '0a:58:' + ':'.join('%02x' % b for b in bytearray(packed))
-
-
-def gateway_names(node):
-    return dict(router='GR_%s' % node, join='join_%s' % node, ext='ext_%s' % node,
-                cr_port='rtoj-%s' % node, cr_peer='jtor-%s' % node,
-                gr_join_port='rtoj-GR_%s' % node, gr_join_peer='jtor-GR_%s' % node,
-                gr_ext_port='rtoe-GR_%s' % node, gr_ext_peer='etor-GR_%s' % node,
-                localnet='lnet-%s' % node)
-
-
 def _gateway_addresses(node, physical_ip, default_gateway, join_subnet):
     what = 'gateway router GR_%s' % node
     ext = ipaddress.ip_interface(check_network(physical_ip, what + ' physical_ip', strict=False))
@@ -622,3 +616,68 @@ def remove_gateway_router(cs, client, node, cluster_router='ovn_cluster_router')
     remove_switch(cs, client, n['join'])
     remove_switch(cs, client, n['ext'])
     remove_router(cs, client, n['router'])
+
+
+# A node's network (what minion-init did) --------------------------------------
+NODE_NETWORK_TABLES = merge_tables(SWITCH_TABLES, LSP_TABLES, LRP_TABLES)
+
+
+def node_addresses(subnet, what='node subnet'):
+    """Every address of a node's network, derived from its subnet (IPv4).
+
+    The first address is the cluster router's port, the second the management port.
+    """
+    net = parse_network(subnet, what)
+    if net.version != 4 or net.prefixlen > 30:
+        raise InvalidInput('%s: %s must be an IPv4 network of /30 or larger (it holds the router '
+                           'port and the management port)' % (what, subnet))
+    router_ip, mgmt_ip = net.network_address + 1, net.network_address + 2
+    return dict(subnet=str(net),
+                router_ip=str(router_ip), router_cidr='%s/%d' % (router_ip, net.prefixlen),
+                router_mac=_names.mac_from_ip(router_ip),
+                mgmt_ip=str(mgmt_ip), mgmt_cidr='%s/%d' % (mgmt_ip, net.prefixlen),
+                mgmt_mac=_names.mac_from_ip(mgmt_ip))
+
+
+def node_network_names(node):
+    return dict(switch=_names.node_switch(node),
+                router_port=_names.router_to_switch_port(node),
+                switch_port=_names.switch_to_router_port(node),
+                mgmt_port=_names.mgmt_port(node),
+                mgmt_interface=_names.MGMT_INTERFACE)
+
+
+def ensure_node_network(cs, client, node, subnet, cluster_router='ovn_cluster_router',
+                        external_ids=None):
+    """The node's switch with its subnet (the management address excluded from dynamic
+    addressing), the cluster router's port to it, the switch's router port and the
+    management port's logical port. Returns the addresses and names (see node_addresses)."""
+    check_node_name(node, 'node %r' % (node,))
+    addrs = node_addresses(subnet, 'node %s subnet' % node)
+    names = node_network_names(node)
+    if get_router(client, cluster_router) is None \
+            and not cs.will_create('Logical_Router %s' % cluster_router):
+        raise Conflict('node %s: the cluster router %s does not exist; run the central setup first'
+                       % (node, cluster_router))
+    ensure_switch(cs, client, names['switch'], subnet=addrs['subnet'],
+                  exclude_ips=[addrs['mgmt_ip']], external_ids=external_ids)
+    ensure_lrp(cs, client, cluster_router, names['router_port'], addrs['router_mac'],
+               [addrs['router_cidr']], external_ids=external_ids)
+    ensure_lsp(cs, client, names['switch'], names['switch_port'], port_type='router',
+               addresses=['router'], options={'router-port': names['router_port']},
+               external_ids=external_ids)
+    ensure_lsp(cs, client, names['switch'], names['mgmt_port'],
+               addresses=['%s %s' % (addrs['mgmt_mac'], addrs['mgmt_ip'])],
+               external_ids=external_ids)
+    return dict(addrs, **names)
+
+
+def remove_node_network(cs, client, node, cluster_router='ovn_cluster_router'):
+    """Remove what ensure_node_network made for ``node``: its switch (with every port on it,
+    pods' included) and the cluster router's port to it."""
+    names = node_network_names(node)
+    if get_switch(client, names['switch']) is not None:
+        remove_lsp(cs, client, names['mgmt_port'], names['switch'])
+        remove_lsp(cs, client, names['switch_port'], names['switch'])
+        remove_switch(cs, client, names['switch'])
+    remove_lrp(cs, client, names['router_port'], cluster_router)

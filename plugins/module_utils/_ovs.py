@@ -188,6 +188,21 @@ def _interface(port, what):
     return ifaces[0]
 
 
+def interfaces_with(client, **external_ids):
+    """The Interface rows whose external_ids hold every given key with the given value.
+
+    Keys with dashes (C(iface-id)) are passed as a dict: ``interfaces_with(client, **{'iface-id': x})``.
+    """
+    wanted = strs(external_ids, 'interface external_ids')
+    return [row for row in client.rows('Interface')
+            if all(row.external_ids.get(k) == v for k, v in wanted.items())]
+
+
+def port_of_interface(client, iface):
+    """The Port row holding Interface row ``iface``, or None."""
+    return client.holder('Port', iface, column='interfaces')
+
+
 def remove_port(cs, client, name, bridge=None):
     port = get_port(client, name)
     if port is None:

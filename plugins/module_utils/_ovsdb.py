@@ -207,6 +207,7 @@ class Client:
         idl = ovs.db.idl.Idl(self.remote, helper)
         for table, condition in (conditions or {}).items():
             idl.cond_change(table, condition)
+        _index_names(idl)
         self.connection = ovsdbapp_connection.Connection(idl, timeout)
         try:
             self.connection.start()
@@ -216,6 +217,7 @@ class Client:
         self.api = _api_class(database)(self.connection)
         self.idl = idl
         self.conditions = dict(conditions or {})
+        self._indexes = {}
 
     def other_view(self, tables, conditions):
         """A second, read-only client of the same database with other tables/conditions.
@@ -244,14 +246,34 @@ class Client:
 
     def find(self, table, column, value):
         """All rows of ``table`` whose ``column`` equals ``value``."""
+        if isinstance(value, str):
+            return list(self._index(table, column, False).get(value, ()))
         return [r for r in self.idl.tables[table].rows.values() if getattr(r, column) == value]
 
     def holder(self, table, row, column='ports'):
         """The row of ``table`` whose reference set ``column`` holds ``row``, or None."""
-        for parent in self.idl.tables[table].rows.values():
-            if any(child.uuid == row.uuid for child in getattr(parent, column)):
-                return parent
-        return None
+        found = self._index(table, column, True).get(row.uuid)
+        return found[0] if found else None
+
+    def _index(self, table, column, children):
+        """{value: [rows]} (or {child uuid: [parent]}) over the IDL copy, rebuilt whenever the
+        copy changed. A one-shot module pays one scan as before; a long-lived client (the
+        watcher) that looks up thousands of rows between two changes pays one scan in all.
+        """
+        seqno = self.idl.change_seqno
+        key = (table, column, children)
+        cached = self._indexes.get(key)
+        if cached is not None and cached[0] == seqno:
+            return cached[1]
+        index = {}
+        for row in list(self.idl.tables[table].rows.values()):
+            if children:
+                for child in getattr(row, column):
+                    index.setdefault(child.uuid, []).append(row)
+            else:
+                index.setdefault(getattr(row, column), []).append(row)
+        self._indexes[key] = (seqno, index)
+        return index
 
     def find_one(self, table, column, value):
         """The row whose ``column`` is ``value``, None, or a Conflict if several."""
@@ -260,6 +282,20 @@ class Client:
             raise Conflict('the %s holds %d %s rows with %s %s; expected at most one'
                            % (self.label, len(found), table, column, value))
         return found[0] if found else None
+
+    def settle(self):
+        """Wait until every transaction queued earlier on this connection has finished.
+
+        For a long-lived client (the watcher): a commit that timed out may still be applied
+        later by the connection's thread, and a read made before that would not see it. An
+        empty transaction is served after all earlier ones, so once it returns the local copy
+        holds their outcome.
+        """
+        try:
+            self.api.create_transaction(check_error=True).commit()
+        except ovsdbapp_exceptions.TimeoutException as exc:
+            raise OvsdbConnectionError('the %s at %s did not answer in %s seconds: %s'
+                                       % (self.label, self.remote, self.timeout, exc))
 
     def commit(self, commands):
         """Run ``commands`` (callables taking the API) in one checked transaction."""
@@ -282,11 +318,37 @@ class Client:
                                     % (self.label, self.remote, exc))
 
 
+def _index_names(idl):
+    """Index every table's schema index column (``name``) before the first read.
+
+    ovsdbapp creates these itself only for an API built before its connection starts, and
+    without them every ``lsp_add``/``lookup`` by name scans the whole table: one port in a
+    transaction of thousands then costs a scan each (the watcher's batches).
+    """
+    get_column = getattr(idlutils, 'get_index_column', None)
+    index_name = getattr(idlutils, 'index_name', None)
+    if get_column is None or index_name is None:
+        return
+    for table in idl.tables.values():
+        column = get_column(table)
+        if column and index_name(column) not in getattr(table.rows, 'indexes', {'': None}):
+            try:
+                table.rows.index_create(index_name(column)).add_column(column)
+            except (AttributeError, ValueError):
+                pass
+
+
 def _api_class(database):
+    """A fresh API class for each client.
+
+    ovsdbapp keeps the connection in a class attribute that is set only once, so a second
+    client in the same process (a test, the watcher, ``other_view``) would talk through the
+    first client's (perhaps stopped) connection; a subclass per client gives each its own.
+    """
     if database == NB_DB:
         from ovsdbapp.schema.ovn_northbound import impl_idl
-        return impl_idl.OvnNbApiIdlImpl
-    return _no_wait_ovs_api()
+        return type('NbApi', (impl_idl.OvnNbApiIdlImpl,), {})
+    return _no_wait_ovs_api()  # a new class on every call already
 
 
 def _no_wait_ovs_api():

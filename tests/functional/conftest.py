@@ -20,10 +20,11 @@ import time
 
 import pytest
 
+# The OVSDB pieces live in tests/lib (put on the path by tests/conftest.py), shared with tests/cni;
+# the test modules keep importing them from here.
+from ovs_lab import NB_SCHEMA, OVS_SCHEMA, SB_SCHEMA, OvsdbServer, vsctl  # noqa: F401 pylint: disable=unused-import
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
-SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
-OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 
 
 def collection_root(tmp_path_factory=None):
@@ -36,38 +37,6 @@ def collection_root(tmp_path_factory=None):
             os.unlink(link)
         os.symlink(REPO, link)
     return root
-
-
-class OvsdbServer:
-    """A real ovsdb-server serving one or more databases on a unix socket."""
-
-    def __init__(self, workdir, schemas, name='db'):
-        self.workdir = str(workdir)
-        self.sock = os.path.join(self.workdir, name + '.sock')
-        self.remote = 'unix:' + self.sock
-        self.pidfile = os.path.join(self.workdir, name + '.pid')
-        dbs = []
-        for schema in schemas:
-            db = os.path.join(self.workdir, '%s-%s.db' % (name, os.path.basename(schema).split('.')[0]))
-            subprocess.check_call(['ovsdb-tool', 'create', db, schema])
-            dbs.append(db)
-        subprocess.check_call(
-            ['ovsdb-server', '--detach', '--no-chdir', '--pidfile=' + self.pidfile,
-             '--unixctl=' + os.path.join(self.workdir, name + '.ctl'),
-             '--remote=punix:' + self.sock,
-             '--log-file=' + os.path.join(self.workdir, name + '.log')] + dbs)
-        deadline = time.time() + 10
-        while not os.path.exists(self.sock):
-            if time.time() > deadline:
-                raise RuntimeError('ovsdb-server did not create %s' % self.sock)
-            time.sleep(0.02)
-
-    def stop(self):
-        try:
-            with open(self.pidfile) as f:
-                os.kill(int(f.read().strip()), 15)
-        except (OSError, ValueError):
-            pass
 
 
 @pytest.fixture
@@ -90,11 +59,6 @@ def ovs_db(tmp_path):
 def nbctl(remote, *args):
     """Look at a database the way an operator would (tests only)."""
     return subprocess.check_output(['ovn-nbctl', '--db=' + remote] + list(args),
-                                   universal_newlines=True).strip()
-
-
-def vsctl(remote, *args):
-    return subprocess.check_output(['ovs-vsctl', '--db=' + remote, '--no-wait'] + list(args),
                                    universal_newlines=True).strip()
 
 
