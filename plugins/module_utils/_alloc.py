@@ -150,3 +150,11 @@ def _lowest_free(cluster, host_prefix, busy):
         return None
     return ipaddress.ip_network((candidate, host_prefix)) if cluster.version == 4 else \
         ipaddress.IPv6Network((candidate, host_prefix))
+
+
+def lowest_free(pool, prefix, busy):
+    """The lowest /``prefix`` of network ``pool`` that overlaps no network in ``busy``, or None.
+
+    Shared with the gateways' join subnets (``_nb``), allocated from their own range.
+    """
+    return _lowest_free(pool, prefix, sorted(busy, key=lambda b: (b.network_address, b.prefixlen)))

@@ -1,0 +1,400 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ovn-k8s-cni-overlay: the CNI plugin that wires a pod into ``br-int``.
+
+One function per verb (:func:`cmd_add`, :func:`cmd_del`, :func:`cmd_check`, :func:`cmd_status`,
+:func:`cmd_gc`; VERSION is answered by :mod:`.skel`). The pod's address comes from its network
+annotation (:mod:`ovn_k8s_agents.annotation`, written by the watcher); the Open vSwitch port is
+made by the collection's ``_ovs`` core in one checked transaction, like the ovs_bridge_port
+module does.
+
+Network configuration keys beyond the spec's (``cniVersion``, ``name``, ``type``):
+
+``kubeconfig``           the node's kubeconfig (root-only), needed by ADD
+``ovs_remote``           the Open vSwitch database (default unix:/var/run/openvswitch/db.sock)
+``ovs_timeout``          seconds for the database (default 10)
+``bridge``               the integration bridge (default br-int)
+``mtu``                  the pod interface's MTU (default 1400: room for the geneve header)
+``datapath_type``        system or netdev; netdev turns transmit checksum offload off
+``tx_checksum_offload``  true/false, overrides what datapath_type (or the bridge) implies
+``annotation_timeout``   seconds ADD waits for the annotation (default 30)
+``log_file``             where to log (default /var/log/ovn-k8s/cni.log); ``log_level`` (info)
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import ipaddress
+import json
+import logging
+import os
+import sys
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _checks, _ovs, _ovsdb
+from ovn_k8s_agents.cni import netns, skel
+from ovn_k8s_agents.cni.skel import (
+    INVALID_CONFIG,
+    INVALID_ENVIRONMENT,
+    NOT_AVAILABLE,
+    PLUGIN_ERROR,
+    TRY_AGAIN_LATER,
+    UNKNOWN_CONTAINER,
+    CniError,
+    Result,
+)
+
+log = logging.getLogger('ovn_k8s_cni')
+
+PLUGIN = 'ovn-k8s-cni-overlay'
+DEFAULT_LOG_FILE = '/var/log/ovn-k8s/cni.log'
+DEFAULT_OVS_REMOTE = 'unix:/var/run/openvswitch/db.sock'
+# What the plugin reads of the Open vSwitch database.
+OVS_TABLES = _checks.merge_tables(_ovs.PORT_TABLES, {'Bridge': ['name', 'ports', 'datapath_type']})
+
+# external_ids keys on the pod's Interface row (iface-id is what ovn-controller binds by).
+IFACE_ID = 'iface-id'
+SANDBOX = 'sandbox'
+IFNAME = 'cni_ifname'
+OWNER = 'owner'
+
+
+class Config(object):
+    """The network configuration, checked; a bad value is INVALID_CONFIG naming the key."""
+
+    def __init__(self, data):
+        self.name = data.get('name') or '(unnamed)'
+        self.kubeconfig = self._str(data, 'kubeconfig', None)
+        self.ovs_remote = self._str(data, 'ovs_remote', DEFAULT_OVS_REMOTE)
+        self.ovs_timeout = self._number(data, 'ovs_timeout', 10, 1, 300)
+        self.bridge = self._str(data, 'bridge', 'br-int')
+        if len(self.bridge.encode('utf-8')) > 15 or not self.bridge.strip() or '/' in self.bridge:
+            raise self._bad('bridge', self.bridge, 'a bridge name (1 to 15 bytes, no slash)')
+        self.mtu = int(self._number(data, 'mtu', 1400, 576, 65535, integer=True))
+        self.datapath_type = self._str(data, 'datapath_type', None)
+        if self.datapath_type not in (None, 'system', 'netdev'):
+            raise self._bad('datapath_type', self.datapath_type, 'system or netdev')
+        self.tx_checksum_offload = data.get('tx_checksum_offload')
+        if self.tx_checksum_offload not in (None, True, False):
+            raise self._bad('tx_checksum_offload', self.tx_checksum_offload, 'true or false')
+        self.annotation_timeout = self._number(data, 'annotation_timeout', 30, 0, 3600)
+        self.log_file = self._str(data, 'log_file', DEFAULT_LOG_FILE)
+        self.log_level = self._str(data, 'log_level', 'info').upper()
+        if self.log_level not in ('DEBUG', 'INFO', 'WARNING', 'ERROR'):
+            raise self._bad('log_level', self.log_level.lower(), 'debug, info, warning or error')
+
+    def _bad(self, key, value, expected):
+        return CniError(INVALID_CONFIG, 'network %s: %s is %r; expected %s' % (self.name, key, value, expected))
+
+    def _str(self, data, key, default):
+        value = data.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise self._bad(key, value, 'a non-empty string')
+        return value
+
+    def _number(self, data, key, default, low, high, integer=False):
+        value = data.get(key, default)
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+            raise self._bad(key, value, '%s from %s to %s' % ('an integer' if integer else 'a number', low, high))
+        return value
+
+    def tx_offload_off(self, bridge_datapath):
+        """Whether the pod side's transmit checksum offload must go off: asked explicitly, or
+        the userspace datapath (the configured one, else the bridge's own)."""
+        if self.tx_checksum_offload is not None:
+            return not self.tx_checksum_offload
+        return (self.datapath_type or bridge_datapath) == 'netdev'
+
+
+def pod_port(namespace, pod):
+    """The logical switch port (and iface-id) of a pod: ``<namespace>_<pod>`` (as _names.pod_port)."""
+    return '%s_%s' % (namespace, pod)
+
+
+def _pod_of(request, needed=True):
+    namespace, name = request.pod
+    if needed and not (namespace and name):
+        raise CniError(INVALID_ENVIRONMENT, 'CNI_ARGS must give K8S_POD_NAMESPACE and K8S_POD_NAME '
+                       '(container %s)' % request.container_id)
+    return namespace, name
+
+
+def _ovs_client(cfg):
+    try:
+        return _ovsdb.Client(_ovsdb.OVS_DB, remote=cfg.ovs_remote, timeout=cfg.ovs_timeout, tables=OVS_TABLES)
+    except _ovsdb.OvnK8sError as exc:
+        raise CniError(TRY_AGAIN_LATER, str(exc))
+
+
+def _commit(cs):
+    try:
+        cs.commit()
+    except _ovsdb.OvsdbConnectionError as exc:
+        raise CniError(TRY_AGAIN_LATER, str(exc))
+    except _ovsdb.OvnK8sError as exc:
+        raise CniError(PLUGIN_ERROR, str(exc))
+
+
+def _ours(client, request):
+    """Names of the ports whose interface carries this attachment's sandbox and ifname."""
+    return sorted(set(row.name for row in _ovs.interfaces_with(
+        client, **{SANDBOX: request.container_id, IFNAME: request.ifname})))
+
+
+# ADD -----------------------------------------------------------------------------------------
+def cmd_add(request):
+    from ovn_k8s_agents.cni import kube
+    cfg = Config(request.config)
+    namespace, name = _pod_of(request)
+    who = '%s/%s' % (namespace, name)
+    if not netns.exists(request.netns):
+        raise CniError(PLUGIN_ERROR, 'pod %s: the network namespace %s does not exist' % (who, request.netns))
+    core = kube.core_api(cfg.kubeconfig)
+    network = kube.wait_pod_network(core, namespace, name, cfg.annotation_timeout)
+    log.info('ADD pod %s container %s: %s mac %s gateway %s', who, request.container_id,
+             network.cidr, network.mac, network.gateway)
+
+    host = netns.host_ifname(request.container_id, request.ifname)
+    iface_id = pod_port(namespace, name)
+    with _ovs_client(cfg) as client:
+        bridge = _ovs.get_bridge(client, cfg.bridge)
+        if bridge is None:
+            raise CniError(PLUGIN_ERROR, 'pod %s: the bridge %s does not exist in the Open vSwitch database at %s'
+                           % (who, cfg.bridge, cfg.ovs_remote))
+        ids = {IFACE_ID: iface_id, 'attached_mac': network.mac, 'ip_address': network.cidr,
+               SANDBOX: request.container_id, IFNAME: request.ifname, OWNER: PLUGIN}
+        if request.args.get('K8S_POD_UID'):
+            ids['k8s_pod_uid'] = request.args['K8S_POD_UID']
+        cs = _ovsdb.ChangeSet(client)
+        # A pod has one sandbox at a time: ports left by an older sandbox of the same pod (whose
+        # DEL never came) would make ovn-controller bind the logical port twice.
+        stale = set(row.name for row in _ovs.interfaces_with(client, **{IFACE_ID: iface_id}))
+        stale |= set(_ours(client, request))
+        for old in sorted(stale - set([host])):
+            log.info('ADD pod %s: removing the stale port %s of the same pod', who, old)
+            _ovs.remove_port(cs, client, old)
+        try:
+            _ovs.ensure_port(cs, client, cfg.bridge, host, external_ids=ids, purge_external_ids=True)
+        except _ovsdb.OvnK8sError as exc:
+            raise CniError(PLUGIN_ERROR, 'pod %s: %s' % (who, exc))
+        tx_off = cfg.tx_offload_off(_ovs.datapath_of(bridge))
+        with netns.ipr_in() as ipr:
+            netns.delete_link(ipr, host)       # a half-made pair from an earlier ADD of this container
+        try:
+            host_mac = netns.plug(request.netns, host, request.ifname, network.mac, network.cidr,
+                                  network.gateway, cfg.mtu, tx_off)
+        except (netns.KernelError, netns.NetnsGone) as exc:
+            raise CniError(PLUGIN_ERROR, 'pod %s: %s' % (who, exc))
+        try:
+            _commit(cs)
+        except CniError:
+            with netns.ipr_in() as ipr:
+                netns.delete_link(ipr, host)
+            raise
+    log.info('ADD pod %s: %s in %s, host end %s on %s (tx checksum offload %s)', who, request.ifname,
+             request.netns, host, cfg.bridge, 'off' if tx_off else 'unchanged')
+    default = '0.0.0.0/0' if network.interface.version == 4 else '::/0'
+    return Result(
+        interfaces=[{'name': host, 'mac': host_mac, 'mtu': cfg.mtu},
+                    {'name': request.ifname, 'mac': network.mac, 'sandbox': request.netns, 'mtu': cfg.mtu}],
+        ips=[{'address': network.cidr, 'gateway': str(network.gateway), 'interface': 1}],
+        routes=[{'dst': default, 'gw': str(network.gateway)}])
+
+
+# DEL -----------------------------------------------------------------------------------------
+def cmd_del(request):
+    """Remove the port and the veth; whatever is already gone is fine. No API server needed."""
+    cfg = Config(request.config)
+    host = netns.host_ifname(request.container_id, request.ifname)
+    with _ovs_client(cfg) as client:
+        cs = _ovsdb.ChangeSet(client)
+        for name in sorted(set(_ours(client, request)) | set([host])):
+            try:
+                _ovs.remove_port(cs, client, name)
+            except _ovsdb.OvnK8sError as exc:
+                raise CniError(PLUGIN_ERROR, 'container %s: %s' % (request.container_id, exc))
+        _commit(cs)
+    with netns.ipr_in() as ipr:
+        removed = netns.delete_link(ipr, host)
+    if not removed and netns.exists(request.netns):
+        # The host end is gone but the pod side may not be (a veth moved by hand, say).
+        try:
+            with netns.ipr_in(request.netns) as ipr:
+                if netns.link_kind(ipr, request.ifname) == 'veth':
+                    netns.delete_link(ipr, request.ifname)
+        except netns.NetnsGone:
+            pass
+    log.info('DEL container %s (%s): port %s %s', request.container_id, request.ifname, host,
+             'removed' if cs.changed or removed else 'already gone')
+    return None
+
+
+# CHECK ---------------------------------------------------------------------------------------
+def cmd_check(request):
+    """Compare the interface, its addresses, routes, MTU and the OVS port with prevResult."""
+    cfg = Config(request.config)
+    if 'prevResult' not in request.config:
+        raise CniError(INVALID_CONFIG, 'CHECK of container %s: the configuration has no prevResult'
+                       % request.container_id)
+    prev = Result.decode(request.config['prevResult'])
+    inside = [i for i, iface in enumerate(prev.interfaces)
+              if iface.get('sandbox') and iface.get('name') == request.ifname]
+    if not inside:
+        raise CniError(INVALID_CONFIG, 'CHECK of container %s: prevResult has no interface %s in a sandbox'
+                       % (request.container_id, request.ifname))
+    index = inside[0]
+    mac = (prev.interfaces[index].get('mac') or '').lower()
+    ips = [ip for ip in prev.ips if ip.get('interface') in (None, index)]
+    namespace, name = _pod_of(request, needed=False)
+    who = 'pod %s/%s' % (namespace, name) if name else 'container %s' % request.container_id
+    faults = []
+    try:
+        found = netns.read(request.netns, request.ifname)
+    except netns.NetnsGone as exc:
+        raise CniError(UNKNOWN_CONTAINER, 'CHECK of %s: %s' % (who, exc))
+    if found is None:
+        raise CniError(PLUGIN_ERROR, 'CHECK of %s: there is no interface %s in %s' % (who, request.ifname, request.netns))
+    if found['mac'] != mac:
+        faults.append('%s has MAC %s, not %s' % (request.ifname, found['mac'], mac))
+    if found['mtu'] != cfg.mtu:
+        faults.append('%s has MTU %s, not %s' % (request.ifname, found['mtu'], cfg.mtu))
+    if not found['up']:
+        faults.append('%s is down' % request.ifname)
+    for ip in ips:
+        if str(ipaddress.ip_interface(ip['address'])) not in found['addresses']:
+            have = ', '.join(found['addresses']) or 'none'
+            faults.append('%s lacks the address %s (it has %s)' % (request.ifname, ip['address'], have))
+    for route in prev.routes:
+        dst = ipaddress.ip_network(route['dst'])
+        want = dict(dst='default' if dst.prefixlen == 0 else str(dst), via=route.get('gw') or _gateway(ips, dst))
+        if not any(r['dst'] == want['dst'] and (want['via'] is None or r['via'] == want['via']) for r in found['routes']):
+            faults.append('%s lacks the route to %s via %s' % (request.ifname, route['dst'], want['via']))
+
+    host = netns.host_ifname(request.container_id, request.ifname)
+    host_link = netns.read_host(host)
+    if host_link is None:
+        faults.append('the host end %s does not exist' % host)
+    elif not host_link['up']:
+        faults.append('the host end %s is down' % host)
+    with _ovs_client(cfg) as client:
+        port = _ovs.get_port(client, host)
+        bridge = _ovs.bridge_of_port(client, port) if port is not None else None
+        if port is None or bridge is None or bridge.name != cfg.bridge:
+            faults.append('the host end %s is not a port of bridge %s' % (host, cfg.bridge))
+        else:
+            if cfg.tx_offload_off(_ovs.datapath_of(bridge)) and found['tx_checksum']:
+                faults.append('%s has transmit checksum offload on (the %s datapath needs it off)'
+                              % (request.ifname, _ovs.datapath_of(bridge)))
+            ids = dict(port.interfaces[0].external_ids)
+            wanted = {'attached_mac': mac, SANDBOX: request.container_id}
+            if name:
+                wanted[IFACE_ID] = pod_port(namespace, name)
+            if ips:
+                wanted['ip_address'] = str(ipaddress.ip_interface(ips[0]['address']))
+            for key, value in sorted(wanted.items()):
+                if ids.get(key) != value:
+                    faults.append('port %s has external_ids:%s=%s, not %s' % (host, key, ids.get(key, '(none)'), value))
+    if faults:
+        raise CniError(PLUGIN_ERROR, 'CHECK of %s failed: %s' % (who, '; '.join(faults)))
+    return None
+
+
+def _gateway(ips, dst):
+    for ip in ips:
+        if ip.get('gateway') and ipaddress.ip_address(ip['gateway']).version == dst.version:
+            return ip['gateway']
+    return None
+
+
+# STATUS and GC -------------------------------------------------------------------------------
+def cmd_status(request):
+    """Ready when the Open vSwitch database answers and holds the bridge."""
+    cfg = Config(request.config)
+    try:
+        client = _ovsdb.Client(_ovsdb.OVS_DB, remote=cfg.ovs_remote, timeout=cfg.ovs_timeout, tables=OVS_TABLES)
+    except _ovsdb.OvnK8sError as exc:
+        raise CniError(NOT_AVAILABLE, str(exc))
+    with client:
+        if _ovs.get_bridge(client, cfg.bridge) is None:
+            raise CniError(NOT_AVAILABLE, 'the bridge %s does not exist in the Open vSwitch database at %s'
+                           % (cfg.bridge, cfg.ovs_remote))
+    return None
+
+
+def cmd_gc(request):
+    """Remove this plugin's ports (and their host ends) whose attachment the runtime no longer
+    lists in ``cni.dev/valid-attachments``; without that list, nothing."""
+    cfg = Config(request.config)
+    valid = request.config.get('cni.dev/valid-attachments')
+    if valid is None:
+        return None
+    if not isinstance(valid, list) or not all(isinstance(a, dict) for a in valid):
+        raise CniError(INVALID_CONFIG, 'cni.dev/valid-attachments is not a list of {containerID, ifname}')
+    keep = set((a.get('containerID'), a.get('ifname')) for a in valid)
+    with _ovs_client(cfg) as client:
+        cs = _ovsdb.ChangeSet(client)
+        gone = []
+        for iface in _ovs.interfaces_with(client, **{OWNER: PLUGIN}):
+            if (iface.external_ids.get(SANDBOX), iface.external_ids.get(IFNAME)) not in keep:
+                port = _ovs.port_of_interface(client, iface)
+                if port is not None:
+                    _ovs.remove_port(cs, client, port.name)
+                    gone.append(port.name)
+        _commit(cs)
+    with netns.ipr_in() as ipr:
+        for name in gone:
+            netns.delete_link(ipr, name)
+    if gone:
+        log.info('GC removed the ports of attachments the runtime no longer has: %s', ', '.join(sorted(gone)))
+    return None
+
+
+HANDLERS = {'ADD': cmd_add, 'DEL': cmd_del, 'CHECK': cmd_check, 'STATUS': cmd_status, 'GC': cmd_gc}
+
+
+# Entry point ----------------------------------------------------------------------------------
+def _setup_logging(stdin):
+    """Log to the configured file (or stderr when it cannot be opened); libraries stay quiet."""
+    try:
+        data = json.loads(stdin.decode('utf-8', 'replace')) if stdin.strip() else {}
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    path = data.get('log_file') if isinstance(data.get('log_file'), str) else DEFAULT_LOG_FILE
+    level = str(data.get('log_level', 'info')).upper()
+    handler = None
+    try:
+        directory = os.path.dirname(path)
+        if directory and not os.path.isdir(directory):
+            os.makedirs(directory, 0o750)
+        handler = logging.FileHandler(path)
+    except OSError:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter('%(asctime)s %(process)d %(levelname)s %(message)s'))
+    log.addHandler(handler)
+    log.setLevel(getattr(logging, level, logging.INFO))
+    log.propagate = False
+    # The API client and urllib3 could log requests; never their headers or credentials.
+    for name in ('kubernetes', 'urllib3'):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(environ=None, stdin=None, stdout=None):
+    """The executable: reads stdin, answers on stdout, returns the exit status."""
+    environ = os.environ if environ is None else environ
+    stdin = sys.stdin.buffer.read() if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    _setup_logging(stdin)
+    command = environ.get('CNI_COMMAND', '?')
+    try:
+        status, text = skel.dispatch(HANDLERS, environ, stdin)
+    except Exception:   # a bug: still an error object for the runtime, the traceback in the log
+        log.exception('%s failed unexpectedly', command)
+        status, text = 1, json.dumps(CniError(PLUGIN_ERROR, '%s: unexpected failure: %s' % (
+            PLUGIN, sys.exc_info()[1])).encode(None))
+    if status:
+        log.error('%s container %s: %s', command, environ.get('CNI_CONTAINERID', '-'), text)
+    if text:
+        stdout.write(text + '\n')
+        stdout.flush()
+    return status
