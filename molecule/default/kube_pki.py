@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -30,9 +30,12 @@ import kube_control_plane  # noqa: E402  pylint: disable=wrong-import-position
 SERVICE_CIDR = '10.96.0.0/16'
 
 
+def b64(data):
+    return base64.b64encode(data).decode('ascii')
+
+
 def kubeconfig(pki, path, server, name, user, groups=()):
     cert, key, _cert_path, _key_path = pki.issue(name, user, organizations=groups)
-    b64 = lambda data: base64.b64encode(data).decode('ascii')  # noqa: E731
     config = {
         'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'ovn-k8s-lab',
         'clusters': [{'name': 'ovn-k8s-lab', 'cluster': {'server': server, 'certificate-authority-data': b64(pki.ca_pem)}}],

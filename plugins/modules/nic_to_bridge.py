@@ -140,7 +140,7 @@ def main():
         # Not module.run(): the kernel part must follow the commit, within the same connection.
         with module.client(_nic_bridge.NIC_TO_BRIDGE_TABLES) as client:
             result = _nic_bridge.nic_to_bridge(client, ChangeSet(client), p['nic'], bridge,
-                                            p['datapath_type'], module.check_mode, p['timeout'])
+                                               p['datapath_type'], module.check_mode, p['timeout'])
     except OvnK8sError as exc:
         module.fail_json(msg=str(exc))
     if not module._diff:

@@ -24,6 +24,7 @@ def nic_bridge():
         sys.path.insert(0, collection_root())
     return importlib.import_module('ansible_collections.ovn_k8s.overlay.plugins.module_utils._nic_bridge')
 
+
 TCP = r'''
 import socket, sys
 mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])

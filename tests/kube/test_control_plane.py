@@ -78,11 +78,11 @@ def test_list_then_watch_from_the_list_with_bookmarks(kube, ns):
             bookmark = int(obj['metadata']['resourceVersion'] if isinstance(obj, dict) else obj.metadata.resource_version)
             break
         seen.append((kind, obj.metadata.name, int(obj.metadata.resource_version)))
-    events = [(k, n) for k, n, _ in seen]
+    events = [(k, n) for k, n, _rv in seen]
     # Newer API servers also send the deletion's own update (deletionTimestamp set) first.
     assert events[:3] == [('ADDED', 'a'), ('ADDED', 'b'), ('ADDED', 'c')] and events[-1] == ('DELETED', 'a'), events
     assert all(e == ('MODIFIED', 'a') for e in events[3:-1]), events
-    versions = [rv for _, _, rv in seen]
+    versions = [rv for _kind, _name, rv in seen]
     assert versions == sorted(versions) and versions[0] > int(listed.metadata.resource_version)
     assert bookmark is not None, 'no BOOKMARK before the watch ended'
     assert bookmark >= versions[-1]
@@ -94,7 +94,7 @@ def test_watch_from_an_expired_resource_version_gets_410_and_a_relist_recovers(k
     stale = core.list_namespaced_config_map(ns).metadata.resource_version
     kube.expire_watches()
     with pytest.raises(client.ApiException) as gone:
-        for _ in _watch(core.list_namespaced_config_map, ns, resource_version=stale, timeout_seconds=5):
+        for _event in _watch(core.list_namespaced_config_map, ns, resource_version=stale, timeout_seconds=5):
             pass
     assert gone.value.status == 410, gone.value
     # Relist, then watch from the new list: the old object is in the list, a new one comes

@@ -70,7 +70,7 @@ def bin_dir():
     path = os.environ.get('OVN_K8S_KUBE_BIN')
     if not path:
         proc = subprocess.run([os.path.join(REPO, 'scripts', 'build-k8s'), '--print-bin-dir'],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
         if proc.returncode != 0:
             raise ControlPlaneError('the Kubernetes binaries for the pinned versions are not built: run scripts/setup, which runs'
                                     ' scripts/build-k8s (it said: %s)' % proc.stderr.strip())
@@ -313,7 +313,7 @@ class ControlPlane:
         self._admin_key = os.path.join(self.pki.dir, 'admin.key')
 
     def _kubeconfig(self, name, user, groups=()):
-        cert, key, _, _ = self.pki.issue(name, user, organizations=groups)
+        cert, key, _cert_path, _key_path = self.pki.issue(name, user, organizations=groups)
         config = {
             'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'test',
             'clusters': [{'name': 'test', 'cluster': {'server': self.server, 'certificate-authority-data': _b64(self.pki.ca_pem)}}],
@@ -464,7 +464,7 @@ class ControlPlane:
     def kubectl(self, *args):
         """Runs the built kubectl with the admin kubeconfig; returns its stdout (raises on failure)."""
         proc = subprocess.run([os.path.join(self.bin, 'kubectl'), '--kubeconfig', self.kubeconfig] + list(args),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60, check=False)
         if proc.returncode != 0:
             raise ControlPlaneError('kubectl %s failed (exit %d): %s' % (' '.join(args), proc.returncode, proc.stderr.strip()))
         return proc.stdout
@@ -490,7 +490,7 @@ class ControlPlane:
             if left <= 0:
                 raise ControlPlaneError('namespace %s: no default ServiceAccount after %ss' % (namespace, timeout))
             w = watch.Watch()
-            for _ in w.stream(core.list_namespaced_service_account, namespace, field_selector='metadata.name=default',
+            for _event in w.stream(core.list_namespaced_service_account, namespace, field_selector='metadata.name=default',
                               resource_version=listed.metadata.resource_version, timeout_seconds=left, _request_timeout=left + 10):
                 w.stop()
                 return

@@ -16,7 +16,8 @@ import subprocess
 import sys
 import time
 
-from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402,F401 pylint: disable=unused-import (the one ovsdb-server fixture, re-exported)
+# The one ovsdb-server fixture, re-exported for the tests that import it from here.
+from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402,F401 pylint: disable=unused-import
 SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
 OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -45,8 +45,8 @@ SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lab_pod_serve
 def run(argv, env=None, check=True, stdin=None):
     proc = subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
-        raise RuntimeError('%s failed (exit %d): %s %s' % (' '.join(argv), proc.returncode,
-                                                          proc.stdout.strip(), proc.stderr.strip()))
+        raise RuntimeError('%s failed (exit %d): %s %s'
+                           % (' '.join(argv), proc.returncode, proc.stdout.strip(), proc.stderr.strip()))
     return proc
 
 
@@ -219,7 +219,7 @@ class Agent:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--node', required=True)
     parser.add_argument('--host-ip', required=True)
     parser.add_argument('--kubeconfig', required=True)
