@@ -17,7 +17,7 @@ import stat
 import subprocess
 import sys
 
-from conftest import SYSTEM_PYTHON, collection_root
+from cni_node import SYSTEM_PYTHON, collection_root
 
 TOKEN = 'not-a-real-token-7f3a9c'
 
