@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Mirrors OVSDB_CONNECTION_SPEC in plugins/module_utils/_common.py.
+    # Mirrors connection_spec() in plugins/module_utils/_common.py.
     DOCUMENTATION = r'''
 options:
   remote:
@@ -16,35 +16,43 @@ options:
       - How to reach the database, as an OVSDB remote such as V(unix:/var/run/ovn/ovnnb_db.sock),
         V(tcp:192.0.2.10:6641) or V(ssl:192.0.2.10:6641). Several remotes may be given separated
         by commas (a clustered database); the first that answers is used.
-      - If not set, the environment variable E(OVN_K8S_OVSDB_REMOTE) is used; then, for the
-        OVN Northbound database, E(OVN_NB_DB) (as C(ovn-nbctl) does) and V(unix:/var/run/ovn/ovnnb_db.sock);
-        for the local Open vSwitch database, E(OVS_DB) and V(unix:/var/run/openvswitch/db.sock).
+      - If not set, for a module of the OVN Northbound database the environment variable
+        E(OVN_K8S_NB_REMOTE) is used, then E(OVN_NB_DB) (as C(ovn-nbctl) does), then
+        V(unix:/var/run/ovn/ovnnb_db.sock); for a module of the local Open vSwitch database
+        E(OVN_K8S_OVS_REMOTE), then E(OVS_DB), then V(unix:/var/run/openvswitch/db.sock).
     type: str
   timeout:
     description:
       - Seconds to wait for the database to answer when connecting and when committing.
-      - If not set, the environment variable E(OVN_K8S_OVSDB_TIMEOUT) is used.
+      - If not set, the environment variable E(OVN_K8S_NB_TIMEOUT) is used for a module of the OVN
+        Northbound database, E(OVN_K8S_OVS_TIMEOUT) for a module of the Open vSwitch database.
     type: int
     default: 10
   ssl_key:
     description:
       - Private key file for an V(ssl:) remote.
-      - If not set, the environment variable E(OVN_K8S_OVSDB_SSL_KEY) is used.
+      - If not set, the environment variable E(OVN_K8S_NB_SSL_KEY) is used for a module of the OVN
+        Northbound database, E(OVN_K8S_OVS_SSL_KEY) for a module of the Open vSwitch database.
     type: path
   ssl_cert:
     description:
       - Certificate file for an V(ssl:) remote.
-      - If not set, the environment variable E(OVN_K8S_OVSDB_SSL_CERT) is used.
+      - If not set, the environment variable E(OVN_K8S_NB_SSL_CERT) is used for a module of the OVN
+        Northbound database, E(OVN_K8S_OVS_SSL_CERT) for a module of the Open vSwitch database.
     type: path
   ssl_ca_cert:
     description:
       - CA certificate file that signed the server's certificate, for an V(ssl:) remote.
-      - If not set, the environment variable E(OVN_K8S_OVSDB_SSL_CA_CERT) is used.
+      - If not set, the environment variable E(OVN_K8S_NB_SSL_CA_CERT) is used for a module of the OVN
+        Northbound database, E(OVN_K8S_OVS_SSL_CA_CERT) for a module of the Open vSwitch database.
     type: path
 requirements:
   - ovsdbapp (Debian package C(python3-ovsdbapp))
   - ovs (Debian package C(python3-openvswitch))
 notes:
+  - The action group C(ovn_k8s.overlay.ovn_nb) holds the modules of the OVN Northbound database and
+    C(ovn_k8s.overlay.ovs) those of the local Open vSwitch database, so that C(module_defaults) can
+    give each its own connection options.
   - When the Python that runs the module lacks C(ovsdbapp) or C(ovs), the module re-runs itself
     under the system Python (C(/usr/bin/python3)) if that one has them.
   - Each run reads the database once, computes the change and the diff from what it read, and

@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import parse_network
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
     InvalidInput,
@@ -28,19 +29,6 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
 # name is not the node name.
 NODE_KEY = 'k8s-node'
 TABLES = {'Logical_Switch': ['name', 'other_config', 'external_ids']}
-
-
-def _network(text, what):
-    try:
-        net = ipaddress.ip_network(str(text), strict=False)
-    except ValueError:
-        raise InvalidInput('%s: %r is not a CIDR such as 10.128.1.0/24' % (what, text))
-    if '/' not in str(text):
-        raise InvalidInput('%s: %r has no prefix length (expected a CIDR such as 10.128.1.0/24)'
-                           % (what, text))
-    if ipaddress.ip_interface(str(text)).ip != net.network_address:
-        raise InvalidInput('%s: %s has host bits set; did you mean %s?' % (what, text, net))
-    return net
 
 
 def existing_switches(client, node_key=NODE_KEY):
@@ -59,7 +47,7 @@ def allocate(cluster_subnet, host_prefix, nodes, existing):
     ``nodes`` is a list of {'name': str, 'subnet': str or None};
     ``existing`` what :func:`existing_switches` returned.
     """
-    cluster = _network(cluster_subnet, 'cluster_subnet')
+    cluster = parse_network(cluster_subnet, 'cluster_subnet')
     limit = cluster.max_prefixlen - 2  # room for the router port, management port and a pod
     if not cluster.prefixlen <= host_prefix <= limit:
         raise InvalidInput('host_prefix %d does not fit the cluster range %s: it must be between '
@@ -85,11 +73,11 @@ def allocate(cluster_subnet, host_prefix, nodes, existing):
             raise Conflict('node %s has %d logical switches with a subnet (%s); expected one'
                            % (name, len(live[name]), ', '.join(entry[0] for entry in live[name])))
         switch, text = live[name][0]
-        net = _network(text, 'the subnet of logical switch %s (node %s)' % (switch, name))
+        net = parse_network(text, 'the subnet of logical switch %s (node %s)' % (switch, name))
         if net.version != cluster.version or not net.subnet_of(cluster):
             raise InvalidInput('node %s has subnet %s on its logical switch %s, outside the cluster '
                                'range %s' % (name, net, switch, cluster))
-        if pinned and _network(pinned, 'subnet of node %s' % name) != net:
+        if pinned and parse_network(pinned, 'subnet of node %s' % name) != net:
             raise Conflict('node %s is pinned to subnet %s but its logical switch %s already has '
                            '%s; remove the switch first to renumber the node'
                            % (name, pinned, switch, net))
@@ -99,7 +87,7 @@ def allocate(cluster_subnet, host_prefix, nodes, existing):
         name, pinned = n['name'], n.get('subnet')
         if name in result or not pinned:
             continue
-        net = _network(pinned, 'subnet of node %s' % name)
+        net = parse_network(pinned, 'subnet of node %s' % name)
         if net.version != cluster.version or not net.subnet_of(cluster):
             raise InvalidInput('node %s: subnet %s is outside the cluster range %s'
                                % (name, net, cluster))
@@ -162,3 +150,11 @@ def _lowest_free(cluster, host_prefix, busy):
         return None
     return ipaddress.ip_network((candidate, host_prefix)) if cluster.version == 4 else \
         ipaddress.IPv6Network((candidate, host_prefix))
+
+
+def lowest_free(pool, prefix, busy):
+    """The lowest /``prefix`` of network ``pool`` that overlaps no network in ``busy``, or None.
+
+    Shared with the gateways' join subnets (``_nb``), allocated from their own range.
+    """
+    return _lowest_free(pool, prefix, sorted(busy, key=lambda b: (b.network_address, b.prefixlen)))

@@ -14,6 +14,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import node_name_problem
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import InvalidInput
 
 _MAC = re.compile(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$')
@@ -34,19 +35,41 @@ def check_ip(ip, what):
         raise InvalidInput('%s: %r is not an IP address' % (what, ip))
 
 
-def check_network(cidr, what, strict=True):
-    """A CIDR; strict means host bits must be zero (a subnet, not an interface address)."""
+def parse_network(cidr, what, strict=True, example=None):
+    """The one CIDR parser of the collection.
+
+    ``strict``: a network (host bits must be zero), returned as an ``ip_network``; otherwise an
+    address with its prefix length (an interface address), returned as an ``ip_interface``.
+    ``example`` is the value shown in the message when the input is not a CIDR.
+    """
+    example = example or ('10.128.1.0/24' if strict else '10.128.1.2/24')
+    text = str(cidr)
     try:
-        iface = ipaddress.ip_interface(cidr)
+        iface = ipaddress.ip_interface(text)
     except ValueError:
-        raise InvalidInput('%s: %r is not a CIDR such as 10.128.1.0/24' % (what, cidr))
-    if '/' not in str(cidr):
-        raise InvalidInput('%s: %r has no prefix length (expected a CIDR such as 10.128.1.0/24)'
-                           % (what, cidr))
-    if strict and iface.ip != iface.network.network_address:
+        raise InvalidInput('%s: %r is not a CIDR such as %s' % (what, cidr, example))
+    if '/' not in text:
+        raise InvalidInput('%s: %r has no prefix length (expected a CIDR such as %s)'
+                           % (what, cidr, example))
+    if not strict:
+        return iface
+    if iface.ip != iface.network.network_address:
         raise InvalidInput('%s: %s has host bits set; did you mean %s?'
                            % (what, cidr, iface.network))
-    return str(iface.network) if strict else str(iface)
+    return iface.network
+
+
+def check_network(cidr, what, strict=True):
+    """A CIDR as text; strict means host bits must be zero (a subnet, not an interface address)."""
+    return str(parse_network(cidr, what, strict=strict))
+
+
+def check_node_name(node, what=None):
+    """A Kubernetes node name (a DNS subdomain of at most 253 characters)."""
+    problem = node_name_problem(node)
+    if problem:
+        raise InvalidInput('%s: %r is not a valid node name (%s)' % (what or 'node', node, problem))
+    return node
 
 
 def check_ifname(name, what):

@@ -17,14 +17,28 @@ from ansible.module_utils.common import respawn
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
 
-# Mirrored by the doc fragment ovn_k8s.overlay.ovsdb_connection.
-OVSDB_CONNECTION_SPEC = dict(
-    remote=dict(type='str', fallback=(env_fallback, ['OVN_K8S_OVSDB_REMOTE'])),
-    timeout=dict(type='int', default=10, fallback=(env_fallback, ['OVN_K8S_OVSDB_TIMEOUT'])),
-    ssl_key=dict(type='path', no_log=False, fallback=(env_fallback, ['OVN_K8S_OVSDB_SSL_KEY'])),
-    ssl_cert=dict(type='path', fallback=(env_fallback, ['OVN_K8S_OVSDB_SSL_CERT'])),
-    ssl_ca_cert=dict(type='path', fallback=(env_fallback, ['OVN_K8S_OVSDB_SSL_CA_CERT'])),
-)
+# The environment variables of the connection options start with the database's own prefix,
+# so that one shell can point the Northbound and the Open vSwitch modules at different servers.
+ENV_PREFIXES = {
+    _ovsdb.NB_DB: 'OVN_K8S_NB_',
+    _ovsdb.OVS_DB: 'OVN_K8S_OVS_',
+}
+
+
+def connection_spec(database):
+    """The connection options of a module of ``database``.
+
+    Mirrored by the doc fragment ovn_k8s.overlay.ovsdb_connection.
+    """
+    prefix = ENV_PREFIXES[database]
+    return dict(
+        remote=dict(type='str', fallback=(env_fallback, [prefix + 'REMOTE'])),
+        timeout=dict(type='int', default=10, fallback=(env_fallback, [prefix + 'TIMEOUT'])),
+        ssl_key=dict(type='path', no_log=False, fallback=(env_fallback, [prefix + 'SSL_KEY'])),
+        ssl_cert=dict(type='path', fallback=(env_fallback, [prefix + 'SSL_CERT'])),
+        ssl_ca_cert=dict(type='path', fallback=(env_fallback, [prefix + 'SSL_CA_CERT'])),
+    )
+
 
 # Mirrored by the doc fragment ovn_k8s.overlay.external_ids.
 EXTERNAL_IDS_SPEC = dict(
@@ -51,8 +65,8 @@ class OvsdbModule(AnsibleModule):
     """An AnsibleModule that talks to one OVSDB database."""
 
     def __init__(self, database, argument_spec, **kwargs):
-        spec = copy.deepcopy(OVSDB_CONNECTION_SPEC)
-        spec.update(argument_spec)
+        spec = connection_spec(database)
+        spec.update(copy.deepcopy(argument_spec))
         kwargs.setdefault('supports_check_mode', True)
         super(OvsdbModule, self).__init__(argument_spec=spec, **kwargs)
         self.database = database
@@ -72,9 +86,7 @@ class OvsdbModule(AnsibleModule):
         """
         try:
             with self.client(tables, conditions) as client:
-                cs = _ovsdb.ChangeSet(client)
-                more = plan(cs, client) or {}
-                cs.commit(check_mode=self.check_mode)
+                cs, more = _ovsdb.plan_and_commit(client, plan, check_mode=self.check_mode)
         except _ovsdb.OvnK8sError as exc:
             self.fail_json(msg=str(exc))
         result = cs.result(**extra)

@@ -16,19 +16,29 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
     check_ip,
     check_mac,
     check_network,
+    check_node_name,
     merge_tables,
+    parse_network,
     purged,
     strs,
+)
+# The names live in _names; these two stay importable from here for existing callers.
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import (
+    gateway_names,
+    mac_from_ip,
 )
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
     InvalidInput,
     plain,
 )
+# Join subnets of gateways are allocated the way node subnets are.
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._alloc import lowest_free
 
 # Tables (and columns) each kind of operation reads; modules register only these.
 SWITCH_TABLES = {
@@ -173,7 +183,8 @@ def ensure_switch(cs, client, name, subnet=None, exclude_ips=None, other_config=
         wanted['other_config'] = dict((k, v) for k, v in other.items() if v is not None)
         wanted.setdefault('external_ids', {})
         cs.create(label, dict(wanted, name=name),
-                  lambda api: api.ls_add(name, may_exist=False, **wanted))
+                  lambda api: api.ls_add(name, may_exist=False, **wanted),
+                  unique=('Logical_Switch', name))
         return
     cs.converge(label, 'Logical_Switch', row, wanted,
                 purge=purged(other_config=purge_other_config, external_ids=purge_external_ids))
@@ -215,7 +226,8 @@ def ensure_lsp(cs, client, switch, name, addresses=None, port_security=None, por
         tag_req = columns.pop('tag_request', [None])[0]
         cs.create(label, dict(wanted, name=name, switch=switch),
                   lambda api: api.lsp_add(switch, name, parent_name=parent, tag=tag_req,
-                                          may_exist=False, **columns))
+                                          may_exist=False, **columns),
+                  unique=('Logical_Switch_Port', name))
         return
     cs.converge(label, 'Logical_Switch_Port', row, wanted,
                 purge=purged(options=purge_options, external_ids=purge_external_ids))
@@ -240,7 +252,8 @@ def ensure_router(cs, client, name, options=None, external_ids=None, enabled=Non
     label = 'Logical_Router %s' % name
     if row is None:
         cs.create(label, dict(wanted, name=name),
-                  lambda api: api.lr_add(name, may_exist=False, **wanted))
+                  lambda api: api.lr_add(name, may_exist=False, **wanted),
+                  unique=('Logical_Router', name))
         return
     cs.converge(label, 'Logical_Router', row, wanted,
                 purge=purged(options=purge_options, external_ids=purge_external_ids))
@@ -263,7 +276,8 @@ def ensure_lrp(cs, client, router, name, mac, networks, peer=None, options=None,
     wanted = _wanted(
         mac=check_mac(mac, what + ' mac'),
         networks=[check_network(n, what + ' networks', strict=False) for n in networks],
-        peer=[peer] if peer else None,
+        # Not given (None) leaves the peer alone; '' removes it.
+        peer=[peer] if peer else ([] if peer == '' else None),
         options=strs(options, what + ' options'),
         external_ids=strs(external_ids, what + ' external_ids'),
         enabled=[bool(enabled)] if enabled is not None else None,
@@ -273,13 +287,12 @@ def ensure_lrp(cs, client, router, name, mac, networks, peer=None, options=None,
     if row is None:
         columns = dict(wanted)
         mac_, nets = columns.pop('mac'), columns.pop('networks')
-        peer_ = columns.pop('peer', [None])[0]
+        peer_ = (columns.pop('peer', None) or [None])[0]
         cs.create(label, dict(wanted, name=name, router=router),
                   lambda api: api.lrp_add(router, name, mac_, nets, peer=peer_,
-                                          may_exist=False, **columns))
+                                          may_exist=False, **columns),
+                  unique=('Logical_Router_Port', name))
         return
-    if peer is None:
-        wanted['peer'] = []
     cs.converge(label, 'Logical_Router_Port', row, wanted,
                 purge=purged(options=purge_options, external_ids=purge_external_ids))
 
@@ -299,7 +312,7 @@ def ensure_route(cs, client, router, prefix, nexthop, output_port=None, policy='
     what = 'route %s on logical router %s' % (prefix, router)
     prefix = check_network(prefix, what) if '/' in prefix else check_ip(prefix, what)
     nexthop = check_ip(nexthop, what + ' nexthop')
-    label = 'Logical_Router_Static_Route %s %s' % (router, prefix)
+    label = _route_label(router, prefix, policy)
     lr = get_router(client, router)
     existing = [r for r in lr.static_routes if r.ip_prefix == prefix and
                 (r.policy or ['dst-ip'])[0] == policy] if lr is not None else []
@@ -307,6 +320,9 @@ def ensure_route(cs, client, router, prefix, nexthop, output_port=None, policy='
                   output_port=[output_port] if output_port else [],
                   external_ids=strs(external_ids, what + ' external_ids') or {})
     if not existing:
+        if lr is not None:
+            # Another client adding the same route in the meantime must not make two.
+            cs.expect_unchanged('Logical_Router', lr, ['static_routes'])
         cs.create(label, plain(wanted), lambda api: _add_row(
             api, 'Logical_Router_Static_Route', 'Logical_Router', router, 'static_routes',
             wanted))
@@ -328,9 +344,23 @@ def remove_routes(cs, client, router, keep=None, match=None):
             continue
         if keep and route.ip_prefix in keep:
             continue
-        cs.record('Logical_Router_Static_Route %s %s' % (router, route.ip_prefix),
-                  _columns(route, ['nexthop', 'external_ids']), None,
+        label = _unused_label(cs, _route_label(router, route.ip_prefix,
+                                               (route.policy or ['dst-ip'])[0]), route)
+        cs.record(label, _columns(route, ['nexthop', 'external_ids']), None,
                   [_unlink('Logical_Router', lr.uuid, 'static_routes', route.uuid)])
+
+
+def _route_label(router, prefix, policy):
+    # A dst-ip and a src-ip route may share a prefix: the policy tells them apart.
+    label = 'Logical_Router_Static_Route %s %s' % (router, prefix)
+    return label if policy == 'dst-ip' else '%s %s' % (label, policy)
+
+
+def _unused_label(cs, label, row):
+    """``label``, or ``label`` and the row's UUID when another row of this run already has it."""
+    if label in cs.before or label in cs.after:
+        return '%s %s' % (label, row.uuid)
+    return label
 
 
 # NAT --------------------------------------------------------------------
@@ -352,6 +382,8 @@ def ensure_nat(cs, client, router, nat_type, external_ip, logical_ip, external_i
     wanted = dict(type=nat_type, external_ip=external_ip, logical_ip=logical_ip,
                   external_ids=strs(external_ids, what + ' external_ids') or {})
     if not existing:
+        if lr is not None:
+            cs.expect_unchanged('Logical_Router', lr, ['nat'])
         cs.create(label, plain(wanted), lambda api: _add_row(
             api, 'NAT', 'Logical_Router', router, 'nat', wanted))
         return
@@ -370,7 +402,7 @@ def remove_nats(cs, client, router, keep=(), match=None):
         key = nat_key(nat.type, nat.external_ip, nat.logical_ip)
         if key in keep or (match is not None and not match(nat)):
             continue
-        cs.record('NAT %s %s %s' % (router, key[0], key[1]),
+        cs.record(_unused_label(cs, 'NAT %s %s %s' % (router, key[0], key[1]), nat),
                   _columns(nat, ['external_ip', 'logical_ip']), None,
                   [_unlink('Logical_Router', lr.uuid, 'nat', nat.uuid)])
 
@@ -413,20 +445,6 @@ GATEWAY_TABLES = merge_tables(SWITCH_TABLES, LSP_TABLES, ROUTER_TABLES, LRP_TABL
 GATEWAY_ID_KEY = 'ovn-k8s-gateway'
 
 
-def mac_from_ip(ip):
-    """The MAC ovn-kubernetes derives from an IPv4 address: 0a:58 and the four bytes."""
-    packed = ipaddress.IPv4Address(ip).packed
-    return '0a:58:' + ':'.join('%02x' % b for b in bytearray(packed))
-
-
-def gateway_names(node):
-    return dict(router='GR_%s' % node, join='join_%s' % node, ext='ext_%s' % node,
-                cr_port='rtoj-%s' % node, cr_peer='jtor-%s' % node,
-                gr_join_port='rtoj-GR_%s' % node, gr_join_peer='jtor-GR_%s' % node,
-                gr_ext_port='rtoe-GR_%s' % node, gr_ext_peer='etor-GR_%s' % node,
-                localnet='lnet-%s' % node)
-
-
 def _gateway_addresses(node, physical_ip, default_gateway, join_subnet):
     what = 'gateway router GR_%s' % node
     ext = ipaddress.ip_interface(check_network(physical_ip, what + ' physical_ip', strict=False))
@@ -439,39 +457,106 @@ def _gateway_addresses(node, physical_ip, default_gateway, join_subnet):
     if gw not in ext.network:
         raise InvalidInput('%s: default_gateway %s is not in the external network %s'
                            % (what, gw, ext.network))
-    join = ipaddress.ip_network(check_network(join_subnet, what + ' join_subnet'))
+    join = ipaddress.ip_network(check_network(str(join_subnet), what + ' join_subnet'))
     if join.version != 4 or join.prefixlen > 30:
         raise InvalidInput('%s: join_subnet %s must be an IPv4 network of /30 or larger'
                            % (what, join_subnet))
     return ext, gw, join, join.network_address + 1, join.network_address + 2
 
 
+JOIN_RANGE = '100.64.0.0/16'
+JOIN_PREFIX = 29
+
+
+def _join_networks(client, cluster_router, own_port):
+    """[(network, port name, gateway node or None)] of every port on the cluster router but ``own_port``."""
+    out = []
+    cr = get_router(client, cluster_router)
+    for port in (cr.ports if cr is not None else []):
+        if port.name == own_port:
+            continue
+        for text in port.networks:
+            try:
+                net = ipaddress.ip_interface(text).network
+            except ValueError:
+                continue  # not ours to judge
+            out.append((net, port.name, port.external_ids.get(GATEWAY_ID_KEY)))
+    return out
+
+
+def _pick_join_subnet(client, node, cluster_router, join_subnet, join_range, join_prefix, cluster=()):
+    """The join subnet of ``node``'s gateway: the one given, else the one it has, else the
+    lowest free /join_prefix of ``join_range``; never one that overlaps another port of the
+    cluster router or the cluster's pod subnets (``cluster``)."""
+    what = 'gateway router GR_%s' % node
+    own_port = gateway_names(node)['cr_port']
+    taken = _join_networks(client, cluster_router, own_port)
+    pods = [ipaddress.ip_network(c) for c in cluster]
+    if join_subnet:
+        join = ipaddress.ip_network(check_network(join_subnet, what + ' join_subnet'))
+        for net in pods:
+            if net.version == join.version and net.overlaps(join):
+                raise InvalidInput('%s: join_subnet %s overlaps the cluster subnet %s' % (what, join, net))
+        for net, port, owner in taken:
+            if net.version == join.version and net.overlaps(join):
+                raise Conflict('%s: join_subnet %s overlaps %s of logical router port %s on the cluster '
+                               'router %s%s; give each gateway its own join subnet or leave it empty to '
+                               'allocate one' % (what, join, net, port, cluster_router,
+                                                 ' (gateway %s)' % owner if owner else ''))
+        return join
+    own = client.find_one('Logical_Router_Port', 'name', own_port)
+    if own is not None and own.networks:
+        # Stable: a gateway keeps the join subnet it has.
+        return ipaddress.ip_interface(own.networks[0]).network
+    pool = ipaddress.ip_network(check_network(join_range, what + ' join_range'))
+    if pool.version != 4 or not pool.prefixlen <= join_prefix <= 30:
+        raise InvalidInput('%s: join_prefix %s does not fit the IPv4 join_range %s: it must be between '
+                           '%d and 30' % (what, join_prefix, pool, pool.prefixlen))
+    busy = [net for net, _port, _owner in taken if net.version == 4] + [n for n in pods if n.version == 4]
+    chosen = lowest_free(pool, join_prefix, busy)
+    if chosen is None:
+        raise InvalidInput('%s: the join_range %s has no free /%d left (%d networks on the cluster '
+                           'router %s)' % (what, pool, join_prefix, len(busy), cluster_router))
+    return chosen
+
+
 def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, default_gateway,
-                          cluster_subnets, join_subnet, cluster_router='ovn_cluster_router',
-                          rampout_subnets=None, network_name='physnet'):
+                          cluster_subnets, join_subnet=None, cluster_router='ovn_cluster_router',
+                          rampout_subnets=None, network_name='physnet', join_range=JOIN_RANGE,
+                          join_prefix=JOIN_PREFIX):
     """Create or converge everything north-south traffic of ``node`` needs, as
-    gateway-init did, without ever duplicating a route or a NAT rule."""
+    gateway-init did, without ever duplicating a route or a NAT rule.
+
+    Without ``join_subnet`` the gateway keeps the join subnet it has, or gets the lowest
+    free /``join_prefix`` of ``join_range``. What it reads of the shared cluster router
+    (its routes and ports) is verified when it commits, so gateways converging in
+    parallel cannot both take the default route or one join subnet."""
     what = 'gateway router GR_%s' % node
     n = gateway_names(node)
-    ext, gw, join, cr_ip, gr_ip = _gateway_addresses(node, physical_ip, default_gateway,
-                                                     join_subnet)
-    physical_mac = check_mac(physical_mac, what + ' physical_mac')
+    _gateway_addresses(node, physical_ip, default_gateway, join_subnet or '100.64.0.0/29')
+    if get_router(client, cluster_router) is None:
+        raise Conflict('%s: the cluster router %s does not exist; run the central setup first'
+                       % (what, cluster_router))
     if not cluster_subnets:
         raise InvalidInput('%s: cluster_subnets must name at least one CIDR' % what)
     cluster = [check_network(s, what + ' cluster_subnets') for s in cluster_subnets]
+    join_subnet = _pick_join_subnet(client, node, cluster_router, join_subnet, join_range,
+                                    join_prefix, cluster)
+    ext, gw, join, cr_ip, gr_ip = _gateway_addresses(node, physical_ip, default_gateway,
+                                                     join_subnet)
+    physical_mac = check_mac(physical_mac, what + ' physical_mac')
     rampout = [check_network(s, what + ' rampout_subnets') for s in (rampout_subnets or [])]
     for sub in rampout:
         if not any(ipaddress.ip_network(sub).subnet_of(ipaddress.ip_network(c)) for c in cluster):
             raise InvalidInput('%s: rampout subnet %s is not inside the cluster subnets %s'
                                % (what, sub, ', '.join(cluster)))
-    if get_router(client, cluster_router) is None:
-        raise Conflict('%s: the cluster router %s does not exist; run the central setup first'
-                       % (what, cluster_router))
     tag = {GATEWAY_ID_KEY: node}
     prefix = '%d' % join.prefixlen
 
     # The cluster router's default (or source-ip) routes must not fight another gateway's.
     cr = get_router(client, cluster_router)
+    # Checked again when committing: another gateway may be converging at the same time.
+    cs.expect_unchanged('Logical_Router', cr, ['static_routes', 'ports'])
     wanted_cr_routes = ([(s, 'src-ip') for s in rampout] if rampout else [('0.0.0.0/0', 'dst-ip')])
     for route in cr.static_routes:
         owner = route.external_ids.get(GATEWAY_ID_KEY)
@@ -519,7 +604,7 @@ def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, 
         ensure_nat(cs, client, n['router'], 'snat', str(ext.ip), sub, external_ids=tag)
     remove_nats(cs, client, n['router'], keep=[nat_key('snat', str(ext.ip), s) for s in snat])
     return dict(router=n['router'], join_switch=n['join'], external_switch=n['ext'],
-                join_ip=str(gr_ip), cluster_router_join_ip=str(cr_ip))
+                join_ip=str(gr_ip), cluster_router_join_ip=str(cr_ip), join_subnet=str(join))
 
 
 def remove_gateway_router(cs, client, node, cluster_router='ovn_cluster_router'):
@@ -531,3 +616,68 @@ def remove_gateway_router(cs, client, node, cluster_router='ovn_cluster_router')
     remove_switch(cs, client, n['join'])
     remove_switch(cs, client, n['ext'])
     remove_router(cs, client, n['router'])
+
+
+# A node's network (what minion-init did) --------------------------------------
+NODE_NETWORK_TABLES = merge_tables(SWITCH_TABLES, LSP_TABLES, LRP_TABLES)
+
+
+def node_addresses(subnet, what='node subnet'):
+    """Every address of a node's network, derived from its subnet (IPv4).
+
+    The first address is the cluster router's port, the second the management port.
+    """
+    net = parse_network(subnet, what)
+    if net.version != 4 or net.prefixlen > 30:
+        raise InvalidInput('%s: %s must be an IPv4 network of /30 or larger (it holds the router '
+                           'port and the management port)' % (what, subnet))
+    router_ip, mgmt_ip = net.network_address + 1, net.network_address + 2
+    return dict(subnet=str(net),
+                router_ip=str(router_ip), router_cidr='%s/%d' % (router_ip, net.prefixlen),
+                router_mac=_names.mac_from_ip(router_ip),
+                mgmt_ip=str(mgmt_ip), mgmt_cidr='%s/%d' % (mgmt_ip, net.prefixlen),
+                mgmt_mac=_names.mac_from_ip(mgmt_ip))
+
+
+def node_network_names(node):
+    return dict(switch=_names.node_switch(node),
+                router_port=_names.router_to_switch_port(node),
+                switch_port=_names.switch_to_router_port(node),
+                mgmt_port=_names.mgmt_port(node),
+                mgmt_interface=_names.MGMT_INTERFACE)
+
+
+def ensure_node_network(cs, client, node, subnet, cluster_router='ovn_cluster_router',
+                        external_ids=None):
+    """The node's switch with its subnet (the management address excluded from dynamic
+    addressing), the cluster router's port to it, the switch's router port and the
+    management port's logical port. Returns the addresses and names (see node_addresses)."""
+    check_node_name(node, 'node %r' % (node,))
+    addrs = node_addresses(subnet, 'node %s subnet' % node)
+    names = node_network_names(node)
+    if get_router(client, cluster_router) is None \
+            and not cs.will_create('Logical_Router %s' % cluster_router):
+        raise Conflict('node %s: the cluster router %s does not exist; run the central setup first'
+                       % (node, cluster_router))
+    ensure_switch(cs, client, names['switch'], subnet=addrs['subnet'],
+                  exclude_ips=[addrs['mgmt_ip']], external_ids=external_ids)
+    ensure_lrp(cs, client, cluster_router, names['router_port'], addrs['router_mac'],
+               [addrs['router_cidr']], external_ids=external_ids)
+    ensure_lsp(cs, client, names['switch'], names['switch_port'], port_type='router',
+               addresses=['router'], options={'router-port': names['router_port']},
+               external_ids=external_ids)
+    ensure_lsp(cs, client, names['switch'], names['mgmt_port'],
+               addresses=['%s %s' % (addrs['mgmt_mac'], addrs['mgmt_ip'])],
+               external_ids=external_ids)
+    return dict(addrs, **names)
+
+
+def remove_node_network(cs, client, node, cluster_router='ovn_cluster_router'):
+    """Remove what ensure_node_network made for ``node``: its switch (with every port on it,
+    pods' included) and the cluster router's port to it."""
+    names = node_network_names(node)
+    if get_switch(client, names['switch']) is not None:
+        remove_lsp(cs, client, names['mgmt_port'], names['switch'])
+        remove_lsp(cs, client, names['switch_port'], names['switch'])
+        remove_switch(cs, client, names['switch'])
+    remove_lrp(cs, client, names['router_port'], cluster_router)

@@ -21,6 +21,7 @@ import socket
 import time
 import traceback
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import parse_network
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
     InvalidInput,
@@ -59,16 +60,7 @@ def open_ipr():
 # Values -------------------------------------------------------------------
 def parse_cidr(cidr, what):
     """An interface address with its prefix, such as 10.128.1.2/24."""
-    text = str(cidr)
-    try:
-        iface = ipaddress.ip_interface(text)
-    except ValueError:
-        raise InvalidInput('%s: %r is not an address with a prefix length such as 10.128.1.2/24'
-                           % (what, cidr))
-    if '/' not in text:
-        raise InvalidInput('%s: %r has no prefix length (expected such as 10.128.1.2/24)'
-                           % (what, cidr))
-    return iface
+    return parse_network(cidr, what, strict=False)
 
 
 def _family(version):

@@ -238,19 +238,43 @@ def _label(table, record):
     return '%s %s' % (table, '.' if table == 'Open_vSwitch' else record)
 
 
+# What the diff shows of a removed key's old value, which may be a secret (an old API token).
+REMOVED_VALUE = '(removed; value not shown)'
+
+
 def set_external_ids(cs, client, table, record, external_ids, purge=False):
-    """Set the given keys of a record's external_ids; purge drops the others."""
+    """Set the given keys of a record's external_ids; purge drops the others.
+
+    The diff holds only the keys named (and, with purge, the names of the keys dropped, without
+    their values): other keys of the map may hold what this task has no business printing.
+    """
     row = _record_row(client, table, record)
     ids = strs(external_ids or {}, '%s %s external_ids' % (table, record))
-    cs.converge(_label(table, record), table, row, {'external_ids': ids},
-                purge={'external_ids'} if purge else ())
+    label = _label(table, record)
+    if cs.converge(label, table, row, {'external_ids': ids}, purge={'external_ids'} if purge else ()):
+        _only_keys(cs, label, ids)
 
 
 def remove_external_ids(cs, client, table, record, keys):
     """Remove the given keys (a dict's values are ignored) from a record's external_ids."""
     row = _record_row(client, table, record)
-    cs.converge(_label(table, record), table, row,
-                {'external_ids': dict((str(k), None) for k in keys)})
+    label = _label(table, record)
+    if cs.converge(label, table, row, {'external_ids': dict((str(k), None) for k in keys)}):
+        _only_keys(cs, label, [])
+
+
+def managed_external_ids(current, keys):
+    """The entries of ``current`` (a plain map) whose keys are in ``keys``."""
+    return dict((k, v) for k, v in current.items() if k in keys)
+
+
+def _only_keys(cs, label, keys):
+    """Narrow the diff of ``label``'s external_ids to the keys set (``keys``) and the keys removed,
+    whose old values are not shown."""
+    before, after = cs.before[label]['external_ids'], cs.after[label]['external_ids']
+    cs.before[label]['external_ids'] = dict(
+        (k, v if k in keys else REMOVED_VALUE) for k, v in before.items() if k in keys or k not in after)
+    cs.after[label]['external_ids'] = managed_external_ids(after, keys)
 
 
 # Commands built here ------------------------------------------------------

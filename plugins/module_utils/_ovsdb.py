@@ -27,6 +27,7 @@ try:
     import ovs.db.idl
     import ovs.jsonrpc
     import ovs.stream
+    from ovsdbapp.backend.ovs_idl import command as ovsdbapp_command
     from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
     from ovsdbapp.backend.ovs_idl import idlutils
     from ovsdbapp import exceptions as ovsdbapp_exceptions
@@ -68,6 +69,13 @@ class Conflict(OvnK8sError):
 
 class TransactionFailed(OvnK8sError):
     """The database refused or failed a transaction."""
+
+
+class StaleRead(OvnK8sError):
+    """Something a plan was computed from changed before the plan committed.
+
+    Nothing was written; :func:`plan_and_commit` plans again from the new state.
+    """
 
 
 def default_remote(database):
@@ -199,6 +207,7 @@ class Client:
         idl = ovs.db.idl.Idl(self.remote, helper)
         for table, condition in (conditions or {}).items():
             idl.cond_change(table, condition)
+        _index_names(idl)
         self.connection = ovsdbapp_connection.Connection(idl, timeout)
         try:
             self.connection.start()
@@ -208,6 +217,7 @@ class Client:
         self.api = _api_class(database)(self.connection)
         self.idl = idl
         self.conditions = dict(conditions or {})
+        self._indexes = {}
 
     def other_view(self, tables, conditions):
         """A second, read-only client of the same database with other tables/conditions.
@@ -236,14 +246,34 @@ class Client:
 
     def find(self, table, column, value):
         """All rows of ``table`` whose ``column`` equals ``value``."""
+        if isinstance(value, str):
+            return list(self._index(table, column, False).get(value, ()))
         return [r for r in self.idl.tables[table].rows.values() if getattr(r, column) == value]
 
     def holder(self, table, row, column='ports'):
         """The row of ``table`` whose reference set ``column`` holds ``row``, or None."""
-        for parent in self.idl.tables[table].rows.values():
-            if any(child.uuid == row.uuid for child in getattr(parent, column)):
-                return parent
-        return None
+        found = self._index(table, column, True).get(row.uuid)
+        return found[0] if found else None
+
+    def _index(self, table, column, children):
+        """{value: [rows]} (or {child uuid: [parent]}) over the IDL copy, rebuilt whenever the
+        copy changed. A one-shot module pays one scan as before; a long-lived client (the
+        watcher) that looks up thousands of rows between two changes pays one scan in all.
+        """
+        seqno = self.idl.change_seqno
+        key = (table, column, children)
+        cached = self._indexes.get(key)
+        if cached is not None and cached[0] == seqno:
+            return cached[1]
+        index = {}
+        for row in list(self.idl.tables[table].rows.values()):
+            if children:
+                for child in getattr(row, column):
+                    index.setdefault(child.uuid, []).append(row)
+            else:
+                index.setdefault(getattr(row, column), []).append(row)
+        self._indexes[key] = (seqno, index)
+        return index
 
     def find_one(self, table, column, value):
         """The row whose ``column`` is ``value``, None, or a Conflict if several."""
@@ -253,29 +283,72 @@ class Client:
                            % (self.label, len(found), table, column, value))
         return found[0] if found else None
 
+    def settle(self):
+        """Wait until every transaction queued earlier on this connection has finished.
+
+        For a long-lived client (the watcher): a commit that timed out may still be applied
+        later by the connection's thread, and a read made before that would not see it. An
+        empty transaction is served after all earlier ones, so once it returns the local copy
+        holds their outcome.
+        """
+        try:
+            self.api.create_transaction(check_error=True).commit()
+        except ovsdbapp_exceptions.TimeoutException as exc:
+            raise OvsdbConnectionError('the %s at %s did not answer in %s seconds: %s'
+                                       % (self.label, self.remote, self.timeout, exc))
+
     def commit(self, commands):
         """Run ``commands`` (callables taking the API) in one checked transaction."""
         if not commands:
             return
         try:
-            with self.api.transaction(check_error=True) as txn:
+            # Errors are reported by the caller; ovsdbapp's own logging would only add noise.
+            with self.api.transaction(check_error=True, log_errors=False) as txn:
                 for make in commands:
                     txn.add(make(self.api))
         except OvnK8sError:
             raise
-        except ovsdbapp_exceptions.TimeoutException as exc:
-            raise OvsdbConnectionError('the %s at %s did not commit in %s seconds: %s'
-                                       % (self.label, self.remote, self.timeout, exc))
+        except ovsdbapp_exceptions.TimeoutException:
+            # The request may have reached the server: the change may have landed.
+            raise OvsdbConnectionError('the %s at %s did not confirm the change within %s seconds, so it may '
+                                       'or may not have been applied; run again to see where it stands'
+                                       % (self.label, self.remote, self.timeout))
         except Exception as exc:
             raise TransactionFailed('the %s at %s refused the change: %s'
                                     % (self.label, self.remote, exc))
 
 
+def _index_names(idl):
+    """Index every table's schema index column (``name``) before the first read.
+
+    ovsdbapp creates these itself only for an API built before its connection starts, and
+    without them every ``lsp_add``/``lookup`` by name scans the whole table: one port in a
+    transaction of thousands then costs a scan each (the watcher's batches).
+    """
+    get_column = getattr(idlutils, 'get_index_column', None)
+    index_name = getattr(idlutils, 'index_name', None)
+    if get_column is None or index_name is None:
+        return
+    for table in idl.tables.values():
+        column = get_column(table)
+        if column and index_name(column) not in getattr(table.rows, 'indexes', {'': None}):
+            try:
+                table.rows.index_create(index_name(column)).add_column(column)
+            except (AttributeError, ValueError):
+                pass
+
+
 def _api_class(database):
+    """A fresh API class for each client.
+
+    ovsdbapp keeps the connection in a class attribute that is set only once, so a second
+    client in the same process (a test, the watcher, ``other_view``) would talk through the
+    first client's (perhaps stopped) connection; a subclass per client gives each its own.
+    """
     if database == NB_DB:
         from ovsdbapp.schema.ovn_northbound import impl_idl
-        return impl_idl.OvnNbApiIdlImpl
-    return _no_wait_ovs_api()
+        return type('NbApi', (impl_idl.OvnNbApiIdlImpl,), {})
+    return _no_wait_ovs_api()  # a new class on every call already
 
 
 def _no_wait_ovs_api():
@@ -333,6 +406,9 @@ class ChangeSet:
         self.before = {}
         self.after = {}
         self.commands = []
+        # Checks that make what was read hold at commit time (see expect_unchanged/expect_unique).
+        self.checks_before = []
+        self.checks_after = []
 
     @property
     def changed(self):
@@ -356,8 +432,32 @@ class ChangeSet:
     def will_create(self, label):
         return label in self.after and self.before.get(label) is None
 
-    def create(self, label, after, command):
+    def create(self, label, after, command, unique=None):
+        """Record the creation of ``label``; ``unique`` = (table, name) of a row found by name.
+
+        With ``unique`` the commit fails with :class:`StaleRead` (and the run plans again)
+        when another client created a row of that name since it was read, instead of
+        leaving two rows of one name.
+        """
         self.record(label, None, after, [command])
+        if unique:
+            self.expect_unique(*unique)
+
+    def expect_unchanged(self, table, row, columns):
+        """Commit only if ``columns`` of ``row`` still hold what was read (OVSDB ``verify``).
+
+        For reads the plan depends on, such as the routes of a shared router: when another
+        client changed them before this change set commits, it raises :class:`StaleRead`.
+        """
+        snapshot = dict((c, plain(getattr(row, c))) for c in columns)
+        self.checks_before.append(lambda api: _Unchanged(api, table, row.uuid, snapshot))
+
+    def expect_unique(self, table, name, column='name'):
+        """Commit only if no other row of ``table`` has ``column`` == ``name`` (OVSDB ``wait``)."""
+        # Before the commands: the local copy (ovsdbapp's own "exists" errors would come first);
+        # after them: the server, excluding the row this transaction inserts.
+        self.checks_before.append(lambda api: _OnlyOurs(api, table, column, name, wait=False))
+        self.checks_after.append(lambda api: _OnlyOurs(api, table, column, name))
 
     def delete(self, label, row, columns, command):
         before = dict((c, plain(getattr(row, c))) for c in columns)
@@ -392,13 +492,116 @@ class ChangeSet:
         return bool(commands)
 
     def commit(self, check_mode=False):
-        if not check_mode:
-            self.client.commit(self.commands)
+        if not check_mode and self.commands:
+            # Verify before writing (the IDL ignores a verify of a column already written);
+            # name checks after the inserts they must tell apart from other clients' rows.
+            self.client.commit(self.checks_before + self.commands + self.checks_after)
 
     def result(self, **extra):
         out = dict(changed=self.changed, diff=self.diff)
         out.update(extra)
         return out
+
+
+def plan_and_commit(client, plan, check_mode=False, attempts=5):
+    """Fill a :class:`ChangeSet` with ``plan(cs, client)`` and commit it.
+
+    When another client changed what the plan read before it committed (a
+    :class:`StaleRead`; nothing was written), plan again from the database's new
+    state, so that concurrent runs converge instead of stepping on each other.
+    Returns the committed change set and what ``plan`` returned.
+    """
+    for attempt in range(1, attempts + 1):
+        cs = ChangeSet(client)
+        more = plan(cs, client) or {}
+        try:
+            cs.commit(check_mode=check_mode)
+        except StaleRead as exc:
+            if attempt == attempts:
+                raise TransactionFailed('the %s at %s kept changing under this run (%d attempts, last: %s); '
+                                        'nothing was written, run again'
+                                        % (client.label, client.remote, attempts, exc))
+            continue
+        return cs, more
+    return None, None  # not reached
+
+
+def _uuid_ref(row):
+    """How an operation of the same transaction refers to ``row`` (maybe inserted by it)."""
+    if getattr(row, '_data', True) is None and not getattr(row, '_persist_uuid', False):
+        # The IDL names the rows it inserts "row<uuid with underscores>" (ovs.db.idl).
+        return ['named-uuid', 'row' + str(row.uuid).replace('-', '_')]
+    return ['uuid', str(row.uuid)]
+
+
+def _add_op(txn, op):
+    """Add a raw OVSDB operation to the IDL transaction ``txn`` (it runs after the others)."""
+    if hasattr(txn, 'add_op'):
+        txn.add_op(op)
+        return
+    # ovs before 3.2 (Debian 12's python3-openvswitch) has no add_op: append at send time.
+    if not isinstance(txn, _TxnWithOps):
+        txn.__class__ = _TxnWithOps
+        txn.extra_ops = []
+    txn.extra_ops.append(op)
+
+
+if OVSDBAPP_IMPORT_ERROR is None:
+    class _TxnWithOps(ovs.db.idl.Transaction):
+        """An IDL transaction that sends ``extra_ops`` after its own operations."""
+
+        def commit(self):
+            session = self.idl._session  # pylint: disable=protected-access
+
+            def send(msg, _send=session.send):
+                if msg.type == ovs.jsonrpc.Message.T_REQUEST and msg.method == 'transact':
+                    msg.params.extend(self.extra_ops)
+                return _send(msg)
+
+            session.send = send
+            try:
+                return super(_TxnWithOps, self).commit()
+            finally:
+                del session.send
+
+    class _Unchanged(ovsdbapp_command.BaseCommand):
+        """Fail the transaction unless columns of a row still hold what the plan read."""
+
+        def __init__(self, api, table, uuid, snapshot):
+            super(_Unchanged, self).__init__(api)
+            self.table, self.uuid, self.snapshot = table, uuid, snapshot
+
+        def run_idl(self, txn):
+            row = self.api.idl.tables[self.table].rows.get(self.uuid)
+            if row is None:
+                raise StaleRead('%s %s was removed by another client' % (self.table, self.uuid))
+            for column, value in self.snapshot.items():
+                if plain(getattr(row, column)) != value:
+                    raise StaleRead('another client changed %s of %s %s'
+                                    % (column, self.table, plain(getattr(row, 'name', self.uuid))))
+            # The server checks it again when it commits: a change in between means TRY_AGAIN,
+            # and ovsdbapp's retry runs this command again on the new state.
+            for column in self.snapshot:
+                row.verify(column)
+
+    class _OnlyOurs(ovsdbapp_command.BaseCommand):
+        """Fail the transaction if a row of that name exists that this transaction did not insert."""
+
+        def __init__(self, api, table, column, name, wait=True):
+            super(_OnlyOurs, self).__init__(api)
+            self.table, self.column, self.name, self.wait = table, column, name, wait
+
+        def run_idl(self, txn):
+            rows = [r for r in self.api.idl.tables[self.table].rows.values()
+                    if getattr(r, self.column) == self.name]
+            ours = [r for r in rows if getattr(r, '_data', True) is None]
+            if len(ours) != len(rows):
+                raise StaleRead('another client created %s %s' % (self.table, self.name))
+            if not self.wait:
+                return
+            where = [[self.column, '==', self.name]] + [['_uuid', '!=', _uuid_ref(r)] for r in ours]
+            _add_op(txn, {'op': 'wait', 'table': self.table, 'timeout': 0, 'where': where,
+                          'columns': ['_uuid'], 'until': '==', 'rows': []})
 
 
 def _set_column(table, uuid, column, value):

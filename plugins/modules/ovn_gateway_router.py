@@ -16,7 +16,9 @@ description:
     as C(ovn-k8s-overlay gateway-init) did, in one transaction
   - The gateway router C(GR_<node>) bound to the gateway chassis (C(options:chassis)).
   - A join switch C(join_<node>) linking it to the cluster router through C(rtoj-<node>) (first
-    address of O(join_subnet)) and C(rtoj-GR_<node>) (second address).
+    address of the join subnet) and C(rtoj-GR_<node>) (second address). The join subnet is
+    O(join_subnet) when given, else the one the gateway already has, else the lowest free
+    C(/join_prefix) of O(join_range).
   - An external switch C(ext_<node>) with a localnet port C(lnet-<node>) (C(options:network_name))
     and the router's external port C(rtoe-GR_<node>) with the physical IP and MAC.
   - On the gateway router, a default route via O(default_gateway) and routes back to each cluster
@@ -27,6 +29,9 @@ description:
   - A re-run never adds a second route or NAT rule; stale routes and NAT rules that this gateway
     made are removed. O(state=absent) removes all of the above and nothing else.
   - The cluster router must exist. Objects are tagged with C(external_ids:ovn-k8s-gateway=<node>).
+  - What the run read of the shared cluster router (its routes and ports) and the names it creates
+    are checked again when it commits, so two gateways converging at the same time cannot both take
+    the default route or one join subnet; the run that loses plans again from the new state.
 author:
   - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
@@ -74,9 +79,20 @@ options:
   join_subnet:
     description:
       - A small IPv4 network (/30 or larger) of this gateway's own for the link between the cluster
-        router and the gateway router, such as V(100.64.0.0/29). Every gateway needs a different one.
-      - Required with O(state=present).
+        router and the gateway router, such as V(100.64.0.8/29).
+      - A subnet that overlaps a network of another port of the cluster router (another gateway's join
+        subnet, a node subnet) is an error naming that port.
+      - Omit it to keep the gateway's current join subnet or, for a new gateway, to allocate the lowest
+        free one from O(join_range).
     type: str
+  join_range:
+    description: The IPv4 range join subnets are allocated from when O(join_subnet) is omitted.
+    type: str
+    default: 100.64.0.0/16
+  join_prefix:
+    description: Prefix length of an allocated join subnet (between the length of O(join_range) and 30).
+    type: int
+    default: 29
   network_name:
     description: The localnet network name; each chassis maps it to a bridge with C(ovn-bridge-mappings).
     type: str
@@ -108,7 +124,6 @@ EXAMPLES = r'''
     default_gateway: 172.16.0.1
     cluster_subnets: [10.128.0.0/14]
     rampout_subnets: [10.128.3.0/24]
-    join_subnet: 100.64.0.16/29
 
 - name: Remove node3's gateway
   ovn_k8s.overlay.ovn_gateway_router:
@@ -127,6 +142,11 @@ join_ip:
   returned: state is present
   type: str
   sample: 100.64.0.10
+join_subnet:
+  description: The join subnet in use (given, kept or allocated).
+  returned: state is present
+  type: str
+  sample: 100.64.0.8/29
 cluster_router_join_ip:
   description: The cluster router's address on the join network.
   returned: state is present
@@ -165,9 +185,11 @@ def main():
         cluster_subnets=dict(type='list', elements='str'),
         rampout_subnets=dict(type='list', elements='str', default=[]),
         join_subnet=dict(type='str'),
+        join_range=dict(type='str', default=_nb.JOIN_RANGE),
+        join_prefix=dict(type='int', default=_nb.JOIN_PREFIX),
         network_name=dict(type='str', default='physnet'),
     ), required_if=[('state', 'present', ['chassis', 'physical_ip', 'physical_mac',
-                                          'default_gateway', 'cluster_subnets', 'join_subnet'])])
+                                          'default_gateway', 'cluster_subnets'])])
     p = module.params
 
     def plan(cs, client):
@@ -176,9 +198,10 @@ def main():
             return {}
         return _nb.ensure_gateway_router(
             cs, client, p['node'], p['chassis'], p['physical_ip'], p['physical_mac'],
-            p['default_gateway'], p['cluster_subnets'], p['join_subnet'],
+            p['default_gateway'], p['cluster_subnets'], join_subnet=p['join_subnet'] or None,
             cluster_router=p['cluster_router'], rampout_subnets=p['rampout_subnets'],
-            network_name=p['network_name'])
+            network_name=p['network_name'], join_range=p['join_range'],
+            join_prefix=p['join_prefix'])
 
     module.run(_nb.GATEWAY_TABLES, plan)
 

@@ -39,7 +39,9 @@ options:
     type: list
     elements: str
   peer:
-    description: The router port at the other end, for a direct router-to-router link. Omit for none.
+    description:
+      - The router port at the other end, for a direct router-to-router link.
+      - Omit it to leave the port's peer as it is; an empty string removes the peer.
     type: str
   options:
     description: Keys of the port's options.

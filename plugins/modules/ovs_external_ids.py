@@ -16,6 +16,10 @@ description:
     database, as C(ovs-vsctl set/remove TABLE RECORD external_ids ...) would.
   - The usual use is the node's OVN settings on the C(Open_vSwitch) record, such as
     C(ovn-remote), C(ovn-encap-type), C(ovn-encap-ip), C(system-id) and C(ovn-bridge-datapath-type).
+  - The result and the diff hold only the keys named in O(external_ids) (and the names of keys
+    removed, without their old values); the record's other keys are never returned.
+  - Every local user who can reach the socket of the Open vSwitch database can read it, so keep
+    secrets such as API tokens out of it.
 author:
   - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
@@ -80,12 +84,16 @@ EXAMPLES = r'''
 
 RETURN = r'''
 external_ids:
-  description: The record's external_ids after the run (as predicted in check mode).
+  description:
+    - The keys named in O(external_ids) that the record has after the run (as predicted in check mode),
+      with their values; other keys of the record are not returned.
   returned: success
   type: dict
   sample: {"ovn-encap-type": "geneve", "system-id": "node1"}
 diff:
-  description: The record's external_ids before and after, keyed by C(<table> <record>).
+  description:
+    - The named keys before and after, keyed by C(<table> <record>); keys removed (by O(state=absent)
+      or O(purge)) appear before with their old values hidden.
   returned: changed and diff mode
   type: dict
 '''
@@ -114,7 +122,8 @@ def main():
         label = '%s %s' % (p['table'], '.' if p['table'] == 'Open_vSwitch' else p['record'])
         if label in cs.after:
             return dict(external_ids=cs.after[label]['external_ids'])
-        return dict(external_ids=plain(_ovs.get_record(client, p['table'], p['record']).external_ids))
+        current = plain(_ovs.get_record(client, p['table'], p['record']).external_ids)
+        return dict(external_ids=_ovs.managed_external_ids(current, [str(k) for k in p['external_ids']]))
 
     module.run(_ovs.external_ids_tables(p['table']), plan)
 

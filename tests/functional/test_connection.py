@@ -71,8 +71,8 @@ def test_tcp_and_ssl(nb_ssl, pki):
     res = run_module('ovn_logical_switch', dict(creds, remote='ssl:127.0.0.1:%d' % ssl, name='a'))
     assert res['changed'] is False, res
     # The same options from the environment, as module_defaults-free playbooks may use.
-    env = dict(OVN_K8S_OVSDB_REMOTE='ssl:127.0.0.1:%d' % ssl, OVN_K8S_OVSDB_SSL_KEY=creds['ssl_key'],
-               OVN_K8S_OVSDB_SSL_CERT=creds['ssl_cert'], OVN_K8S_OVSDB_SSL_CA_CERT=creds['ssl_ca_cert'])
+    env = dict(OVN_K8S_NB_REMOTE='ssl:127.0.0.1:%d' % ssl, OVN_K8S_NB_SSL_KEY=creds['ssl_key'],
+               OVN_K8S_NB_SSL_CERT=creds['ssl_cert'], OVN_K8S_NB_SSL_CA_CERT=creds['ssl_ca_cert'])
     res = run_module('ovn_logical_switch', dict(name='b'), env=env)
     assert res['changed'] is False and not res.get('failed'), res
 
@@ -107,3 +107,19 @@ def test_silent_peer_times_out(tmp_path):
             'cannot reach the OVN Northbound database at tcp:127.0.0.1:%d: connection timed out' % port), res['msg']
     finally:
         srv.close()
+
+
+def test_environment_names_its_database(nb_db, ovs_db, tmp_path):
+    """OVN_K8S_NB_* serve the Northbound modules, OVN_K8S_OVS_* the Open vSwitch ones."""
+    from conftest import nbctl, vsctl
+    nowhere = 'unix:%s/nowhere.sock' % tmp_path
+    env = dict(OVN_K8S_NB_REMOTE=nb_db, OVN_K8S_OVS_REMOTE=ovs_db, OVN_NB_DB=nowhere, OVS_DB=nowhere)
+    res = run_module('ovn_logical_switch', dict(name='from-env'), env=env)
+    assert res['changed'] and not res.get('failed'), res
+    res = run_module('ovs_external_ids', dict(external_ids={'from-env': 'yes'}), env=env)
+    assert res['changed'] and not res.get('failed'), res
+    assert 'from-env' in nbctl(nb_db, 'ls-list')
+    assert vsctl(ovs_db, 'get', 'Open_vSwitch', '.', 'external_ids:from-env') == 'yes'
+    # Each module reads only its own database's variable.
+    res = run_module('ovs_external_ids', dict(external_ids={'x': 'y'}), env=dict(env, OVN_K8S_OVS_REMOTE=''))
+    assert res['failed'] and nowhere in res['msg'], res

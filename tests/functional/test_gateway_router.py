@@ -134,6 +134,7 @@ def test_two_gateways_do_not_fight(nb_db):
     (dict(physical_ip='172.16.0.20'), "physical_ip: '172.16.0.20' has no prefix length"),
     (dict(default_gateway='172.17.0.1'), 'default_gateway 172.17.0.1 is not in the external network 172.16.0.0/24'),
     (dict(join_subnet='100.64.0.8/31'), 'join_subnet 100.64.0.8/31 must be an IPv4 network of /30 or larger'),
+    (dict(join_subnet='10.129.0.0/29'), 'join_subnet 10.129.0.0/29 overlaps the cluster subnet 10.128.0.0/14'),
     (dict(cluster_subnets=['10.128.0.1/14']), 'has host bits set'),
     (dict(rampout_subnets=['10.200.0.0/24']), 'rampout subnet 10.200.0.0/24 is not inside the cluster subnets 10.128.0.0/14'),
     (dict(physical_mac='nope'), "physical_mac: 'nope' is not a MAC address"),
@@ -150,3 +151,90 @@ def test_gateway_bad_input_changes_nothing(nb_db, change, message):
 def test_gateway_needs_cluster_router(nb_db):
     bad = run_module('ovn_gateway_router', dict(GW, remote=nb_db))
     assert bad['failed'] and 'the cluster router ovn_cluster_router does not exist' in bad['msg']
+
+
+def _other(nb_db, node, n, **extra):
+    args = dict(GW, remote=nb_db, node=node, chassis='c-' + node, physical_ip='172.16.0.%d/24' % n,
+                physical_mac='0a:58:ac:10:00:%02x' % n)
+    args.update(extra)
+    return args
+
+
+def test_join_subnet_overlap_is_refused(nb_db):
+    nbctl(nb_db, 'lr-add', 'ovn_cluster_router')
+    nbctl(nb_db, 'lrp-add', 'ovn_cluster_router', 'rtos-node1', '0a:58:0a:80:01:01', '10.128.1.1/24')
+    assert run_module('ovn_gateway_router', dict(GW, remote=nb_db))['changed']
+    before = nbctl(nb_db, 'show')
+    # The same join subnet as node2's gateway: an error naming both, and nothing written.
+    same = _other(nb_db, 'node3', 30, rampout_subnets=['10.128.3.0/24'], join_subnet='100.64.0.8/30')
+    bad = run_module('ovn_gateway_router', same)
+    assert bad['failed'] and bad['msg'] == (
+        'gateway router GR_node3: join_subnet 100.64.0.8/30 overlaps 100.64.0.8/29 of logical router port '
+        'rtoj-node2 on the cluster router ovn_cluster_router (gateway node2); give each gateway its own '
+        'join subnet or leave it empty to allocate one'), bad
+    assert run_module('ovn_gateway_router', same, check_mode=True)['failed']
+    # Any other network on the cluster router is just as taken, and the pod range is never a join subnet.
+    nbctl(nb_db, 'lrp-add', 'ovn_cluster_router', 'lrp-extra', '0a:58:64:40:04:01', '100.64.4.1/24')
+    before = nbctl(nb_db, 'show')
+    other = run_module('ovn_gateway_router', dict(same, join_subnet='100.64.4.8/29'))
+    assert other['failed'] and other['msg'].startswith(
+        'gateway router GR_node3: join_subnet 100.64.4.8/29 overlaps 100.64.4.0/24 of logical router port '
+        'lrp-extra on the cluster router ovn_cluster_router; give'), other
+    pods = run_module('ovn_gateway_router', dict(same, join_subnet='10.128.1.8/29'))
+    assert pods['failed'] and 'overlaps the cluster subnet 10.128.0.0/14' in pods['msg'], pods
+    assert nbctl(nb_db, 'show') == before
+    # Node2's own subnet given again is no overlap with itself.
+    assert run_module('ovn_gateway_router', dict(GW, remote=nb_db))['changed'] is False
+
+
+def test_join_subnets_are_allocated_stably(nb_db):
+    nbctl(nb_db, 'lr-add', 'ovn_cluster_router')
+    auto = dict(GW, remote=nb_db)
+    auto.pop('join_subnet')
+    check = run_module('ovn_gateway_router', auto, check_mode=True)
+    assert check['changed'] and check['join_subnet'] == '100.64.0.0/29', check
+    first = run_module('ovn_gateway_router', auto)
+    assert first['join_subnet'] == '100.64.0.0/29' and first['join_ip'] == '100.64.0.2', first
+    assert first['diff'] == check['diff']
+    assert nbctl(nb_db, 'get', 'Logical_Router_Port', 'rtoj-node2', 'networks') == '["100.64.0.1/29"]'
+    # Others get the next free ones; a /30 on request.
+    node3 = _other(nb_db, 'node3', 30, rampout_subnets=['10.128.3.0/24'])
+    node3.pop('join_subnet')
+    assert run_module('ovn_gateway_router', node3)['join_subnet'] == '100.64.0.8/29'
+    node4 = dict(_other(nb_db, 'node4', 40, rampout_subnets=['10.128.4.0/24'], join_prefix=30))
+    node4.pop('join_subnet')
+    assert run_module('ovn_gateway_router', node4)['join_subnet'] == '100.64.0.16/30'
+    # Stable: a re-run keeps each one, also when another gateway goes away.
+    assert run_module('ovn_gateway_router', dict(remote=nb_db, node='node2', state='absent'))['changed']
+    again = run_module('ovn_gateway_router', node3)
+    assert again['changed'] is False and again['join_subnet'] == '100.64.0.8/29', again
+    # A new gateway takes the lowest free subnet again.
+    node5 = _other(nb_db, 'node5', 50, rampout_subnets=['10.128.5.0/24'])
+    node5.pop('join_subnet')
+    assert run_module('ovn_gateway_router', node5)['join_subnet'] == '100.64.0.0/29'
+    # An exhausted range says so.
+    node6 = _other(nb_db, 'node6', 60, rampout_subnets=['10.128.6.0/24'], join_range='100.64.0.0/28')
+    node6.pop('join_subnet')
+    full = run_module('ovn_gateway_router', node6)
+    assert full['failed'] and 'the join_range 100.64.0.0/28 has no free /29 left' in full['msg'], full
+
+
+def test_removed_routes_and_nat_rules_sharing_a_prefix_keep_their_own_diff(nb_db):
+    nbctl(nb_db, 'lr-add', 'ovn_cluster_router')
+    assert run_module('ovn_gateway_router', dict(GW, remote=nb_db))['changed']
+    # Two stale ECMP routes of one prefix, and two stale SNAT rules of one logical network.
+    nbctl(nb_db, '--ecmp', 'lr-route-add', 'GR_node2', '10.200.0.0/16', '172.16.0.5')
+    nbctl(nb_db, '--ecmp', 'lr-route-add', 'GR_node2', '10.200.0.0/16', '172.16.0.6')
+    for ip in ('172.16.0.98', '172.16.0.99'):
+        nbctl(nb_db, '--', '--id=@n', 'create', 'NAT', 'type=snat', 'external_ip=' + ip,
+              'logical_ip=10.201.0.0/16', '--', 'add', 'Logical_Router', 'GR_node2', 'nat', '@n')
+    check = run_module('ovn_gateway_router', dict(GW, remote=nb_db), check_mode=True)
+    routes = [k for k in check['diff']['before'] if '10.200.0.0/16' in k]
+    nats = [k for k in check['diff']['before'] if '10.201.0.0/16' in k]
+    assert len(routes) == 2 and len(nats) == 2, check['diff']['before']
+    assert sorted(check['diff']['before'][k]['nexthop'] for k in routes) == ['172.16.0.5', '172.16.0.6']
+    assert sorted(check['diff']['before'][k]['external_ip'] for k in nats) == ['172.16.0.98', '172.16.0.99']
+    real = run_module('ovn_gateway_router', dict(GW, remote=nb_db))
+    assert real['diff'] == check['diff']
+    assert '10.200.0.0/16' not in nbctl(nb_db, 'lr-route-list', 'GR_node2')
+    assert '10.201.0.0/16' not in nbctl(nb_db, 'lr-nat-list', 'GR_node2')

@@ -72,8 +72,11 @@ def test_integration_target(target, tmp_path):
             OVN_NB_DB=nb.remote,
             OVS_DB=ovs.remote,
         )
-        cmd = [ansible_playbook(), '-i', 'localhost,', '-c', 'local',
-               '-e', 'ansible_python_interpreter=' + sys.executable,
+        # The interpreter as an inventory variable, not an extra variable, so that a target may
+        # override it for some tasks (netlink_address and nic_to_bridge run theirs in a namespace).
+        inventory = tmp_path / 'inventory'
+        inventory.write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
+        cmd = [ansible_playbook(), '-i', str(inventory),
                '-e', 'nb_remote=' + nb.remote,
                '-e', 'ovs_remote=' + ovs.remote,
                '-e', 'integration_tmp=' + str(tmp_path),

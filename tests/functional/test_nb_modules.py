@@ -191,3 +191,50 @@ def test_lsp_keeps_neighbours(nb_db):
     assert ports.count('other') == 20 and '(mine)' not in ports
     assert run_module('ovn_lsp', dict(remote=nb_db, switch='node1', name='other3', state='absent'))['changed']
     assert nbctl(nb_db, 'lsp-list', 'node1').count('other') == 19
+
+
+def test_lrp_peer_left_alone_when_not_given(nb_db):
+    nbctl(nb_db, 'lr-add', 'r1')
+    nbctl(nb_db, 'lr-add', 'r2')
+    nbctl(nb_db, 'lrp-add', 'r2', 'r2-to-r1', '0a:58:0a:00:00:02', '10.0.0.2/30')
+    args = dict(remote=nb_db, router='r1', name='r1-to-r2', mac='0a:58:0a:00:00:01',
+                networks=['10.0.0.1/30'], peer='r2-to-r1')
+    converge('ovn_lrp', args)
+    assert nbctl(nb_db, 'get', 'Logical_Router_Port', 'r1-to-r2', 'peer') == 'r2-to-r1'
+    # Not given: leave it alone, as every other option does.
+    no_peer = dict(args)
+    no_peer.pop('peer')
+    assert run_module('ovn_lrp', no_peer)['changed'] is False
+    assert nbctl(nb_db, 'get', 'Logical_Router_Port', 'r1-to-r2', 'peer') == 'r2-to-r1'
+    # An empty string removes it.
+    cleared = run_module('ovn_lrp', dict(args, peer=''))
+    assert cleared['changed'] and cleared['diff']['after']['Logical_Router_Port r1-to-r2']['peer'] == []
+    assert nbctl(nb_db, 'get', 'Logical_Router_Port', 'r1-to-r2', 'peer') == '[]'
+
+
+def test_commit_timeout_says_it_may_have_landed(nb_db, tmp_path):
+    """A server that stops answering after the read: the change may or may not have landed."""
+    import os
+    import signal
+    import sys
+
+    from conftest import collection_root
+    if collection_root() not in sys.path:
+        sys.path.insert(0, collection_root())
+    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _ovsdb
+
+    with open(str(tmp_path / 'nb.pid')) as f:
+        pid = int(f.read().strip())
+    message = None
+    with _ovsdb.Client(_ovsdb.NB_DB, remote=nb_db, timeout=2, tables=_nb.SWITCH_TABLES) as client:
+        cs = _ovsdb.ChangeSet(client)
+        _nb.ensure_switch(cs, client, 'slow')
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            cs.commit()
+        except _ovsdb.OvsdbConnectionError as exc:
+            message = str(exc)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    assert message is not None, 'the commit did not time out'
+    assert 'did not confirm the change within 2 seconds, so it may or may not have been applied' in message, message

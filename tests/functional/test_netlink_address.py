@@ -87,7 +87,7 @@ def test_bad_input(host_and_peer):
     for args, msg in [
         (dict(device='nope0', addresses=['10.0.0.1/24']), 'network device nope0 does not exist'),
         (dict(device='eth0', addresses=['10.0.0.1']), "network device eth0 address: '10.0.0.1' has no prefix length"),
-        (dict(device='eth0', addresses=['10.0.0.300/24']), "network device eth0 address: '10.0.0.300/24' is not an address"),
+        (dict(device='eth0', addresses=['10.0.0.300/24']), "network device eth0 address: '10.0.0.300/24' is not a CIDR such as 10.128.1.2/24"),
         (dict(device='eth0', routes=[{'dst': '10.1.0.1/16'}]), "network device eth0 route: dst '10.1.0.1/16' is not a network"),
         (dict(device='eth0', routes=[{'dst': 'default'}]), 'network device eth0 route: a default route needs via'),
         (dict(device='eth0', routes=[{'dst': '10.1.0.0/16', 'via': 'fd00::1'}]), 'are of different IP versions'),

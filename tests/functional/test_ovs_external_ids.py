@@ -46,7 +46,9 @@ def test_root_record_lifecycle(ovs_db):
     gone = dict(remote=ovs_db, external_ids={'ovn-encap-type': 'whatever', 'never-set': ''}, state='absent')
     check = run_module('ovs_external_ids', gone, check_mode=True)
     assert check['changed'] and 'ovn-encap-type' in ids(ovs_db)
-    assert check['external_ids'] == {'system-id': 'node2', 'ovn-bridge-datapath-type': 'netdev'}
+    assert check['external_ids'] == {}, 'only the named keys are returned'
+    assert check['diff'] == {'before': {'Open_vSwitch .': {'external_ids': {'ovn-encap-type': '(removed; value not shown)'}}},
+                             'after': {'Open_vSwitch .': {'external_ids': {}}}}
     real = run_module('ovs_external_ids', gone)
     assert real['changed'] and real['diff'] == check['diff']
     assert ids(ovs_db) == '{ovn-bridge-datapath-type=netdev, system-id=node2}'
@@ -89,3 +91,32 @@ def test_system_python(ovs_db, system_python):
     gone = dict(args, state='absent')
     assert run_module('ovs_external_ids', gone, **system_python)['changed']
     assert ids(ovs_db) == '{}'
+
+
+TOKEN = 'eyJhbGciOi.secret-token-value.x9'
+
+
+def test_only_managed_keys_are_returned_and_diffed(ovs_db):
+    """A secret in another key of the map never reaches the result or the diff."""
+    vsctl(ovs_db, 'set', 'Open_vSwitch', '.', 'external_ids:k8s-api-token=' + TOKEN,
+          'external_ids:system-id=node1')
+    for check_mode in (True, False):
+        out = run_module('ovs_external_ids', dict(remote=ovs_db, external_ids={'ovn-encap-type': 'geneve'}),
+                         check_mode=check_mode)
+        assert out['changed'] and TOKEN not in str(out), out
+        assert out['external_ids'] == {'ovn-encap-type': 'geneve'}, out
+        assert out['diff'] == {'before': {'Open_vSwitch .': {'external_ids': {}}},
+                               'after': {'Open_vSwitch .': {'external_ids': {'ovn-encap-type': 'geneve'}}}}, out
+    repeat = run_module('ovs_external_ids', dict(remote=ovs_db, external_ids={'ovn-encap-type': 'geneve'}))
+    assert repeat['changed'] is False and repeat['external_ids'] == {'ovn-encap-type': 'geneve'}, repeat
+    # Purging shows the names of the keys it drops, not their values.
+    purge = run_module('ovs_external_ids', dict(remote=ovs_db, external_ids={'system-id': 'node1'}, purge=True))
+    assert purge['changed'] and TOKEN not in str(purge), purge
+    assert purge['diff']['before']['Open_vSwitch .']['external_ids'] == {
+        'system-id': 'node1', 'k8s-api-token': '(removed; value not shown)', 'ovn-encap-type': '(removed; value not shown)'}
+    assert purge['external_ids'] == {'system-id': 'node1'}
+    # Removing the old token key shows no value either.
+    vsctl(ovs_db, 'set', 'Open_vSwitch', '.', 'external_ids:k8s-api-token=' + TOKEN)
+    gone = run_module('ovs_external_ids', dict(remote=ovs_db, external_ids={'k8s-api-token': ''}, state='absent'))
+    assert gone['changed'] and TOKEN not in str(gone), gone
+    assert 'k8s-api-token' not in ids(ovs_db)

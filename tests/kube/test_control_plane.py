@@ -70,14 +70,18 @@ def test_list_then_watch_from_the_list_with_bookmarks(kube, ns):
         core.create_namespaced_pod(ns, _pod(name))
     core.delete_namespaced_pod('a', ns)
     seen, bookmark = [], None
-    # The API server sends a bookmark 2 s before a watch's deadline.
+    # The API server sends bookmarks about once a minute on a quiet watch (and before its deadline).
     for kind, obj in _watch(core.list_namespaced_pod, ns, resource_version=listed.metadata.resource_version,
-                            allow_watch_bookmarks=True, timeout_seconds=5):
+                            allow_watch_bookmarks=True, timeout_seconds=80):
         if kind == 'BOOKMARK':
-            bookmark = int(obj.metadata.resource_version)
+            # The client leaves a bookmark's object as the raw dict (it may be incomplete).
+            bookmark = int(obj['metadata']['resourceVersion'] if isinstance(obj, dict) else obj.metadata.resource_version)
             break
         seen.append((kind, obj.metadata.name, int(obj.metadata.resource_version)))
-    assert [(k, n) for k, n, _ in seen] == [('ADDED', 'a'), ('ADDED', 'b'), ('ADDED', 'c'), ('DELETED', 'a')]
+    events = [(k, n) for k, n, _ in seen]
+    # Newer API servers also send the deletion's own update (deletionTimestamp set) first.
+    assert events[:3] == [('ADDED', 'a'), ('ADDED', 'b'), ('ADDED', 'c')] and events[-1] == ('DELETED', 'a'), events
+    assert all(e == ('MODIFIED', 'a') for e in events[3:-1]), events
     versions = [rv for _, _, rv in seen]
     assert versions == sorted(versions) and versions[0] > int(listed.metadata.resource_version)
     assert bookmark is not None, 'no BOOKMARK before the watch ended'
@@ -125,7 +129,7 @@ def test_status_update_and_conflict_on_a_stale_update(kube, ns):
         running = kube.mark_pod_running(pod, ['10.128.1.5', 'fd00:10:128:1::5'], host_ip='192.0.2.10')
         assert running.status.phase == 'Running'
         assert running.status.pod_ip == '10.128.1.5'
-        assert [i.ip for i in running.status.pod_i_ps] == ['10.128.1.5', 'fd00:10:128:1::5']
+        assert [i.ip for i in running.status.pod_ips] == ['10.128.1.5', 'fd00:10:128:1::5']
         assert {c.type: c.status for c in running.status.conditions}['Ready'] == 'True'
         # The status subresource leaves the spec alone; a write to the main resource leaves
         # the status alone.

@@ -26,6 +26,7 @@ import urllib.parse
 
 import kube_control_plane  # tests/lib, put on the path by tests/conftest.py
 import ovs_lab  # tests/lib too
+from ovsdb_server import OvsdbServer  # tests/lib too
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/lib/ -> the checkout
 AGENTS = os.path.join(REPO, 'agents')
@@ -97,8 +98,8 @@ class Node:
         sh('ip', 'netns', 'add', self.netns)
         self._stops.append(lambda: subprocess.call(['ip', 'netns', 'del', self.netns]))
         sh('ip', '-n', self.netns, 'link', 'set', 'lo', 'up')
-        db = ovs_lab.OvsdbServer(self.tmp, [ovs_lab.OVS_SCHEMA], 'ovs')
-        self._stops.append(db.stop)
+        db = OvsdbServer(self.tmp, [ovs_lab.OVS_SCHEMA], 'ovs')
+        self._stops.append(lambda: db.stop(wait=True))
         self.remote = db.remote
         ovs_lab.vsctl(self.remote, 'init')
         pidfile = ovs_lab.start_vswitchd(self.remote, self.netns, self.tmp)

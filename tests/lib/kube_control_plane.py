@@ -499,10 +499,13 @@ class ControlPlane:
         """Creates a Node object and writes the status a kubelet would (addresses, Ready)."""
         from kubernetes import client
         core = self.core()
-        spec = client.V1NodeSpec(pod_cidr=pod_cidr, pod_cid_rs=[pod_cidr] if pod_cidr else None)
+        # A plain body: the model's attribute for podCIDRs is spelled differently across client
+        # versions (pod_cid_rs before 37, pod_cidrs after).
+        spec = {'podCIDR': pod_cidr, 'podCIDRs': [pod_cidr]} if pod_cidr else {}
         all_labels = {'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux'}
         all_labels.update(labels or {})
-        node = core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name=name, labels=all_labels), spec=spec))
+        node = core.create_node({'apiVersion': 'v1', 'kind': 'Node', 'metadata': {'name': name, 'labels': all_labels},
+                                 'spec': spec})
         now = datetime.datetime.now(datetime.timezone.utc)
         status = {'status': {
             'addresses': [{'type': 'InternalIP', 'address': internal_ip}, {'type': 'Hostname', 'address': name}],

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Real Open vSwitch pieces for tests, shared by tests/functional and tests/cni (plain Python,
-no pytest): an ovsdb-server on a unix socket in a temporary directory, a userspace ovs-vswitchd
-inside a network namespace, and a TCP forwarder that lets a process inside a namespace reach a
-loopback port of the test machine (the test kube-apiserver listens on 127.0.0.1 only).
+"""Real Open vSwitch pieces for tests (plain Python, no pytest; the ovsdb-server itself is
+ovsdb_server.py): a userspace ovs-vswitchd inside a network namespace, and a TCP forwarder that
+lets a process inside a namespace reach a loopback port of the test machine (the test
+kube-apiserver listens on 127.0.0.1 only).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,37 +16,7 @@ import subprocess
 import sys
 import time
 
-NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
-SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
 OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
-
-
-class OvsdbServer:
-    """A real ovsdb-server serving one or more databases on a unix socket."""
-
-    def __init__(self, workdir, schemas, name='db'):
-        self.workdir = str(workdir)
-        self.sock = os.path.join(self.workdir, name + '.sock')
-        self.remote = 'unix:' + self.sock
-        self.pidfile = os.path.join(self.workdir, name + '.pid')
-        dbs = []
-        for schema in schemas:
-            db = os.path.join(self.workdir, '%s-%s.db' % (name, os.path.basename(schema).split('.')[0]))
-            subprocess.check_call(['ovsdb-tool', 'create', db, schema])
-            dbs.append(db)
-        subprocess.check_call(
-            ['ovsdb-server', '--detach', '--no-chdir', '--pidfile=' + self.pidfile,
-             '--unixctl=' + os.path.join(self.workdir, name + '.ctl'),
-             '--remote=punix:' + self.sock,
-             '--log-file=' + os.path.join(self.workdir, name + '.log')] + dbs)
-        deadline = time.time() + 10
-        while not os.path.exists(self.sock):
-            if time.time() > deadline:
-                raise RuntimeError('ovsdb-server did not create %s' % self.sock)
-            time.sleep(0.02)
-
-    def stop(self):
-        stop_pidfile(self.pidfile)
 
 
 def stop_pidfile(pidfile, timeout=10):

@@ -17,6 +17,11 @@ import testinfra
 
 HOSTS = ('central', 'node1', 'node2', 'external')
 NODES = ('central', 'node1', 'node2')
+# Each node's name in OVN and Kubernetes (ovn_node_name in molecule.yml): node1 has an FQDN
+# longer than an interface name may be.
+NODE_NAME = {'central': 'central', 'node1': 'node1.lab.ovn-k8s.example', 'node2': 'node2'}
+# The cluster's pod range (ovn_cluster_subnet in molecule.yml, not the default one).
+CLUSTER_SUBNET = '10.244.0.0/16'
 
 # A TCP service that tells each client the source address it sees, then closes.
 ECHO_PEER = '''
@@ -51,7 +56,8 @@ class Pod:
     def __init__(self, lab, node, name, index):
         self.lab, self.node, self.name = lab, node, name
         self.host = lab[node]
-        subnet = nbctl(lab, 'get', 'Logical_Switch', node, 'other_config:subnet').strip('"')
+        self.switch = NODE_NAME[node]
+        subnet = nbctl(lab, 'get', 'Logical_Switch', self.switch, 'other_config:subnet').strip('"')
         base, self.prefix = subnet.split('/')
         octets = base.split('.')
         self.gateway = '.'.join(octets[:3] + [str(int(octets[3]) + 1)])
@@ -60,7 +66,7 @@ class Pod:
         self.veth = (name + '-h')[:15]
 
     def create(self):
-        nbctl(self.lab, '--may-exist', 'lsp-add', self.node, self.name, '--',
+        nbctl(self.lab, '--may-exist', 'lsp-add', self.switch, self.name, '--',
               'lsp-set-addresses', self.name, '%s %s' % (self.mac, self.ip))
         ns = 'ip netns exec %s ' % self.name
         self.host.check_output(' && '.join([

@@ -8,9 +8,11 @@ import json
 import os
 import subprocess
 
-from conftest import HOSTS, NODES, ansible_ping, mac_of, nbctl, serve
+from conftest import CLUSTER_SUBNET, HOSTS, NODE_NAME, NODES, ansible_ping, mac_of, nbctl, serve
 
-CLUSTER = ipaddress.ip_network('10.128.0.0/14')
+CLUSTER = ipaddress.ip_network(CLUSTER_SUBNET)
+# The management port's interface on every node: a fixed name, whatever the node's name.
+MGMT_INTERFACE = 'ovn-k8s-mp0'
 GATEWAY_IP = '172.31.0.50'
 # Each host's address on the lab network (the hosts' "physical" network).
 LAB_IP = {'central': '172.31.0.10', 'node1': '172.31.0.11', 'node2': '172.31.0.12', 'external': '172.31.0.100'}
@@ -18,7 +20,8 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..')
 
 
 def subnets(lab):
-    return dict((n, ipaddress.ip_network(nbctl(lab, 'get', 'Logical_Switch', n,
+    """{host: its node's subnet}, read from the node switches (named by the node names)."""
+    return dict((n, ipaddress.ip_network(nbctl(lab, 'get', 'Logical_Switch', NODE_NAME[n],
                                                'other_config:subnet').strip('"')))
                 for n in NODES)
 
@@ -42,7 +45,8 @@ def test_node_switches_have_distinct_subnets_in_the_cluster_range(lab):
 
 def test_cluster_router_ports_and_management_ports(lab):
     nets = subnets(lab)
-    for node, net in nets.items():
+    for host, net in nets.items():
+        node = NODE_NAME[host]
         router_ip = str(net.network_address + 1)
         mgmt_ip = str(net.network_address + 2)
         assert nbctl(lab, 'get', 'Logical_Router_Port', 'rtos-' + node, 'networks') == \
@@ -62,7 +66,7 @@ def test_gateway_router_on_the_gateway_chassis(lab):
     networks = nbctl(lab, 'get', 'Logical_Router_Port', 'rtoe-GR_node2', 'networks')
     assert '%s/24' % GATEWAY_IP in networks
     nat = nbctl(lab, 'lr-nat-list', 'GR_node2')
-    assert 'snat' in nat and GATEWAY_IP in nat and '10.128.0.0/14' in nat
+    assert 'snat' in nat and GATEWAY_IP in nat and CLUSTER_SUBNET in nat
     routes = nbctl(lab, 'lr-route-list', 'ovn_cluster_router')
     assert '0.0.0.0/0' in routes
     assert lab['node2'].check_output('ovs-vsctl get Open_vSwitch . '
@@ -77,7 +81,7 @@ def test_every_node_is_a_chassis_with_its_kept_system_id_and_geneve(lab):
         host = lab[node]
         sid = system_id(host)
         assert host.file('/etc/openvswitch/system-id.conf').content_string.strip() == sid
-        assert names.get(node) == sid
+        assert names.get(NODE_NAME[node]) == sid
         ids = host.check_output('ovs-vsctl get Open_vSwitch . external_ids')
         assert 'ovn-encap-type=geneve' in ids and 'ovn-bridge-datapath-type=netdev' in ids
         assert host.service('ovn-controller').is_running
@@ -129,7 +133,7 @@ def test_node_reaches_a_pod_through_its_management_port(lab, pods):
     for node in ('node1', 'node2', 'central'):
         mgmt_ip = str(nets[node].network_address + 2)
         route = lab[node].check_output('ip route get %s' % pods['pod2'].ip)
-        assert 'dev k8s-%s' % node in route, route
+        assert 'dev %s' % MGMT_INTERFACE in route, route
         assert tcp_peer(lab[node].run, pods['pod2'].ip, 8080) == 'peer %s' % mgmt_ip
     r = lab['node1'].run('ping -c 2 -W 2 %s' % pods['pod1'].ip)
     assert r.rc == 0, r.stdout
@@ -210,3 +214,21 @@ def test_the_lab_layer2_is_clean_every_frame_taken_in_once(lab):
             if dst in macs:
                 neigh = json.loads(lab[src].check_output('ip -j neigh show to %s' % ip) or '[]')
                 assert [n.get('lladdr') for n in neigh if n.get('lladdr')] == [macs[dst]], (src, dst, neigh)
+
+
+def test_management_port_is_ovn_k8s_mp0_named_after_the_node_in_ovn(lab):
+    """A fixed interface name (15 bytes at most) and the node's own name for the logical port,
+    even for node1.lab.ovn-k8s.example; the management port unit follows it."""
+    nets = subnets(lab)
+    for host in NODES:
+        node = NODE_NAME[host]
+        h = lab[host]
+        assert h.check_output('ovs-vsctl port-to-br %s' % MGMT_INTERFACE) == 'br-int'
+        assert h.check_output('ovs-vsctl get Interface %s external_ids:iface-id' % MGMT_INTERFACE).strip('"') == 'k8s-' + node
+        mgmt_ip = str(nets[host].network_address + 2)
+        assert h.file('/sys/class/net/%s/address' % MGMT_INTERFACE).content_string.strip() == mac_of(mgmt_ip)
+        assert '%s/24' % mgmt_ip in h.check_output('ip -br addr show %s' % MGMT_INTERFACE)
+        assert 'via %s' % (nets[host].network_address + 1) in h.check_output('ip route show %s' % CLUSTER_SUBNET)
+        assert h.run('ip link show k8s-%s' % node[:11]).rc != 0, 'no interface named after the node'
+        assert h.service('ovn-k8s-management-port').is_enabled
+    assert len(NODE_NAME['node1']) > 15

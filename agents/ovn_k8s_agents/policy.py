@@ -1,0 +1,461 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes NetworkPolicies (with the pods and namespaces they select) -> the OVN port
+groups, address sets and ACLs they want.
+
+Pure functions, no I/O. Objects are plain dicts in the Kubernetes API's JSON form
+(camelCase, as the API server sends them), not the Python client's snake_case form.
+The watcher hands each wanted port group to ``_nb_acl.ensure_port_group`` and each
+address set to ``_nb_acl.ensure_address_set``.
+
+The model (ovn-kubernetes' shape, with OVN 23.03's ACLs, which have no tiers):
+
+- For each namespace and direction, a *deny* port group holds every pod that a policy
+  of the namespace selects for that direction (the pod is isolated). Its ACLs drop IP
+  traffic at priority 1000, and (ingress) allow traffic from the nodes' management port
+  addresses (one cluster-wide address set) at 1001, so kubelet health checks pass, and from
+  the hairpin source address, so a pod reaches itself through its own service.
+- For each policy, a port group of the pods it selects, with one ``allow-related``
+  ACL at priority 1001 per rule (plus one per resolved named port), so the union of the
+  rules of every policy is allowed and replies to allowed connections pass.
+- A rule's pod and namespace selector peers become one address set of the matched pods'
+  IPv4 addresses; ipBlocks are written into the match (``cidr`` minus ``except``). A
+  label change moves addresses and ports between sets and groups; the ACLs stay.
+- Egress ACLs carry ``options:apply-after-lb=true``: they see the backend a service VIP
+  was balanced to, not the VIP.
+- Named ports are resolved per pod: on the selected pods for ingress, on the peer pods
+  for egress; the ACL names those pods (ports or addresses) inline.
+- A policy that cannot be translated is reported in ``errors`` with its name and the part
+  that failed; it adds no allow ACL, and the pods it selects stay isolated (if even its
+  pod selector is broken, every pod of its namespace is isolated): fail closed.
+
+Pod addresses are IPv4 only (the collection's pod networks are IPv4); ipBlocks may be
+IPv4 or IPv6.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import hashlib
+import ipaddress
+
+ALLOW_PRIORITY = 1001
+DENY_PRIORITY = 1000
+OWNER_KEY = 'k8s.ovn.org/owner'
+KIND_KEY = 'k8s.ovn.org/kind'
+MGMT_ADDRESS_SET = 'ovnk8s_mgmt_port_ips'
+# The source address OVN gives a pod's connection to its own service VIP that load balancing
+# sent back to it (the load balancers' options:hairpin_snat_ip, set by services.py).
+HAIRPIN_SOURCE = '169.254.169.5'
+PROTOCOLS = ('TCP', 'UDP', 'SCTP')
+DIRECTIONS = ('Ingress', 'Egress')
+
+
+class PolicyError(ValueError):
+    """A part of a policy cannot be translated; the text names the policy and the part."""
+
+
+# Names ----------------------------------------------------------------------
+def _digest(*parts):
+    return hashlib.sha256('\0'.join(parts).encode('utf-8')).hexdigest()[:20]
+
+
+def pod_port(namespace, pod):
+    """The logical switch port of a pod (the same as ``_names.pod_port``)."""
+    return '%s_%s' % (namespace, pod)
+
+
+def policy_port_group(namespace, name):
+    """Port group of the pods policy ``namespace/name`` selects (OVN names allow no '-' or '/')."""
+    return 'np_' + _digest(namespace, name)
+
+
+def deny_port_group(namespace, direction):
+    """Port group of the pods of ``namespace`` isolated for ``direction`` (Ingress/Egress)."""
+    return 'npdeny_%s_%s' % (direction.lower(), _digest(namespace))
+
+
+def rule_address_set(namespace, name, direction, index):
+    """Address set of the pods rule ``index`` of ``direction`` of a policy allows."""
+    return 'npas_' + _digest(namespace, name, direction, str(index))
+
+
+# Label selectors --------------------------------------------------------------
+def selector_matches(selector, labels, what='a label selector'):
+    """Whether ``labels`` match a LabelSelector (matchLabels and matchExpressions).
+
+    An empty selector matches everything. Raises PolicyError (naming ``what``) for an
+    operator or values the API would refuse.
+    """
+    labels = labels or {}
+    selector = selector or {}
+    for key, value in (selector.get('matchLabels') or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get('matchExpressions') or []:
+        key, op, values = expr.get('key'), expr.get('operator'), expr.get('values') or []
+        if not key:
+            raise PolicyError('%s: a match expression has no key' % what)
+        if op in ('In', 'NotIn'):
+            if not values:
+                raise PolicyError('%s: operator %s on key %s needs values' % (what, op, key))
+            found = key in labels and labels[key] in values
+            if found != (op == 'In'):
+                return False
+        elif op in ('Exists', 'DoesNotExist'):
+            if values:
+                raise PolicyError('%s: operator %s on key %s takes no values' % (what, op, key))
+            if (key in labels) != (op == 'Exists'):
+                return False
+        else:
+            raise PolicyError('%s: operator %r on key %s is not one of In, NotIn, Exists, DoesNotExist'
+                              % (what, op, key))
+    return True
+
+
+# Pods -------------------------------------------------------------------------
+def _meta(obj):
+    return obj.get('metadata') or {}
+
+
+def on_pod_network(pod):
+    """A scheduled, live pod that is not on the host network (it has a logical switch port)."""
+    spec, status = pod.get('spec') or {}, pod.get('status') or {}
+    return (not spec.get('hostNetwork') and bool(spec.get('nodeName'))
+            and status.get('phase') not in ('Succeeded', 'Failed'))
+
+
+def pod_ipv4(pod):
+    status = pod.get('status') or {}
+    ips = [p.get('ip') for p in status.get('podIPs') or []] or [status.get('podIP')]
+    out = []
+    for ip in ips:
+        try:
+            if ip and ipaddress.ip_address(ip).version == 4:
+                out.append(ip)
+        except ValueError:
+            continue
+    return out
+
+
+def named_port(pod, name, protocol):
+    """The container port number called ``name`` with ``protocol`` in ``pod``, or None."""
+    for container in (pod.get('spec') or {}).get('containers') or []:
+        for port in container.get('ports') or []:
+            if port.get('name') == name and (port.get('protocol') or 'TCP') == protocol:
+                return int(port['containerPort'])
+    return None
+
+
+class PodInfo:
+    """What the translation reads of one pod, worked out once."""
+
+    __slots__ = ('obj', 'namespace', 'labels', 'lsp', 'ipv4')
+
+    def __init__(self, pod):
+        meta = _meta(pod)
+        self.obj, self.namespace, self.labels = pod, meta.get('namespace'), meta.get('labels') or {}
+        self.lsp = pod_port(self.namespace, meta.get('name'))
+        self.ipv4 = [(int(ipaddress.ip_address(ip)), ip) for ip in pod_ipv4(pod)]
+
+
+class Cluster:
+    """The pods (on the pod network) and namespace labels the translation looks at."""
+
+    def __init__(self, pods, namespaces):
+        self.ns_labels = dict((_meta(n).get('name'), _meta(n).get('labels') or {}) for n in namespaces or [])
+        self.pods = [PodInfo(p) for p in pods or [] if on_pod_network(p)]
+        self.by_ns = {}
+        for pod in self.pods:
+            self.by_ns.setdefault(pod.namespace, []).append(pod)
+
+    def in_namespace(self, ns):
+        return self.by_ns.get(ns, [])
+
+    def namespaces_matching(self, selector, what):
+        names = set(self.ns_labels) | set(self.by_ns)
+        return sorted(n for n in names if selector_matches(selector, self.ns_labels.get(n, {}), what))
+
+
+def _lsps(pods):
+    return sorted(set(p.lsp for p in pods))
+
+
+def _sorted_ips(pods):
+    return [ip for dummy, ip in sorted(set(entry for p in pods for entry in p.ipv4))]
+
+
+# One policy ---------------------------------------------------------------------
+def policy_types(policy):
+    spec = policy.get('spec') or {}
+    types = spec.get('policyTypes')
+    if types:
+        bad = [t for t in types if t not in DIRECTIONS]
+        if bad:
+            raise PolicyError('policyTypes %s: expected Ingress and/or Egress' % ', '.join(map(str, bad)))
+        return [d for d in DIRECTIONS if d in types]
+    return ['Ingress'] + (['Egress'] if spec.get('egress') else [])
+
+
+def selected_pods(policy, cluster):
+    ns = _meta(policy).get('namespace')
+    selector = (policy.get('spec') or {}).get('podSelector') or {}
+    return [p for p in cluster.in_namespace(ns) if selector_matches(selector, p.labels, 'podSelector')]
+
+
+def _peer_pods(peer, ns, cluster, part):
+    pod_sel, ns_sel = peer.get('podSelector'), peer.get('namespaceSelector')
+    if ns_sel is None:
+        namespaces = [ns]
+    else:
+        namespaces = cluster.namespaces_matching(ns_sel, part + ' namespaceSelector')
+    out = []
+    for name in namespaces:
+        for pod in cluster.in_namespace(name):
+            if pod_sel is None or selector_matches(pod_sel, pod.labels, part + ' podSelector'):
+                out.append(pod)
+    return out
+
+
+def _ip_block(block, field, part):
+    cidr = block.get('cidr')
+    try:
+        net = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        raise PolicyError('%s: ipBlock cidr %r is not a CIDR' % (part, cidr))
+    fam = 'ip%d.%s' % (net.version, field)
+    excepts = []
+    for item in block.get('except') or []:
+        try:
+            sub = ipaddress.ip_network(str(item), strict=False)
+        except ValueError:
+            raise PolicyError('%s: ipBlock except %r is not a CIDR' % (part, item))
+        if sub.version != net.version or not sub.subnet_of(net):
+            raise PolicyError('%s: ipBlock except %s is not inside cidr %s' % (part, item, net))
+        excepts.append(str(sub))
+    if not excepts:
+        return '%s == %s' % (fam, net)
+    return '(%s == %s && %s != {%s})' % (fam, net, fam, ', '.join(excepts))
+
+
+def _port_specs(ports, part):
+    """[(protocol, number or name or None, end or None)] of a rule's ports (empty: any)."""
+    out = []
+    for i, port in enumerate(ports or []):
+        what = '%s port %d' % (part, i)
+        proto = (port.get('protocol') or 'TCP').upper()
+        if proto not in PROTOCOLS:
+            raise PolicyError('%s: protocol %s is not one of %s' % (what, proto, ', '.join(PROTOCOLS)))
+        number, end = port.get('port'), port.get('endPort')
+        if isinstance(number, str) and number.isdigit():
+            number = int(number)
+        if isinstance(number, int) and not 1 <= number <= 65535:
+            raise PolicyError('%s: port %d is outside 1-65535' % (what, number))
+        if end is not None:
+            if not isinstance(number, int):
+                raise PolicyError('%s: endPort %s needs a numeric port' % (what, end))
+            if not isinstance(end, int) or not number <= end <= 65535:
+                raise PolicyError('%s: endPort %r must be between port %d and 65535' % (what, end, number))
+        if number is not None and not isinstance(number, (int, str)):
+            raise PolicyError('%s: port %r is neither a number nor a name' % (what, number))
+        out.append((proto, number, end))
+    return out
+
+
+def _port_match(proto, number, end):
+    p = proto.lower()
+    if number is None:
+        return p
+    if end is not None and end != number:
+        return '%s && %s.dst >= %d && %s.dst <= %d' % (p, p, number, p, end)
+    return '%s && %s.dst == %d' % (p, p, number)
+
+
+def _either(terms):
+    if len(terms) == 1:
+        return terms[0]
+    return '(%s)' % ' || '.join('(%s)' % t if ' && ' in t and not t.startswith('(') else t for t in terms)
+
+
+def _acl(direction, match, owner, index, name_hint):
+    acl = dict(direction='to-lport' if direction == 'Ingress' else 'from-lport', priority=ALLOW_PRIORITY,
+               match=match, action='allow-related', name=name_hint[:63],
+               external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner, 'direction': direction,
+                             'rule': str(index)})
+    if direction == 'Egress':
+        acl['options'] = {'apply-after-lb': 'true'}
+    return acl
+
+
+def translate_policy(policy, cluster):
+    """One policy -> its port group, address sets, isolated directions and warnings.
+
+    Raises PolicyError naming the part that cannot be translated (the caller names the
+    policy and keeps its pods isolated).
+    """
+    meta = _meta(policy)
+    ns, name = meta.get('namespace'), meta.get('name')
+    owner = '%s/%s' % (ns, name)
+    spec = policy.get('spec') or {}
+    types = policy_types(policy)
+    selected = selected_pods(policy, cluster)
+    pg = policy_port_group(ns, name)
+    acls, sets, warnings = [], [], []
+    for direction in types:
+        key, peers_key = ('ingress', 'from') if direction == 'Ingress' else ('egress', 'to')
+        field = 'src' if direction == 'Ingress' else 'dst'
+        port_dir = 'outport' if direction == 'Ingress' else 'inport'
+        for index, rule in enumerate(spec.get(key) or []):
+            part = '%s rule %d' % (key, index)
+            rule = rule or {}
+            peers = rule.get(peers_key) or []
+            selector_pods, blocks = None, []
+            for j, peer in enumerate(peers):
+                ppart = '%s %s %d' % (part, peers_key, j)
+                if 'ipBlock' in peer:
+                    if peer.get('podSelector') is not None or peer.get('namespaceSelector') is not None:
+                        raise PolicyError('%s: ipBlock cannot be combined with a selector' % ppart)
+                    blocks.append(_ip_block(peer['ipBlock'] or {}, field, ppart))
+                elif peer.get('podSelector') is None and peer.get('namespaceSelector') is None:
+                    raise PolicyError('%s: a peer needs podSelector, namespaceSelector or ipBlock' % ppart)
+                else:
+                    selector_pods = (selector_pods or []) + _peer_pods(peer, ns, cluster, ppart)
+            terms = list(blocks)
+            if selector_pods is not None:
+                aset = rule_address_set(ns, name, direction, index)
+                addresses = _sorted_ips(selector_pods)
+                sets.append(dict(name=aset, addresses=addresses,
+                                 external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner,
+                                               'direction': direction, 'rule': str(index)}))
+                terms.insert(0, 'ip4.%s == $%s' % (field, aset))
+            peer_term = _either(terms) if terms else None
+            specs = _port_specs(rule.get('ports'), part)
+            numeric = [s for s in specs if not isinstance(s[1], str)]
+            named = [s for s in specs if isinstance(s[1], str)]
+            hint = '%s:%s:%d' % (owner, key, index)
+            base = '%s == @%s' % (port_dir, pg)
+            if not specs or numeric:
+                match = [base]
+                if peer_term:
+                    match.append(peer_term)
+                if numeric:
+                    match.append(_either([_port_match(*s) for s in numeric]))
+                acls.append(_acl(direction, ' && '.join(match), owner, index, hint))
+            for proto, pname, dummy in named:
+                groups = {}
+                if direction == 'Ingress':
+                    for pod in selected:
+                        number = named_port(pod.obj, pname, proto)
+                        if number is not None:
+                            groups.setdefault(number, []).append('"%s"' % pod.lsp)
+                    for number, lsps in sorted(groups.items()):
+                        match = ['outport == {%s}' % ', '.join(sorted(lsps))]
+                        if peer_term:
+                            match.append(peer_term)
+                        match.append(_port_match(proto, number, None))
+                        acls.append(_acl(direction, ' && '.join(match), owner, index, hint))
+                else:
+                    if blocks:
+                        warnings.append('%s: named port %s matches only pods; it does not open the ipBlock peers'
+                                        % (part, pname))
+                    targets = selector_pods if selector_pods is not None else (cluster.pods if not peers else [])
+                    for pod in targets:
+                        number = named_port(pod.obj, pname, proto)
+                        if number is not None:
+                            groups.setdefault(number, []).append(pod)
+                    for number, pods in sorted(groups.items()):
+                        ips = _sorted_ips(pods)
+                        if not ips:
+                            continue
+                        match = [base, 'ip4.dst == {%s}' % ', '.join(ips),
+                                 _port_match(proto, number, None)]
+                        acls.append(_acl(direction, ' && '.join(match), owner, index, hint))
+    port_group = dict(name=pg, ports=_lsps(selected), acls=acls,
+                      external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner})
+    return dict(port_group=port_group, address_sets=sets, directions=types, selected=_lsps(selected),
+                warnings=warnings)
+
+
+# A namespace's isolation ---------------------------------------------------------------
+def deny_port_groups(namespace, isolated):
+    """The two deny port groups of ``namespace``; ``isolated`` = {direction: [lsp names]}."""
+    out = []
+    for direction in DIRECTIONS:
+        pg = deny_port_group(namespace, direction)
+        ids = {KIND_KEY: 'NetworkPolicyDeny', OWNER_KEY: namespace, 'direction': direction}
+        if direction == 'Ingress':
+            acls = [dict(direction='to-lport', priority=DENY_PRIORITY, match='outport == @%s && ip' % pg,
+                         action='drop', name=('%s:ingress:deny' % namespace)[:63], external_ids=ids),
+                    dict(direction='to-lport', priority=ALLOW_PRIORITY,
+                         match='outport == @%s && ip4.src == $%s' % (pg, MGMT_ADDRESS_SET),
+                         action='allow-related', name=('%s:ingress:node' % namespace)[:63], external_ids=ids),
+                    dict(direction='to-lport', priority=ALLOW_PRIORITY,
+                         match='outport == @%s && ip4.src == %s' % (pg, HAIRPIN_SOURCE),
+                         action='allow-related', name=('%s:ingress:hairpin' % namespace)[:63], external_ids=ids)]
+        else:
+            acls = [dict(direction='from-lport', priority=DENY_PRIORITY, match='inport == @%s && ip' % pg,
+                         action='drop', name=('%s:egress:deny' % namespace)[:63], external_ids=ids,
+                         options={'apply-after-lb': 'true'})]
+        out.append(dict(name=pg, ports=sorted(set(isolated.get(direction, []))), acls=acls, external_ids=ids))
+    return out
+
+
+def mgmt_address_set(mgmt_ips):
+    """The cluster-wide address set of the nodes' management port IPv4 addresses."""
+    ips = []
+    for ip in mgmt_ips or []:
+        ip = str(ip).split('/', maxsplit=1)[0]
+        if ipaddress.ip_address(ip).version == 4:
+            ips.append(ip)
+    return dict(name=MGMT_ADDRESS_SET, addresses=sorted(set(ips), key=ipaddress.ip_address),
+                external_ids={KIND_KEY: 'NodeManagementPorts'})
+
+
+def namespace_model(namespace, policies, cluster):
+    """Everything the policies of one namespace want: port groups, address sets, errors."""
+    port_groups, address_sets, errors, warnings = [], [], [], []
+    isolated = {}
+    for policy in sorted(policies, key=lambda p: _meta(p).get('name') or ''):
+        what = 'network policy %s/%s' % (namespace, _meta(policy).get('name'))
+        try:
+            out = translate_policy(policy, cluster)
+        except PolicyError as exc:
+            errors.append('%s: %s; the pods it selects stay isolated' % (what, exc))
+            try:
+                types = policy_types(policy)
+            except PolicyError:
+                types = list(DIRECTIONS)
+            try:
+                pods = _lsps(selected_pods(policy, cluster))
+            except PolicyError:
+                pods = _lsps(cluster.in_namespace(namespace))
+            for direction in types:
+                isolated.setdefault(direction, []).extend(pods)
+            continue
+        warnings.extend('%s: %s' % (what, w) for w in out['warnings'])
+        for direction in out['directions']:
+            isolated.setdefault(direction, []).extend(out['selected'])
+        port_groups.append(out['port_group'])
+        address_sets.extend(out['address_sets'])
+    port_groups.extend(deny_port_groups(namespace, isolated))
+    return dict(port_groups=port_groups, address_sets=address_sets, errors=errors, warnings=warnings)
+
+
+def network_policy_model(policies, pods, namespaces, mgmt_ips=()):
+    """The whole cluster's wanted port groups, address sets, errors and warnings.
+
+    ``policies``: NetworkPolicy objects; ``pods``: Pod objects (host-network, unscheduled
+    and finished pods are left out); ``namespaces``: Namespace objects (for their
+    labels); ``mgmt_ips``: the nodes' management port addresses, always allowed in.
+    Deny port groups are made only for namespaces that have policies.
+    """
+    cluster = Cluster(pods, namespaces)
+    by_ns = {}
+    for policy in policies or []:
+        by_ns.setdefault(_meta(policy).get('namespace'), []).append(policy)
+    model = dict(port_groups=[], address_sets=[mgmt_address_set(mgmt_ips)], errors=[], warnings=[])
+    for ns in sorted(by_ns):
+        part = namespace_model(ns, by_ns[ns], cluster)
+        for key in model:
+            model[key].extend(part[key])
+    return model

@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``ovn-k8s-watcher``: options, logging, the Northbound connection, leader election, the term
+loop and a clean stop on SIGTERM."""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import faulthandler
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+
+LOG = logging.getLogger('ovn_k8s_watcher')
+
+# Attributes every LogRecord has; anything else came through ``extra=`` and is a field.
+_STANDARD = set(vars(logging.LogRecord('x', 0, 'x', 0, 'x', None, None))) | {'message', 'asctime'}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's fields."""
+
+    def format(self, record):
+        out = {'ts': time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(record.created)) + '.%03dZ' % record.msecs,
+               'level': record.levelname.lower(), 'logger': record.name, 'msg': record.getMessage()}
+        for k, v in vars(record).items():
+            if k not in _STANDARD and not k.startswith('_'):
+                out[k] = v if isinstance(v, (int, float, bool, type(None))) else str(v)
+        if record.exc_info:
+            out['exc'] = self.formatException(record.exc_info)
+        return json.dumps(out, sort_keys=True)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog='ovn-k8s-watcher', description=(
+        'Gives Kubernetes nodes their OVN network and pods their logical switch port, address and '
+        'network annotation.'))
+    p.add_argument('--kubeconfig', default=os.environ.get('KUBECONFIG'),
+                   help='kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)')
+    p.add_argument('--nb-remote', default=os.environ.get('OVN_NB_DB', 'unix:/var/run/ovn/ovnnb_db.sock'),
+                   help='Northbound database remote(s), comma-separated (default: $OVN_NB_DB)')
+    p.add_argument('--ssl-key', help='private key for ssl: remotes')
+    p.add_argument('--ssl-cert', help='certificate for ssl: remotes')
+    p.add_argument('--ssl-ca-cert', help='CA certificate for ssl: remotes')
+    p.add_argument('--nb-timeout', type=float, default=30, help='seconds a Northbound transaction may take')
+    p.add_argument('--cluster-subnet', required=True, help='the pod network, e.g. 10.128.0.0/14')
+    p.add_argument('--host-prefix', type=int, default=24, help='prefix length of each node subnet')
+    p.add_argument('--cluster-router', default='ovn_cluster_router')
+    p.add_argument('--workers', type=int, default=4, help='worker threads')
+    p.add_argument('--batch', type=int, default=128, help='pods committed in one transaction at most')
+    p.add_argument('--watch-timeout', type=int, default=300, help='server-side timeout of each watch (seconds)')
+    p.add_argument('--lease-namespace', default='kube-system')
+    p.add_argument('--lease-name', default='ovn-k8s-watcher',
+                   help='the Lease that elects one leader; empty: no election (a single instance)')
+    p.add_argument('--identity', default=None, help='this instance in the Lease (default: host name and a random tag)')
+    p.add_argument('--lease-duration', type=float, default=15)
+    p.add_argument('--renew-deadline', type=float, default=10)
+    p.add_argument('--retry-period', type=float, default=2)
+    p.add_argument('--metrics-address', default='127.0.0.1:9476',
+                   help='host:port of /metrics, /healthz and /readyz (empty: none)')
+    p.add_argument('--log-level', default='info')
+    args = p.parse_args(argv)
+    if args.identity is None:
+        args.identity = '%s_%s' % (socket.gethostname(), uuid.uuid4().hex[:8])
+    return args
+
+
+def setup_logging(level):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    # The client's own debug logs would print request headers (the token): never below WARNING.
+    for name in ('kubernetes', 'urllib3'):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+def api_client(kubeconfig):
+    from kubernetes import client, config
+    if kubeconfig:
+        return config.new_client_from_config(config_file=kubeconfig)
+    config.load_incluster_config()
+    return client.ApiClient()
+
+
+def connect_nb(args, stop, tables):
+    """The long-lived Northbound client; retries with backoff until it connects or ``stop``."""
+    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return _ovsdb.Client(_ovsdb.NB_DB, remote=args.nb_remote, timeout=args.nb_timeout, tables=tables,
+                                 ssl_key=args.ssl_key, ssl_cert=args.ssl_cert, ssl_ca_cert=args.ssl_ca_cert)
+        except _ovsdb.InvalidInput:
+            raise
+        except _ovsdb.OvnK8sError as e:
+            LOG.warning('Northbound database not reachable: retrying', extra=dict(reason=str(e), retry_in=delay))
+            stop.wait(delay)
+            delay = min(delay * 2, 30)
+    return None
+
+
+class Watcher(object):
+    """The daemon: waits for the lease, runs one Controller per leadership term."""
+
+    def __init__(self, args):
+        from ovn_k8s_agents.watcher.metrics import Metrics
+        self.args = args
+        self.stop_event = threading.Event()
+        self.metrics = Metrics()
+        self.controller = None
+        self.leading = False
+        self.nb = None
+        self.nb_lock = threading.Lock()
+        self.metrics.gauge('queue_depth', lambda: self.controller.queue.depth() if self.controller else 0)
+        self.metrics.gauge('retrying_keys', lambda: self.controller.queue.retrying() if self.controller else 0)
+        self.metrics.gauge('leader', lambda: 1 if self.leading else 0)
+
+    def healthy(self):
+        return True, 'ok'
+
+    def ready(self):
+        if self.nb is None:
+            return False, 'not connected to the Northbound database'
+        if not self.leading:
+            return True, 'standby'
+        if self.controller is None or not self.controller.ready.is_set():
+            return False, 'leading, reconciling'
+        return True, 'leading'
+
+    def run(self):
+        from ovn_k8s_agents.watcher.controller import Controller, nb_tables
+        from ovn_k8s_agents.watcher.leader import LeaderElector
+        from ovn_k8s_agents.watcher.metrics import HealthServer
+        args = self.args
+        server = None
+        if args.metrics_address:
+            server = HealthServer(args.metrics_address, self.metrics, self.healthy, self.ready)
+            server.start()
+            LOG.info('serving /metrics, /healthz, /readyz', extra=dict(address=server.address))
+        client = api_client(args.kubeconfig)
+        LOG.info('starting', extra=dict(identity=args.identity, nb_remote=args.nb_remote,
+                                        api=client.configuration.host))
+        self.nb = connect_nb(args, self.stop_event, nb_tables())
+        elector = None
+        if args.lease_name:
+            elector = LeaderElector(client, args.lease_namespace, args.lease_name, args.identity,
+                                    args.lease_duration, args.renew_deadline, args.retry_period)
+        try:
+            while not self.stop_event.is_set():
+                if elector is not None and not self._acquire(elector):
+                    continue
+                self.leading = True
+                self._term(elector, client, Controller)
+                if self.stop_event.is_set() and elector is not None:
+                    elector.release()  # a clean stop: a standby takes over at once
+                self.leading = False
+        finally:
+            if self.controller is not None:
+                self.controller.stop()
+            if self.nb is not None:
+                self.nb.close()
+            if server is not None:
+                server.stop()
+            LOG.info('stopped')
+
+    def _acquire(self, elector):
+        try:
+            if elector.try_acquire_or_renew():
+                LOG.info('leading', extra=dict(identity=self.args.identity))
+                return True
+        except Exception as e:
+            LOG.warning('lease not readable', extra=dict(reason=str(e)[:300]))
+        self.stop_event.wait(self.args.retry_period)
+        return False
+
+    def _term(self, elector, client, controller_class):
+        args = self.args
+        delay = 0.5
+        while not self.stop_event.is_set():
+            self.controller = controller_class(client, self.nb, self.metrics, args.cluster_subnet, args.host_prefix,
+                                               cluster_router=args.cluster_router, workers=args.workers,
+                                               batch=args.batch, watch_timeout=args.watch_timeout,
+                                               nb_lock=self.nb_lock)
+            try:
+                self.controller.start()
+                break
+            except Exception as e:
+                LOG.warning('start-up list failed: retrying', extra=dict(reason=str(e)[:300], retry_in=delay))
+                self.controller.stop()
+                self.controller = None
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, 30)
+                if elector is not None and not self._renew(elector):
+                    return
+        while not self.stop_event.wait(args.retry_period if elector else 1.0):
+            if elector is not None and not self._renew(elector):
+                break
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def _renew(self, elector):
+        try:
+            if elector.try_acquire_or_renew():
+                return True
+        except Exception as e:
+            LOG.warning('lease renewal failed', extra=dict(reason=str(e)[:300]))
+        if elector.still_leading():
+            return True
+        LOG.error('lost the lease: stopping work', extra=dict(identity=self.args.identity))
+        return False
+
+    def stop(self):
+        self.stop_event.set()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging(args.log_level)
+    watcher = Watcher(args)
+
+    def on_signal(signum, _frame):
+        LOG.info('signal: stopping', extra=dict(signal=signum))
+        watcher.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # SIGUSR1: every thread's stack to stderr
+    try:
+        watcher.run()
+    except Exception as e:  # noqa: BLE001 (the last word of the daemon)
+        LOG.error('fatal', extra=dict(reason=str(e)[:500]))
+        return 1
+    return 0

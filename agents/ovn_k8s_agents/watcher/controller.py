@@ -1,0 +1,543 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The watcher's controllers: Nodes get their network, pods get a port, an address and the
+annotation the CNI plugin reads.
+
+Level-driven: a key (``('pod', 'ns/name')`` or ``('node', name)``) only says which object to
+look at; the handler reads the object's current state from the informer's store and the
+Northbound rows from the long-lived IDL copy, computes what OVN should hold for it, and
+converges through the collection's ``_nb`` operations. Nothing that is already right is
+written, so a reconcile of a cluster in step makes no Northbound and no API write.
+
+Every Northbound change is planned and committed under one lock (``nb_lock``): an address is
+chosen from what the IDL copy holds plus what the current batch reserved, and committed before
+the lock is released, so no two pods ever get one address. Workers drain up to ``batch`` ready
+pod keys and commit their ports in one transaction; the annotation writes that follow run
+outside the lock, concurrently.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import calendar
+import inspect
+import ipaddress
+import logging
+import threading
+import time
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables
+from kubernetes.client.exceptions import ApiException
+from ovn_k8s_agents import annotation
+
+from ovn_k8s_agents.watcher.informer import Informer
+from ovn_k8s_agents.watcher.workqueue import WorkQueue
+
+LOG = logging.getLogger('ovn_k8s_watcher')
+
+# external_ids of what the watcher made: the marker key and its value says which kind.
+MARKER = 'ovn-k8s-watcher'
+POD_IDS = ('namespace', 'pod', 'pod-uid')
+COMPONENT = 'ovn-k8s-watcher'
+
+
+def nb_tables():
+    """The Northbound tables and columns the watcher reads."""
+    return merge_tables(_nb.NODE_NETWORK_TABLES, _nb.LSP_TABLES, _alloc.TABLES,
+                        {'Logical_Switch': ['name', 'ports', 'other_config', 'external_ids']})
+
+
+class BadInput(Exception):
+    """An object the watcher cannot serve as it is; reported on the object, not retried
+    unless ``retry`` (it may come right by itself, e.g. a full subnet)."""
+
+    def __init__(self, reason, message, retry=False):
+        Exception.__init__(self, message)
+        self.reason = reason
+        self.retry = retry
+
+
+class NotYet(Exception):
+    """Something the object needs is not there yet (its node's switch): retry later."""
+
+
+class PodPlan(object):
+    __slots__ = ('key', 'pod', 'network', 'created')
+
+    def __init__(self, key, pod, network, created):
+        self.key, self.pod, self.network, self.created = key, pod, network, created
+
+
+def _created_at(obj):
+    ts = (obj.get('metadata') or {}).get('creationTimestamp')
+    if not ts:
+        return None
+    try:
+        return calendar.timegm(time.strptime(ts, '%Y-%m-%dT%H:%M:%SZ'))
+    except ValueError:
+        return None
+
+
+def wants_port(pod):
+    spec = pod.get('spec') or {}
+    phase = (pod.get('status') or {}).get('phase')
+    return bool(spec.get('nodeName')) and not spec.get('hostNetwork') and phase not in ('Succeeded', 'Failed')
+
+
+def _port_ips(row):
+    out = []
+    for entry in row.addresses:
+        for word in str(entry).split()[1:]:
+            try:
+                out.append(ipaddress.ip_address(word.split('/')[0]))
+            except ValueError:
+                pass
+    return out
+
+
+_IPS_CACHE = {}
+
+
+def _cached_port_ips(row):
+    """_port_ips, remembered per port for as long as the IDL keeps the same ``addresses``
+    value (it replaces the value object on every update), so that a batch on a switch of
+    thousands of ports reads only the ports that changed."""
+    datum = getattr(row, '_data', {}).get('addresses')
+    hit = _IPS_CACHE.get(row.uuid)
+    if hit is not None and datum is not None and hit[0] is datum:
+        return hit[1]
+    ips = _port_ips(row)
+    _IPS_CACHE[row.uuid] = (datum, ips)
+    return ips
+
+
+def _excluded(text):
+    out = set()
+    ranges = []
+    for item in (text or '').split():
+        if '..' in item:
+            lo, hi = item.split('..', 1)
+            ranges.append((ipaddress.ip_address(lo), ipaddress.ip_address(hi)))
+        else:
+            out.add(ipaddress.ip_address(item))
+    return out, ranges
+
+
+class SwitchView(object):
+    """A node switch as one batch sees it: subnet, fixed addresses and every address in use."""
+
+    def __init__(self, row):
+        self.row = row
+        self.name = row.name
+        self.subnet = ipaddress.ip_network(row.other_config['subnet'])
+        addrs = _nb.node_addresses(str(self.subnet))
+        self.gateway = ipaddress.ip_address(addrs['router_ip'])
+        self.mgmt = ipaddress.ip_address(addrs['mgmt_ip'])
+        self.excluded, self.ranges = _excluded(row.other_config.get('exclude_ips'))
+        self.used = {}
+        for port in row.ports:
+            for ip in _cached_port_ips(port):
+                self.used[ip] = port.name
+        self.cursor = int(self.subnet.network_address) + 1
+
+    def reserved(self, ip):
+        """Why ``ip`` can never be a pod's, or None."""
+        if ip not in self.subnet or ip in (self.subnet.network_address, self.subnet.broadcast_address):
+            return 'it is outside the usable range of %s' % self.subnet
+        if ip == self.gateway:
+            return 'it is the router address of %s' % self.subnet
+        if ip == self.mgmt:
+            return 'it is the management address of %s' % self.subnet
+        if ip in self.excluded or any(lo <= ip <= hi for lo, hi in self.ranges):
+            return 'it is in exclude_ips of logical switch %s' % self.name
+        return None
+
+    def allocate(self, port):
+        last = int(self.subnet.broadcast_address) - 1
+        while self.cursor <= last:
+            ip = ipaddress.ip_address(self.cursor)
+            self.cursor += 1
+            if ip not in self.used and self.reserved(ip) is None:
+                self.used[ip] = port
+                return ip
+        return None
+
+
+class Controller(object):
+    """One leadership term: informers, a work queue and workers over one NB client."""
+
+    def __init__(self, api_client, nb, metrics, cluster_subnet, host_prefix,
+                 cluster_router='ovn_cluster_router', workers=4, batch=64, watch_timeout=300,
+                 nb_lock=None):
+        from kubernetes import client
+        self.core = client.CoreV1Api(api_client)
+        # A dict body is sent as a strategic merge patch by older clients (Debian's 22.6) and
+        # must be named a JSON merge patch by newer ones, which would pick a JSON patch.
+        self.merge_patch = {}
+        if '_content_type' in inspect.signature(self.core.patch_namespaced_pod).parameters:
+            self.merge_patch = {'_content_type': 'application/merge-patch+json'}
+        self.nb = nb
+        self.metrics = metrics
+        self.cluster_subnet = cluster_subnet
+        self.host_prefix = int(host_prefix)
+        self.cluster_router = cluster_router
+        self.n_workers = int(workers)
+        self.batch = int(batch)
+        self.nb_lock = nb_lock or threading.Lock()
+        self.unsettled = False      # a commit timed out: it may still land
+        self.stop_event = threading.Event()
+        self.queue = WorkQueue()
+        self.reported = set()
+        self.ready = threading.Event()
+        self.nodes = Informer('node', self.core.list_node, self._changed('node'), metrics,
+                              self.stop_event, watch_timeout)
+        self.pods = Informer('pod', self.core.list_pod_for_all_namespaces, self._changed('pod'),
+                             metrics, self.stop_event, watch_timeout)
+        self.threads = []
+
+    def _changed(self, kind):
+        return lambda keys: self.queue.add_many([(kind, k) for k in keys])
+
+    # Life ----------------------------------------------------------------------------------
+    def start(self):
+        """List both kinds, queue every key and every stale port, start workers and watches."""
+        t0 = time.monotonic()
+        self.nodes.relist()
+        self.nodes.synced.set()
+        self.pods.relist()
+        self.pods.synced.set()
+        keys = [('node', k) for k in self.nodes.keys()] + self._stale_nodes()
+        keys += [('pod', k) for k in self.pods.keys()] + self._stale_pods()
+        self.queue.add_many(keys)
+        for i in range(self.n_workers):
+            t = threading.Thread(target=self._work, name='worker-%d' % i, daemon=True)
+            t.start()
+            self.threads.append(t)
+        self.nodes.start()
+        self.pods.start()
+        threading.Thread(target=self._wait_reconciled, args=(t0,), name='reconcile', daemon=True).start()
+
+    def _wait_reconciled(self, t0):
+        while not self.stop_event.is_set():
+            if self.queue.idle():
+                took = time.monotonic() - t0
+                self.metrics.observe('reconcile_duration_seconds', took)
+                LOG.info('reconciled', extra=dict(seconds=round(took, 3), pods=len(self.pods.keys()),
+                                                  nodes=len(self.nodes.keys())))
+                self.ready.set()
+                return
+            time.sleep(0.02)
+
+    def stop(self):
+        self.stop_event.set()
+        self.queue.shutdown()
+        self.nodes.stop()
+        self.pods.stop()
+        for t in self.threads:
+            t.join(timeout=30)
+
+    def _stale_nodes(self):
+        with self.nb_lock:
+            return [('node', row.external_ids.get(_alloc.NODE_KEY) or row.name)
+                    for row in self.nb.rows('Logical_Switch')
+                    if row.external_ids.get(MARKER) == 'node'
+                    and self.nodes.get(row.external_ids.get(_alloc.NODE_KEY) or row.name) is None]
+
+    def _stale_pods(self):
+        out = []
+        with self.nb_lock:
+            for row in self.nb.rows('Logical_Switch_Port'):
+                ids = row.external_ids
+                if ids.get(MARKER) == 'pod' and ids.get('namespace') and ids.get('pod'):
+                    key = '%s/%s' % (ids['namespace'], ids['pod'])
+                    if self.pods.get(key) is None:
+                        out.append(('pod', key))
+        return out
+
+    # Workers -------------------------------------------------------------------------------
+    def _work(self):
+        while not self.stop_event.is_set():
+            keys = self.queue.get_batch(self.batch, timeout=0.5)
+            if not keys:
+                continue
+            try:
+                pods = []
+                for key in keys:
+                    if key[0] == 'node':
+                        self._guard(key, self._sync_node)
+                    else:
+                        pods.append(key)
+                if pods:
+                    self._sync_pods(pods)
+            except Exception:  # a bug: keep the worker alive and the keys coming back
+                LOG.exception('worker error', extra=dict(keys=len(keys)))
+                for key in keys:
+                    self.queue.retry(key)
+            finally:
+                for key in keys:
+                    self.queue.done(key)
+
+    def _guard(self, key, func, *args, **kw):
+        """Run one key's handler; on failure retry it with backoff and report bad input."""
+        try:
+            func(key[1], *args)
+        except BadInput as e:
+            self._bad_input(key, e)
+            return False
+        except NotYet as e:
+            delay = self.queue.retry(key)
+            self.metrics.inc('events_total', kind=key[0], result='waiting')
+            LOG.info('waiting', extra=dict(kind=key[0], object=key[1], reason=str(e), retry_in=round(delay, 2)))
+            return False
+        except Exception as e:
+            delay = self.queue.retry(key)
+            self.metrics.inc('events_total', kind=key[0], result='failed')
+            LOG.warning('failed', extra=dict(kind=key[0], object=key[1], reason=_text(e), retry_in=round(delay, 2)))
+            if key[0] == 'pod' and isinstance(e, _ovsdb.TransactionFailed):
+                self._event(key[1], 'NorthboundRefused', str(e))
+            return False
+        if kw.get('count', True):
+            self.queue.forget(key)
+            self.metrics.inc('events_total', kind=key[0], result='ok')
+        return True
+
+    def _bad_input(self, key, e):
+        self.metrics.inc('events_total', kind=key[0], result='invalid')
+        LOG.warning('bad input', extra=dict(kind=key[0], object=key[1], reason=e.reason, detail=str(e)))
+        if key[0] == 'pod':
+            self._event(key[1], e.reason, str(e))
+        if e.retry:
+            self.queue.retry(key)
+        else:
+            self.queue.forget(key)
+
+    # Nodes ---------------------------------------------------------------------------------
+    def _settle(self):
+        """Under nb_lock, before planning: make sure no earlier commit can still land unseen."""
+        if self.unsettled:
+            self.nb.settle()
+            self.unsettled = False
+
+    def _commit(self, cs):
+        try:
+            cs.commit()
+        except _ovsdb.OvsdbConnectionError:
+            self.unsettled = True
+            raise
+        self.metrics.inc('nb_transactions_total')
+
+    def _sync_node(self, name):
+        node = self.nodes.get(name)
+        with self.nb_lock:
+            self._settle()
+            cs = _ovsdb.ChangeSet(self.nb)
+            switch = _nb.get_switch(self.nb, _names.node_switch(name))
+            if node is None:
+                if switch is None:
+                    return
+                # Its pods' ports first, then the node's own network.
+                for port in list(switch.ports):
+                    if port.external_ids.get(MARKER) == 'pod':
+                        _nb.remove_lsp(cs, self.nb, port.name, switch.name)
+                _nb.remove_node_network(cs, self.nb, name, cluster_router=self.cluster_router)
+            else:
+                problem = _names.node_name_problem(name) if hasattr(_names, 'node_name_problem') else None
+                if problem:
+                    raise BadInput('InvalidNodeName', 'node %s: %s' % (name, problem))
+                try:
+                    subnet = _alloc.allocate(self.cluster_subnet, self.host_prefix, [{'name': name, 'subnet': None}],
+                                             _alloc.existing_switches(self.nb))[0]['subnet']
+                except (_ovsdb.InvalidInput, _ovsdb.Conflict) as e:
+                    raise BadInput('NodeSubnet', 'node %s: %s' % (name, e), retry=True)
+                _nb.ensure_node_network(cs, self.nb, name, subnet, cluster_router=self.cluster_router,
+                                        external_ids={MARKER: 'node', _alloc.NODE_KEY: name})
+            if cs.changed:
+                self._commit(cs)
+                LOG.info('node network removed' if node is None else 'node network converged',
+                         extra=dict(kind='node', object=name, changes=sorted(cs.after)))
+        if node is not None and cs.changed:
+            # Pods that waited for this switch.
+            self.queue.add_many([('pod', k) for k, p in self.pods.items()
+                                 if (p.get('spec') or {}).get('nodeName') == name])
+
+    # Pods ----------------------------------------------------------------------------------
+    def _sync_pods(self, keys):
+        """Plan every key's port into one transaction; fall back to one key at a time when the
+        batch fails, so that one bad pod never holds the others back."""
+        plans, failed_batch = {}, False
+        with self.nb_lock:
+            try:
+                self._settle()
+            except Exception as e:
+                for key in keys:
+                    self._failed(key, e)
+                return
+            batch = _ovsdb.ChangeSet(self.nb)
+            views = {}
+            ok_keys = []
+            for key in keys:
+                sub = _ovsdb.ChangeSet(self.nb)
+                if self._guard(key, self._plan_pod, sub, views, plans, count=False):
+                    batch.commands.extend(sub.commands)
+                    ok_keys.append(key)
+            if batch.commands:
+                try:
+                    self._commit(batch)
+                except Exception as e:
+                    if len(ok_keys) == 1:
+                        self._failed(ok_keys[0], e)
+                        return
+                    failed_batch = True
+        if failed_batch:
+            LOG.warning('batch transaction failed: one pod at a time', extra=dict(pods=len(ok_keys)))
+            for key in ok_keys:
+                self._sync_pods([key])
+            return
+        for key in ok_keys:
+            self.queue.forget(key)
+            self.metrics.inc('events_total', kind=key[0], result='ok')
+        now = time.time()
+        for plan in plans.values():
+            if plan.created:
+                created = _created_at(plan.pod)
+                if created is not None:
+                    self.metrics.observe('pod_port_latency_seconds', now - created)
+            self._annotate(plan)
+
+    def _failed(self, key, e):
+        delay = self.queue.retry(key)
+        self.metrics.inc('events_total', kind=key[0], result='failed')
+        LOG.warning('failed', extra=dict(kind=key[0], object=key[1], reason=_text(e), retry_in=round(delay, 2)))
+        if isinstance(e, _ovsdb.TransactionFailed):
+            self._event(key[1], 'NorthboundRefused', str(e))
+
+    def _plan_pod(self, key, cs, views, plans):
+        namespace, name = key.split('/', 1)
+        pod = self.pods.get(key)
+        port_name = _names.pod_port(namespace, name)
+        row = self.nb.find_one('Logical_Switch_Port', 'name', port_name)
+        if pod is None or not wants_port(pod):
+            if row is not None and row.external_ids.get(MARKER) == 'pod':
+                owner = self.nb.holder('Logical_Switch', row)
+                _nb.remove_lsp(cs, self.nb, port_name, owner.name if owner else None)
+                for view in views.values():
+                    view.used = dict((ip, p) for ip, p in view.used.items() if p != port_name)
+            return
+        node = pod['spec']['nodeName']
+        switch_name = _names.node_switch(node)
+        view = views.get(switch_name)
+        if view is None:
+            switch = _nb.get_switch(self.nb, switch_name)
+            if switch is None or not switch.other_config.get('subnet'):
+                if self.nodes.get(node) is None:
+                    raise BadInput('UnknownNode', 'pod %s is bound to node %s, which is not a Node of this '
+                                   'cluster' % (key, node))
+                raise NotYet('node %s has no logical switch with a subnet yet' % node)
+            view = views[switch_name] = SwitchView(switch)
+        uid = pod['metadata'].get('uid')
+        try:
+            current = annotation.parse((pod.get('metadata') or {}).get('annotations'), pod=key)
+        except annotation.AnnotationError as e:
+            raise BadInput('MalformedAnnotation', '%s; the watcher leaves this pod alone until the annotation '
+                           'is removed or corrected' % e)
+        owner = self.nb.holder('Logical_Switch', row) if row is not None else None
+        if row is not None and (owner is None or owner.name != switch_name):
+            if row.external_ids.get(MARKER) != 'pod':
+                raise BadInput('PortConflict', 'pod %s: logical switch port %s exists on %s and was not made '
+                               'by the watcher' % (key, port_name, owner.name if owner else '(no switch)'))
+            # It moved (a pod of the same name on another node): the old port goes first, and the
+            # key comes back once that is committed.
+            _nb.remove_lsp(cs, self.nb, port_name, owner.name if owner else None)
+            self.queue.add(('pod', key))
+            return
+        network = None
+        if current is not None:
+            ip = current.interface.ip
+            why = view.reserved(ip)
+            holder = view.used.get(ip)
+            if why is None and current.interface.network != view.subnet:
+                why = 'its prefix is not that of %s' % view.subnet
+            if why is None and current.gateway != view.gateway:
+                why = 'its gateway is not %s' % view.gateway
+            if why is None and holder not in (None, port_name):
+                why = 'logical switch port %s already has it' % holder
+            if why:
+                raise BadInput('AnnotationConflict', 'pod %s: its annotation gives it %s, which it cannot keep: %s'
+                               % (key, current.cidr, why))
+            network = current
+        elif row is not None:
+            ips = [ip for ip in _port_ips(row) if ip in view.subnet and view.reserved(ip) is None]
+            if ips:
+                network = annotation.PodNetwork('%s/%d' % (ips[0], view.subnet.prefixlen),
+                                                _names.mac_from_ip(ips[0]), view.gateway)
+        if network is None:
+            ip = view.allocate(port_name)
+            if ip is None:
+                raise BadInput('SubnetExhausted', 'pod %s: the subnet %s of node %s has no free address'
+                               % (key, view.subnet, node), retry=True)
+            network = annotation.PodNetwork('%s/%d' % (ip, view.subnet.prefixlen), _names.mac_from_ip(ip),
+                                            view.gateway)
+        view.used[network.interface.ip] = port_name
+        address = '%s %s' % (network.mac, network.ip)
+        _nb.ensure_lsp(cs, self.nb, switch_name, port_name, addresses=[address], port_security=[address],
+                       external_ids={MARKER: 'pod', 'namespace': namespace, 'pod': name, 'pod-uid': uid})
+        plans[key] = PodPlan(key, pod, network, row is None)
+
+    def _annotate(self, plan):
+        wanted = plan.network.annotations()
+        meta = plan.pod.get('metadata') or {}
+        have = meta.get('annotations') or {}
+        if all(have.get(k) == v for k, v in wanted.items()):
+            self.queue.forget(('pod', plan.key))
+            return
+        try:
+            # A JSON merge patch of the two keys only; the uid makes it fail on a successor pod
+            # of the same name instead of annotating it with this one's address.
+            self.core.patch_namespaced_pod(meta['name'], meta['namespace'],
+                                           {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}},
+                                           **self.merge_patch)
+        except ApiException as e:
+            if e.status == 404:
+                return  # gone: its DELETED event brings the key back
+            self._failed(('pod', plan.key), e)
+            return
+        except Exception as e:
+            self._failed(('pod', plan.key), e)
+            return
+        self.metrics.inc('api_writes_total', kind='annotation')
+        created = _created_at(plan.pod)
+        if created is not None:
+            self.metrics.observe('pod_annotation_latency_seconds', time.time() - created)
+        LOG.info('pod annotated', extra=dict(kind='pod', object=plan.key, ip=plan.network.cidr,
+                                             mac=plan.network.mac))
+
+    # Events --------------------------------------------------------------------------------
+    def _event(self, key, reason, message):
+        pod = self.pods.get(key)
+        if pod is None:
+            return
+        meta = pod['metadata']
+        seen = (meta.get('uid'), reason, message)
+        if seen in self.reported:
+            return
+        self.reported.add(seen)
+        now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+        body = {'apiVersion': 'v1', 'kind': 'Event',
+                'metadata': {'generateName': '%s.' % meta['name'], 'namespace': meta['namespace']},
+                'involvedObject': {'apiVersion': 'v1', 'kind': 'Pod', 'name': meta['name'],
+                                   'namespace': meta['namespace'], 'uid': meta.get('uid')},
+                'reason': reason, 'message': message[:1024], 'type': 'Warning',
+                'source': {'component': COMPONENT}, 'reportingComponent': COMPONENT,
+                'firstTimestamp': now, 'lastTimestamp': now, 'count': 1}
+        try:
+            self.core.create_namespaced_event(meta['namespace'], body)
+            self.metrics.inc('api_writes_total', kind='event')
+        except Exception as e:
+            LOG.warning('could not record an event', extra=dict(object=key, reason=_text(e)))
+
+
+def _text(exc):
+    if isinstance(exc, ApiException):
+        return 'HTTP %s %s' % (exc.status, exc.reason)
+    return str(exc)[:500] or type(exc).__name__

@@ -1,0 +1,427 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# PRIVATE: not a public API of the collection; it may change without notice.
+"""OVN Northbound load balancers and load balancer groups: the one implementation,
+shared by the ``ovn_load_balancer`` module and the watcher's service handler.
+
+One load balancer per Kubernetes service and protocol; every load balancer sits in a
+load balancer group, and the group (not each load balancer) is attached to every node
+switch and gateway router: ``ovn-northd`` then handles the group once instead of once
+per switch.
+
+Like every ``ensure_*``/``remove_*`` of the collection these functions read the IDL
+copy, record in a :class:`~._ovsdb.ChangeSet` what they would change, and write
+nothing themselves. The ``vips`` map is converged key by key: a backend change
+rewrites (and shows in the diff) only the VIPs whose backends changed.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import weakref
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import strs
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
+    Conflict,
+    InvalidInput,
+    plain,
+)
+
+LB_TABLES = {
+    'Load_Balancer': ['name', 'vips', 'protocol', 'options', 'selection_fields', 'external_ids'],
+    'Load_Balancer_Group': ['name', 'load_balancer'],
+}
+# What attaching (or removing) a group reads besides LB_TABLES.
+LB_GROUP_TABLES = dict(LB_TABLES, **{
+    'Logical_Switch': ['name', 'load_balancer_group'],
+    'Logical_Router': ['name', 'load_balancer_group'],
+})
+
+PROTOCOLS = ('tcp', 'udp', 'sctp')
+SELECTION_FIELDS = ('eth_src', 'eth_dst', 'ip_src', 'ip_dst', 'tp_src', 'tp_dst')
+
+
+# Validation -------------------------------------------------------------
+def parse_endpoint(text, what):
+    """``IP``, ``IP:port`` or ``[IPv6]:port`` -> (ip, port or None), normalised."""
+    text = str(text).strip()
+    host, port = text, None
+    if text.startswith('['):
+        host, sep, rest = text[1:].partition(']')
+        if not sep or (rest and not rest.startswith(':')):
+            raise InvalidInput('%s: %r is not an address such as [fd00::1]:80' % (what, text))
+        port = rest[1:] if rest else None
+    elif text.count(':') == 1:
+        host, port = text.split(':')
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise InvalidInput('%s: %r is not an address such as 10.96.0.10:53' % (what, text))
+    if ip.version == 6 and port is None and text.startswith('['):
+        raise InvalidInput('%s: %r has brackets but no port' % (what, text))
+    if port is not None:
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise InvalidInput('%s: %r has port %r; expected 1-65535' % (what, text, port))
+        port = int(port)
+    return ip, port
+
+
+def format_endpoint(ip, port):
+    ip = ipaddress.ip_address(ip)
+    if port is None:
+        return str(ip)
+    return ('[%s]:%d' if ip.version == 6 else '%s:%d') % (ip, int(port))
+
+
+def check_vips(vips, what):
+    """Validate and normalise a vips map {"VIP[:port]": "ip[:port],..."}."""
+    if not isinstance(vips, dict):
+        raise InvalidInput('%s: vips must be a map of "VIP:port" to "ip:port,ip:port", not %r'
+                           % (what, vips))
+    out = {}
+    for key, value in vips.items():
+        vip, vport = parse_endpoint(key, '%s: VIP' % what)
+        backends = []
+        for one in [b for b in str(value if value is not None else '').split(',') if b.strip()]:
+            ip, port = parse_endpoint(one, '%s: backend of VIP %s' % (what, key))
+            if ip.version != vip.version:
+                raise InvalidInput('%s: backend %s of VIP %s is of another IP family'
+                                   % (what, one.strip(), key))
+            if (port is None) != (vport is None):
+                raise InvalidInput('%s: backend %s of VIP %s must %s a port, as its VIP does'
+                                   % (what, one.strip(), key, 'have' if vport else 'not have'))
+            backends.append(format_endpoint(ip, port))
+        name = format_endpoint(vip, vport)
+        if name in out:
+            raise InvalidInput('%s: VIP %s is given twice' % (what, name))
+        out[name] = ','.join(backends)
+    return out
+
+
+def _check_protocol(protocol, what):
+    proto = str(protocol or '').lower()
+    if proto not in PROTOCOLS:
+        raise InvalidInput('%s: protocol %r is not one of %s' % (what, protocol, ', '.join(PROTOCOLS)))
+    return proto
+
+
+def _check_name(name, what):
+    if not isinstance(name, str) or not name:
+        raise InvalidInput('%s: the name must be a non-empty string' % what)
+    return name
+
+
+# Finding ----------------------------------------------------------------
+def get_load_balancer(client, name):
+    return client.find_one('Load_Balancer', 'name', name)
+
+
+def get_lb_group(client, name):
+    return client.find_one('Load_Balancer_Group', 'name', name)
+
+
+# Load balancers ---------------------------------------------------------
+def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selection_fields=None,
+                         external_ids=None, groups=(), purge_options=True, purge_external_ids=True):
+    """Create or converge load balancer ``name``.
+
+    ``vips`` is converged exactly (VIPs not given are removed); ``options``,
+    ``selection_fields`` and ``external_ids`` are converged when given and left alone
+    when None: exactly, unless ``purge_options``/``purge_external_ids`` is False (then
+    keys not given stay). ``groups`` names load balancer groups this load balancer
+    must be a member of (it is added; other members stay).
+    """
+    what = 'load balancer %s' % _check_name(name, 'a load balancer')
+    wanted_vips = check_vips(vips, what)
+    wanted = dict(protocol=[_check_protocol(protocol, what)])
+    if options is not None:
+        wanted['options'] = strs(options, what + ' options')
+    if external_ids is not None:
+        wanted['external_ids'] = strs(external_ids, what + ' external_ids')
+    if selection_fields is not None:
+        bad = [f for f in selection_fields if f not in SELECTION_FIELDS]
+        if bad:
+            raise InvalidInput('%s: selection_fields %s not among %s'
+                               % (what, ', '.join(bad), ', '.join(SELECTION_FIELDS)))
+        wanted['selection_fields'] = sorted(set(selection_fields))
+    group_rows = [_group_for_member(cs, client, g, what) for g in groups]
+    row = get_load_balancer(client, name)
+    label = 'Load_Balancer %s' % name
+    if row is None:
+        columns = dict(wanted, vips=wanted_vips, name=name)
+        # The new row joins its groups in the same command: no lookup by name needed.
+        joins = [('Load_Balancer_Group', _key(g_row, g), 'load_balancer') for g, g_row in zip(groups, group_rows)]
+        cs.create(label, plain(columns), _insert('Load_Balancer', columns, parents=joins))
+    else:
+        before, after, commands = {}, {}, []
+        _converge_vips(row, wanted_vips, before, after, commands)
+        merge = [c for c, purge in (('options', purge_options), ('external_ids', purge_external_ids)) if not purge]
+        converge_columns('Load_Balancer', row, wanted, before, after, commands, merge=merge)
+        cs.record(label, before, after, commands)
+    for group, group_row in zip(groups, group_rows):
+        glabel = 'Load_Balancer_Group %s load_balancer' % group
+        read, members = _group_members(cs, group, group_row)
+        if name in members:
+            continue
+        members.add(name)
+        if row is None:
+            # The insert above already joins the group; only the diff is recorded here.
+            cs.before.setdefault(glabel, {'load_balancer': read})
+            cs.after[glabel] = {'load_balancer': sorted(members)}
+        else:
+            cs.record(glabel, {'load_balancer': read}, {'load_balancer': sorted(members)},
+                      [_mutate('Load_Balancer_Group', _key(group_row, group), 'load_balancer',
+                               add=[('Load_Balancer', row.uuid)])])
+
+
+# Members of each group as read, and as this change set leaves them: a thousand services
+# joining one group must not each re-read the whole group from the IDL.
+_MEMBERS = weakref.WeakKeyDictionary()
+
+
+def _group_members(cs, group, group_row):
+    per_cs = _MEMBERS.setdefault(cs, {})
+    if group not in per_cs:
+        read = plain(group_row.load_balancer) if group_row is not None else []
+        per_cs[group] = (read, set(read))
+    return per_cs[group]
+
+
+def _group_for_member(cs, client, group, what):
+    row = get_lb_group(client, group)
+    if row is None and not cs.will_create('Load_Balancer_Group %s' % group):
+        raise Conflict('%s: load balancer group %s does not exist' % (what, group))
+    return row
+
+
+def _converge_vips(row, wanted, before, after, commands):
+    """Only the VIPs whose backends changed are written and shown."""
+    current = dict(row.vips)
+    stale = sorted(k for k in current if k not in wanted)
+    update = dict((k, v) for k, v in wanted.items() if current.get(k) != v)
+    if not stale and not update:
+        return
+    before['vips'] = dict((k, current[k]) for k in stale + sorted(update) if k in current)
+    after['vips'] = update
+    commands.append(_set_keys('Load_Balancer', row.uuid, 'vips', update, stale))
+
+
+def converge_columns(table, row, wanted, before, after, commands, merge=()):
+    """Replace each column of ``wanted`` {column: value} that differs.
+
+    Map columns are converged exactly, except those in ``merge``: their keys not
+    given are kept.
+    """
+    for column, value in wanted.items():
+        if column in merge:
+            value = dict((k, v) for k, v in dict(getattr(row, column), **value).items() if v is not None)
+        if plain(getattr(row, column)) == plain(value):
+            continue
+        before[column], after[column] = plain(getattr(row, column)), plain(value)
+        commands.append(_assign(table, row.uuid, column, value))
+
+
+def remove_load_balancer(cs, client, name):
+    """Delete load balancer ``name``; groups, switches and routers drop it (weak references)."""
+    row = get_load_balancer(client, name)
+    if row is not None:
+        cs.delete('Load_Balancer %s' % name, row, ['vips', 'protocol', 'external_ids'],
+                  _delete('Load_Balancer', row.uuid))
+
+
+def remove_load_balancers(cs, client, external_ids, keep=()):
+    """Delete every load balancer whose external_ids hold all of ``external_ids`` and whose
+    name is not in ``keep``: a service's load balancers it no longer wants (a protocol gone),
+    or (with only the kind key) the repair pass's leftovers of deleted services."""
+    for row in client.rows('Load_Balancer'):
+        if row.name not in keep and all(row.external_ids.get(k) == v for k, v in external_ids.items()):
+            remove_load_balancer(cs, client, row.name)
+
+
+# Load balancer groups ---------------------------------------------------
+def ensure_lb_group(cs, client, name, load_balancers=None):
+    """Create group ``name``; with ``load_balancers`` (names), converge its members exactly."""
+    what = 'load balancer group %s' % _check_name(name, 'a load balancer group')
+    wanted = None
+    if load_balancers is not None:
+        wanted = sorted(set(load_balancers))
+        for lb in wanted:
+            if get_load_balancer(client, lb) is None and not cs.will_create('Load_Balancer %s' % lb):
+                raise Conflict('%s: load balancer %s does not exist' % (what, lb))
+    row = get_lb_group(client, name)
+    label = 'Load_Balancer_Group %s' % name
+    if row is None:
+        members = [('Load_Balancer', _key(get_load_balancer(client, lb), lb)) for lb in wanted or []]
+        cs.create(label, dict(name=name, load_balancer=wanted or []),
+                  _insert('Load_Balancer_Group', dict(name=name), refs={'load_balancer': members}))
+        return
+    if wanted is None:
+        return
+    current = plain(row.load_balancer)
+    if current == wanted:
+        return
+    by_name = dict((plain(lb), lb) for lb in row.load_balancer)
+    add = [('Load_Balancer', _key(get_load_balancer(client, lb), lb)) for lb in wanted if lb not in current]
+    drop = [('Load_Balancer', by_name[lb].uuid) for lb in current if lb not in wanted]
+    cs.record(label, {'load_balancer': current}, {'load_balancer': wanted},
+              [_mutate('Load_Balancer_Group', row.uuid, 'load_balancer', add=add, remove=drop)])
+
+
+def remove_lb_group(cs, client, name):
+    """Detach group ``name`` from every switch and router, then delete it."""
+    row = get_lb_group(client, name)
+    if row is None:
+        return
+    for table in ('Logical_Switch', 'Logical_Router'):
+        for holder in client.rows(table):
+            if any(g.uuid == row.uuid for g in holder.load_balancer_group):
+                _detach(cs, table, holder, name, row)
+    cs.delete('Load_Balancer_Group %s' % name, row, ['load_balancer'],
+              _delete('Load_Balancer_Group', row.uuid))
+
+
+def ensure_lb_group_attached(cs, client, table, name, group):
+    """Make switch or router ``name`` (``table`` Logical_Switch or Logical_Router) use ``group``.
+
+    Other groups already attached stay.
+    """
+    holder = _holder(client, table, name)
+    label = '%s %s load_balancer_group' % (table, name)
+    if holder is None and not cs.will_create('%s %s' % (table, name)):
+        raise Conflict('load balancer group %s: %s %s does not exist' % (group, _word(table), name))
+    grow = get_lb_group(client, group)
+    if grow is None and not cs.will_create('Load_Balancer_Group %s' % group):
+        raise Conflict('%s %s: load balancer group %s does not exist' % (_word(table), name, group))
+    current = plain(holder.load_balancer_group) if holder is not None else []
+    if group in current:
+        return
+    cs.record(label, {'load_balancer_group': current},
+              {'load_balancer_group': sorted(current + [group])},
+              [_mutate(table, _key(holder, name), 'load_balancer_group',
+                       add=[('Load_Balancer_Group', _key(grow, group))])])
+
+
+def detach_lb_group(cs, client, table, name, group):
+    """Take ``group`` off switch or router ``name``; a missing switch/router/group is fine."""
+    holder = _holder(client, table, name)
+    grow = get_lb_group(client, group)
+    if holder is not None and grow is not None and any(g.uuid == grow.uuid for g in holder.load_balancer_group):
+        _detach(cs, table, holder, group, grow)
+
+
+def _detach(cs, table, holder, group, grow):
+    current = plain(holder.load_balancer_group)
+    cs.record('%s %s load_balancer_group' % (table, holder.name), {'load_balancer_group': current},
+              {'load_balancer_group': [g for g in current if g != group]},
+              [_mutate(table, holder.uuid, 'load_balancer_group',
+                       remove=[('Load_Balancer_Group', grow.uuid)])])
+
+
+def _holder(client, table, name):
+    if table not in ('Logical_Switch', 'Logical_Router'):
+        raise InvalidInput('a load balancer group attaches to a Logical_Switch or a Logical_Router, not %s' % table)
+    return client.find_one(table, 'name', name)
+
+
+def _word(table):
+    return 'logical switch' if table == 'Logical_Switch' else 'logical router'
+
+
+# Commands built here ------------------------------------------------------
+# Rows are named by UUID when they were read, by name when this change set creates them
+# (then they are looked up inside the transaction, where the IDL already holds them).
+def _key(row, name):
+    return row.uuid if row is not None else name
+
+
+def find_in_txn(api, table, key):
+    rows = api.tables[table].rows
+    if not isinstance(key, str):
+        row = rows.get(key)
+        if row is None:
+            raise RuntimeError('%s row %s was deleted meanwhile' % (table, key))
+        return row
+    found = [r for r in rows.values() if getattr(r, 'name', None) == key]
+    if len(found) != 1:
+        raise RuntimeError('%s %s: expected one row by that name, found %d' % (table, key, len(found)))
+    return found[0]
+
+
+def _insert(table, columns, refs=None, parents=()):
+    """Insert a root-table row with plain ``columns`` and reference sets ``refs``
+    {column: [(table, key)]}, and add it to the reference set of each of ``parents``
+    [(table, key, column)]."""
+    def run(api, txn):
+        row = txn.insert(api.tables[table])
+        for col, val in columns.items():
+            setattr(row, col, val)
+        for col, targets in (refs or {}).items():
+            setattr(row, col, [find_in_txn(api, t, k) for t, k in targets])
+        for t, k, col in parents:
+            find_in_txn(api, t, k).addvalue(col, row)
+        return row.uuid
+    return lambda api: IdlCommand(api, run)
+
+
+def _assign(table, key, column, value):
+    def run(api, txn):
+        setattr(find_in_txn(api, table, key), column, value)
+    return lambda api: IdlCommand(api, run)
+
+
+def _delete(table, key):
+    def run(api, txn):
+        find_in_txn(api, table, key).delete()
+    return lambda api: IdlCommand(api, run)
+
+
+def _set_keys(table, key, column, update, stale):
+    """Set some keys of a map column and delete others, as mutations (nothing else is sent)."""
+    def run(api, txn):
+        row = find_in_txn(api, table, key)
+        for k in stale:
+            row.delkey(column, k)
+        for k, v in sorted(update.items()):
+            row.setkey(column, k, v)
+    return lambda api: IdlCommand(api, run)
+
+
+def _mutate(table, key, column, add=(), remove=()):
+    """Insert into and delete from a reference set column ([(table, key)] each)."""
+    def run(api, txn):
+        row = find_in_txn(api, table, key)
+        for t, k in remove:
+            row.delvalue(column, find_in_txn(api, t, k))
+        for t, k in add:
+            row.addvalue(column, find_in_txn(api, t, k))
+    return lambda api: IdlCommand(api, run)
+
+
+def _mutate_values(table, key, column, add=(), remove=()):
+    """Insert plain values into and delete them from a set column."""
+    def run(api, txn):
+        row = find_in_txn(api, table, key)
+        for v in remove:
+            row.delvalue(column, v)
+        for v in add:
+            row.addvalue(column, v)
+    return lambda api: IdlCommand(api, run)
+
+
+try:
+    from ovsdbapp.backend.ovs_idl import command as _ovsdbapp_command
+
+    class IdlCommand(_ovsdbapp_command.BaseCommand):
+        """An ovsdbapp command running ``fn(api, txn)`` inside the transaction."""
+
+        def __init__(self, api, fn):
+            super(IdlCommand, self).__init__(api)
+            self.fn = fn
+
+        def run_idl(self, txn):
+            self.result = self.fn(self.api, txn)
+except ImportError:  # reported by the client when it connects
+    IdlCommand = None

@@ -1,0 +1,304 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NetworkPolicy -> port groups, address sets and ACLs (ovn_k8s_agents.policy), judged by
+what the produced OVN objects allow.
+
+The cluster is the one of the upstream Kubernetes ``netpol`` e2e suite: namespaces x, y and z
+(label ``ns=<name>``), pods a, b and c in each (label ``pod=<name>``) serving ports 80 and 81 over
+TCP and UDP with container ports named ``serve-80-tcp`` and so on. Each case gives the policies
+and the expected truth table as a predicate over (source, destination, protocol, port), written
+from the Kubernetes semantics, not from the translator. A small evaluator of OVN ACL matches
+(tests/lib/acl_eval.py, independent of the translator) decides every probe from the produced model:
+per stage, the highest-priority matching ACL decides; no match passes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import sys
+
+import pytest
+
+# agents/ is not installed: the tests import it from the checkout.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'agents'))
+
+from ovn_k8s_agents import policy as np  # noqa: E402
+from ovn_k8s_agents import services  # noqa: E402
+from acl_eval import Evaluator, Peer  # noqa: E402  (tests/lib)
+
+NAMESPACES = ('x', 'y', 'z')
+PODS = ('a', 'b', 'c')
+MGMT_IP = '10.128.0.2'
+
+
+def pod_ip(ns, pod):
+    return '10.128.%d.%d' % (NAMESPACES.index(ns) + 1, 10 + PODS.index(pod))
+
+
+def make_pod(ns, name, extra_ports=(), ip=None):
+    ip = ip or pod_ip(ns, name)
+    ports = [dict(name='serve-%d-%s' % (p, proto.lower()), containerPort=p, protocol=proto)
+             for p in (80, 81) for proto in ('TCP', 'UDP')]
+    ports += [dict(p) for p in extra_ports]
+    return {'apiVersion': 'v1', 'kind': 'Pod',
+            'metadata': {'name': name, 'namespace': ns, 'labels': {'pod': name}},
+            'spec': {'nodeName': 'node1', 'containers': [{'name': 'cont-80-tcp', 'image': 'agnhost', 'ports': ports}]},
+            'status': {'phase': 'Running', 'podIP': ip, 'podIPs': [{'ip': ip}]}}
+
+
+def cluster(extra_ports=None):
+    pods = [make_pod(ns, p, (extra_ports or {}).get('%s/%s' % (ns, p), ())) for ns in NAMESPACES for p in PODS]
+    # Pods the policies must ignore: on the host network, not scheduled, finished.
+    host = make_pod('x', 'host', ip='172.18.0.11')
+    host['spec']['hostNetwork'] = True
+    pending = make_pod('x', 'pending', ip='10.128.9.1')
+    del pending['spec']['nodeName']
+    done = make_pod('y', 'done', ip='10.128.9.2')
+    done['status']['phase'] = 'Succeeded'
+    namespaces = [{'metadata': {'name': ns, 'labels': {'ns': ns, 'kubernetes.io/metadata.name': ns}}}
+                  for ns in NAMESPACES]
+    return pods + [host, pending, done], namespaces
+
+
+def netpol(name, pod_selector=None, ingress=None, egress=None, types=None, ns='x'):
+    spec = {'podSelector': pod_selector or {}}
+    if ingress is not None:
+        spec['ingress'] = ingress
+    if egress is not None:
+        spec['egress'] = egress
+    if types:
+        spec['policyTypes'] = types
+    return {'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy',
+            'metadata': {'name': name, 'namespace': ns}, 'spec': spec}
+
+
+def labels(**kw):
+    return {'matchLabels': kw}
+
+
+def expr(key, op, *values):
+    out = {'key': key, 'operator': op}
+    if values:
+        out['values'] = list(values)
+    return {'matchExpressions': [out]}
+
+
+PEERS = [Peer(pod_ip(ns, p), ns, p) for ns in NAMESPACES for p in PODS]
+EXTERNAL = [Peer('192.168.1.5'), Peer('192.168.1.200'), Peer(MGMT_IP)]
+
+
+def truth_table_check(policies, expect, ports=(80, 81), protos=('TCP', 'UDP'), extra_ports=None, mgmt=(MGMT_IP,)):
+    pods, namespaces = cluster(extra_ports)
+    model = np.network_policy_model(policies, pods, namespaces, mgmt_ips=mgmt)
+    ev = Evaluator(model)
+    wrong = []
+    for src in PEERS + EXTERNAL:
+        for dst in PEERS:
+            for proto in protos:
+                for port in ports:
+                    got, want = ev.allowed(src, dst, proto, port), bool(expect(src, dst, proto, port))
+                    if got != want:
+                        wrong.append('%s -> %s %s/%d: got %s, want %s' % (src, dst, proto, port, got, want))
+    assert not wrong, '%d probes wrong:\n%s' % (len(wrong), '\n'.join(wrong[:40]))
+    return model
+
+
+# The cases -----------------------------------------------------------------------------------
+CASES = [
+    ('default deny ingress',
+     [netpol('deny', ingress=[], types=['Ingress'])],
+     lambda s, d, proto, port: d.ns != 'x' or s == MGMT_IP),
+    ('default deny ingress and egress',
+     [netpol('deny-all', types=['Ingress', 'Egress'])],
+     lambda s, d, proto, port: (d.ns != 'x' or s == MGMT_IP) and s.ns != 'x'),
+    ('allow all ingress with the empty rule',
+     [netpol('allow-all', ingress=[{}])],
+     lambda s, d, proto, port: True),
+    ('podSelector: x/a from x/b',
+     [netpol('allow-b', labels(pod='a'), ingress=[{'from': [{'podSelector': labels(pod='b')}]}])],
+     lambda s, d, proto, port: d != 'x/a' or s in ('x/b', MGMT_IP)),
+    ('empty podSelector peer: x/a from its own namespace',
+     [netpol('same-ns', labels(pod='a'), ingress=[{'from': [{'podSelector': {}}]}])],
+     lambda s, d, proto, port: d != 'x/a' or s.ns == 'x' or s == MGMT_IP),
+    ('namespaceSelector with matchExpressions In',
+     [netpol('ns-in', labels(pod='a'), ingress=[{'from': [{'namespaceSelector': expr('ns', 'In', 'y')}]}])],
+     lambda s, d, proto, port: d != 'x/a' or s.ns == 'y' or s == MGMT_IP),
+    ('empty namespaceSelector: every pod of every namespace, nothing outside',
+     [netpol('all-ns', labels(pod='a'), ingress=[{'from': [{'namespaceSelector': {}}]}])],
+     lambda s, d, proto, port: d != 'x/a' or s.pod is not None or s == MGMT_IP),
+    ('podSelector AND namespaceSelector',
+     [netpol('and', labels(pod='a'), ingress=[{'from': [{'namespaceSelector': expr('ns', 'NotIn', 'x'),
+                                                         'podSelector': labels(pod='b')}]}])],
+     lambda s, d, proto, port: d != 'x/a' or (s.ns in ('y', 'z') and s.pod == 'b') or s == MGMT_IP),
+    ('podSelector OR namespaceSelector',
+     [netpol('or', labels(pod='a'), ingress=[{'from': [{'namespaceSelector': labels(ns='y')},
+                                                       {'podSelector': labels(pod='b')}]}])],
+     lambda s, d, proto, port: d != 'x/a' or s.ns == 'y' or s == 'x/b' or s == MGMT_IP),
+    ('matchExpressions Exists and DoesNotExist',
+     [netpol('exists', expr('pod', 'Exists'), ingress=[{'from': [{'podSelector': expr('pod', 'In', 'a', 'b')}]}]),
+      netpol('none', expr('pod', 'DoesNotExist'), ingress=[])],
+     lambda s, d, proto, port: d.ns != 'x' or (s.ns == 'x' and s.pod in ('a', 'b')) or s == MGMT_IP),
+    ('ports by number: TCP 81 only, from anywhere',
+     [netpol('port-81', labels(pod='a'), ingress=[{'ports': [{'protocol': 'TCP', 'port': 81}]}])],
+     lambda s, d, proto, port: d != 'x/a' or (proto, port) == ('TCP', 81) or s == MGMT_IP),
+    ('any port of one protocol',
+     [netpol('udp', labels(pod='a'), ingress=[{'ports': [{'protocol': 'UDP'}]}])],
+     lambda s, d, proto, port: d != 'x/a' or proto == 'UDP' or s == MGMT_IP),
+    ('named port serve-81-tcp',
+     [netpol('named', labels(pod='a'), ingress=[{'from': [{'namespaceSelector': {}}], 'ports': [{'port': 'serve-81-tcp'}]}])],
+     lambda s, d, proto, port: d != 'x/a' or ((proto, port) == ('TCP', 81) and s.pod) or s == MGMT_IP),
+    ('named port serve-80-udp needs its protocol',
+     [netpol('named-udp', labels(pod='a'), ingress=[{'ports': [{'port': 'serve-80-udp', 'protocol': 'UDP'}]}])],
+     lambda s, d, proto, port: d != 'x/a' or (proto, port) == ('UDP', 80) or s == MGMT_IP),
+    ('named port of another protocol opens nothing',
+     [netpol('named-wrong-proto', labels(pod='a'), ingress=[{'ports': [{'port': 'serve-80-udp'}]}])],
+     lambda s, d, proto, port: d != 'x/a' or s == MGMT_IP),
+    ('two policies: the union of their rules',
+     [netpol('from-b', labels(pod='a'), ingress=[{'from': [{'podSelector': labels(pod='b')}]}]),
+      netpol('from-y-c', labels(pod='a'), ingress=[{'from': [{'namespaceSelector': labels(ns='y'), 'podSelector': labels(pod='c')}],
+                                                    'ports': [{'port': 80}]}])],
+     lambda s, d, proto, port: d != 'x/a' or s in ('x/b', MGMT_IP) or (s == 'y/c' and port == 80 and proto == 'TCP')),
+    ('egress deny all from x/a',
+     [netpol('no-egress', labels(pod='a'), egress=[], types=['Egress'])],
+     lambda s, d, proto, port: s != 'x/a'),
+    ('egress by podSelector and namespaceSelector on a named port',
+     [netpol('egress-named', labels(pod='a'), types=['Egress'],
+             egress=[{'to': [{'namespaceSelector': labels(ns='y'), 'podSelector': labels(pod='b')}],
+                      'ports': [{'port': 'serve-80-tcp'}]}])],
+     lambda s, d, proto, port: s != 'x/a' or (d == 'y/b' and (proto, port) == ('TCP', 80))),
+    ('egress named port without peers: every pod that has the port',
+     [netpol('egress-any-named', labels(pod='a'), types=['Egress'], egress=[{'ports': [{'port': 'serve-81-udp', 'protocol': 'UDP'}]}])],
+     lambda s, d, proto, port: s != 'x/a' or (proto, port) == ('UDP', 81)),
+    ('egress to every namespace on port 80',
+     [netpol('egress-80', labels(pod='a'), types=['Egress'], egress=[{'to': [{'namespaceSelector': {}}], 'ports': [{'port': 80, 'protocol': 'TCP'}]}])],
+     lambda s, d, proto, port: s != 'x/a' or (proto, port) == ('TCP', 80)),
+    ('egress ipBlock with except',
+     [netpol('egress-cidr', labels(pod='a'), types=['Egress'],
+             egress=[{'to': [{'ipBlock': {'cidr': '10.128.0.0/16', 'except': [pod_ip('y', 'b') + '/32']}}]}])],
+     lambda s, d, proto, port: s != 'x/a' or d != 'y/b'),
+    ('ingress ipBlock with except, from outside the cluster',
+     [netpol('ingress-cidr', labels(pod='a'), ingress=[{'from': [{'ipBlock': {'cidr': '192.168.1.0/24', 'except': ['192.168.1.128/25']}}]}])],
+     lambda s, d, proto, port: d != 'x/a' or s in ('192.168.1.5', MGMT_IP)),
+    ('ingress ipBlock of pod addresses and a podSelector, one rule',
+     [netpol('mixed', labels(pod='a'), ingress=[{'from': [{'ipBlock': {'cidr': '10.128.3.0/24', 'except': ['10.128.3.12/32']}},
+                                                          {'podSelector': labels(pod='c')}]}])],
+     lambda s, d, proto, port: d != 'x/a' or s in ('z/a', 'z/b', 'x/c', MGMT_IP)),
+]
+
+
+@pytest.mark.parametrize('name,policies,expect', CASES, ids=[c[0] for c in CASES])
+def test_truth_table(name, policies, expect):
+    model = truth_table_check(policies, expect)
+    assert model['errors'] == []
+
+
+def test_end_port_ranges():
+    policies = [netpol('range', labels(pod='a'), ingress=[{'ports': [{'protocol': 'TCP', 'port': 81, 'endPort': 82},
+                                                                     {'protocol': 'UDP', 'port': 80, 'endPort': 80}]}])]
+    truth_table_check(policies, lambda s, d, proto, port: d != 'x/a' or s == MGMT_IP or
+                      (proto == 'TCP' and 81 <= port <= 82) or (proto == 'UDP' and port == 80),
+                      ports=(79, 80, 81, 82, 83))
+
+
+def test_named_port_resolved_per_pod():
+    # One port name, a different number in each pod (and none in x/c).
+    extra = {'x/a': [dict(name='web', containerPort=80, protocol='TCP')],
+             'x/b': [dict(name='web', containerPort=81, protocol='TCP')]}
+    policies = [netpol('web', ingress=[{'ports': [{'port': 'web'}]}])]
+    truth_table_check(policies, lambda s, d, proto, port: d.ns != 'x' or s == MGMT_IP or
+                      (d == 'x/a' and (proto, port) == ('TCP', 80)) or (d == 'x/b' and (proto, port) == ('TCP', 81)),
+                      extra_ports=extra)
+
+
+def test_hairpin_source_always_gets_in():
+    """A pod's connection to its own service comes back from the load balancers' hairpin_snat_ip."""
+    assert np.HAIRPIN_SOURCE == services.HAIRPIN_SNAT_IP
+    pods, namespaces = cluster()
+    ev = Evaluator(np.network_policy_model([netpol('deny', ingress=[], egress=[], types=['Ingress', 'Egress'])],
+                                           pods, namespaces, [MGMT_IP]))
+    hairpin, other = Peer(np.HAIRPIN_SOURCE), Peer('169.254.169.6')
+    for dst in PEERS:
+        assert ev.allowed(hairpin, dst, 'TCP', 80)
+        assert ev.allowed(other, dst, 'TCP', 80) == (dst.ns != 'x')
+
+
+def test_management_port_addresses_come_from_the_caller():
+    policies = [netpol('deny', ingress=[])]
+    truth_table_check(policies, lambda s, d, proto, port: d.ns != 'x', mgmt=())
+
+
+def test_untranslatable_rule_fails_closed_and_names_the_policy_and_part():
+    policies = [netpol('bad', labels(pod='a'), ingress=[{'from': [{'podSelector': expr('pod', 'Near', 'b')}]}]),
+                netpol('good', labels(pod='b'), ingress=[{}])]
+    model = truth_table_check(policies, lambda s, d, proto, port: d != 'x/a' or s == MGMT_IP)
+    assert model['errors'] == ["network policy x/bad: ingress rule 0 from 0 podSelector: operator 'Near' on key pod is not "
+                               "one of In, NotIn, Exists, DoesNotExist; the pods it selects stay isolated"]
+
+
+def test_broken_pod_selector_isolates_the_whole_namespace():
+    policies = [netpol('bad', expr('pod', 'In'), ingress=[{}])]
+    model = truth_table_check(policies, lambda s, d, proto, port: d.ns != 'x' or s == MGMT_IP)
+    assert model['errors'] == ['network policy x/bad: podSelector: operator In on key pod needs values; '
+                               'the pods it selects stay isolated']
+
+
+@pytest.mark.parametrize('rule,part', [
+    ({'from': [{'ipBlock': {'cidr': '10.0.0.0/33'}}]}, "ingress rule 0 from 0: ipBlock cidr '10.0.0.0/33' is not a CIDR"),
+    ({'from': [{'ipBlock': {'cidr': '10.0.0.0/16', 'except': ['10.1.0.0/24']}}]}, 'except 10.1.0.0/24 is not inside cidr 10.0.0.0/16'),
+    ({'from': [{'ipBlock': {'cidr': '10.0.0.0/16'}, 'podSelector': {}}]}, 'ipBlock cannot be combined with a selector'),
+    ({'ports': [{'protocol': 'ICMP'}]}, 'ingress rule 0 port 0: protocol ICMP is not one of TCP, UDP, SCTP'),
+    ({'ports': [{'port': 90, 'endPort': 80}]}, 'endPort 80 must be between port 90 and 65535'),
+    ({'ports': [{'port': 'web', 'endPort': 80}]}, 'endPort 80 needs a numeric port'),
+    ({'from': [{}]}, 'a peer needs podSelector, namespaceSelector or ipBlock'),
+])
+def test_bad_rules_are_errors_and_fail_closed(rule, part):
+    model = truth_table_check([netpol('bad', labels(pod='a'), ingress=[rule])],
+                              lambda s, d, proto, port: d != 'x/a' or s == MGMT_IP)
+    assert len(model['errors']) == 1 and model['errors'][0].startswith('network policy x/bad: ')
+    assert part in model['errors'][0]
+
+
+def test_label_change_moves_sets_not_acls():
+    policies = [netpol('allow-b', labels(pod='a'), ingress=[{'from': [{'podSelector': labels(pod='b')}]}])]
+    pods, namespaces = cluster()
+    before = np.network_policy_model(policies, pods, namespaces, [MGMT_IP])
+    for pod in pods:
+        if pod['metadata']['namespace'] == 'x' and pod['metadata']['name'] == 'c':
+            pod['metadata']['labels'] = {'pod': 'b'}
+    after = np.network_policy_model(policies, pods, namespaces, [MGMT_IP])
+    assert [pg['acls'] for pg in before['port_groups']] == [pg['acls'] for pg in after['port_groups']]
+    sets = dict((a['name'], a['addresses']) for a in after['address_sets'])
+    rule_set = np.rule_address_set('x', 'allow-b', 'Ingress', 0)
+    assert sets[rule_set] == [pod_ip('x', 'b'), pod_ip('x', 'c')]
+    assert sets[np.MGMT_ADDRESS_SET] == [MGMT_IP]
+
+
+def test_names_are_valid_ovn_names_and_stable():
+    pods, namespaces = cluster()
+    model = np.network_policy_model([netpol('a-b.c', ingress=[{}], egress=[{}], types=['Ingress', 'Egress'])], pods, namespaces)
+    names = [pg['name'] for pg in model['port_groups']] + [a['name'] for a in model['address_sets']]
+    assert all(re.match(r'^[A-Za-z_.][A-Za-z0-9_.]*$', n) for n in names), names
+    assert np.policy_port_group('x', 'a-b.c') == np.policy_port_group('x', 'a-b.c') != np.policy_port_group('x', 'a-b-c')
+    deny = [pg for pg in model['port_groups'] if pg['name'] == np.deny_port_group('x', 'Egress')][0]
+    assert deny['ports'] == ['x_a', 'x_b', 'x_c']
+    assert all(len(acl['name']) <= 63 for pg in model['port_groups'] for acl in pg['acls'])
+
+
+@pytest.mark.parametrize('selector,labels_,want', [
+    ({}, {}, True),
+    (labels(a='1'), {'a': '1', 'b': '2'}, True),
+    (labels(a='1'), {'a': '2'}, False),
+    (expr('a', 'In', '1', '2'), {'a': '2'}, True),
+    (expr('a', 'In', '1'), {}, False),
+    (expr('a', 'NotIn', '1'), {}, True),
+    (expr('a', 'NotIn', '1'), {'a': '1'}, False),
+    (expr('a', 'Exists'), {'a': ''}, True),
+    (expr('a', 'DoesNotExist'), {'a': ''}, False),
+    (dict(labels(a='1'), **expr('b', 'Exists')), {'a': '1'}, False),
+])
+def test_selector_matches(selector, labels_, want):
+    assert np.selector_matches(selector, labels_) is want

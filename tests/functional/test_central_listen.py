@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ovn_central's listeners (tasks/remotes.yml) through ansible-playbook on real databases.
+
+The Northbound and Southbound databases must listen on the cluster address only, not on every
+address of the central host. The role's tasks run on localhost with ovn-nbctl/ovn-sbctl pointed
+at ovsdb-servers in a temporary directory (OVN_NB_DB, OVN_SB_DB), so the machine's own
+databases, if any, are not touched.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import NB_SCHEMA, SB_SCHEMA, OvsdbServer, collection_root
+from test_integration_targets import ansible_playbook
+
+PLAYBOOK = '''---
+- name: The central databases' listeners
+  hosts: localhost
+  gather_facts: false
+  vars: {vars}
+  tasks:
+    - name: Run the role's listener tasks
+      ansible.builtin.include_role:
+        name: ovn_k8s.overlay.ovn_central
+        tasks_from: remotes
+'''
+
+
+@pytest.fixture
+def dbs(tmp_path):
+    nb = OvsdbServer(tmp_path, [NB_SCHEMA], 'nb')
+    sb = OvsdbServer(tmp_path, [SB_SCHEMA], 'sb')
+    yield nb.remote, sb.remote
+    nb.stop()
+    sb.stop()
+
+
+def converge(tmp_path, dbs, variables):
+    """Run the tasks twice; return the listeners then (NB, SB) and the two outputs."""
+    playbook = tmp_path / 'play.yml'
+    playbook.write_text(PLAYBOOK.format(vars=variables))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_root(), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'),
+               ANSIBLE_HOME=str(tmp_path / 'ansible-home'), OVN_NB_DB=dbs[0], OVN_SB_DB=dbs[1])
+    outputs = []
+    for dummy in range(2):
+        proc = subprocess.run([ansible_playbook(), '-i', 'localhost,', '-c', 'local',
+                               '-e', 'ansible_python_interpreter=' + sys.executable, str(playbook)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              env=env, cwd=str(tmp_path), timeout=300, check=False)
+        outputs.append(proc.stdout)
+        assert proc.returncode == 0, proc.stdout
+    listeners = [subprocess.check_output([tool, '--db=' + db, 'get-connection'], universal_newlines=True).split()[-1]
+                 for tool, db in (('ovn-nbctl', dbs[0]), ('ovn-sbctl', dbs[1]))]
+    return listeners, outputs
+
+
+@pytest.mark.parametrize('variables, wanted', [
+    ('{ovn_central_listen_address: 192.0.2.10}', ['ptcp:6641:192.0.2.10', 'ptcp:6642:192.0.2.10']),
+    ('{ovn_node_central_address: 192.0.2.11}', ['ptcp:6641:192.0.2.11', 'ptcp:6642:192.0.2.11']),
+    ('{ovn_central_listen_address: "fd00::10", ovn_central_nb_port: 16641}', ['ptcp:16641:[fd00::10]', 'ptcp:6642:[fd00::10]']),
+])
+def test_databases_listen_on_the_cluster_address(tmp_path, dbs, variables, wanted):
+    listeners, outputs = converge(tmp_path, dbs, variables)
+    assert listeners == wanted, listeners
+    assert 'changed=0' not in outputs[0] and 'changed=0' in outputs[1], outputs[1]
+
+
+def test_default_is_the_hosts_default_address_not_every_address(tmp_path, dbs):
+    listeners, dummy = converge(tmp_path, dbs, '{}')
+    for listener in listeners:
+        assert listener.count(':') >= 2, 'a listener on every address: %s' % listener
+        address = listener.split(':', 2)[2]
+        assert address not in ('', '0.0.0.0', '[::]'), listener
