@@ -58,6 +58,7 @@ _FORWARDER = r'''
 import ctypes, os, socket, sys, threading
 netns, port = sys.argv[1], int(sys.argv[2])
 libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: gone with the test process, even a killed one
 home = os.open('/proc/self/ns/net', os.O_RDONLY)
 target = os.open('/var/run/netns/' + netns, os.O_RDONLY)
 assert libc.setns(target, 0x40000000) == 0
