@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import PLUGIN, SYSTEM_PYTHON, cnitool, collection_root, ip_json, pod_network
+from cni_node import PLUGIN, SYSTEM_PYTHON, cnitool, collection_root, ip_json, pod_network
 
 TCP = r'''
 import socket, sys

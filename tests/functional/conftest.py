@@ -20,11 +20,10 @@ import time
 
 import pytest
 
-# The OVSDB pieces live in tests/lib (put on the path by tests/conftest.py), shared with tests/cni;
-# the test modules keep importing them from here.
-from ovs_lab import NB_SCHEMA, OVS_SCHEMA, SB_SCHEMA, OvsdbServer, vsctl  # noqa: F401 pylint: disable=unused-import
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
+SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
+OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 
 
 def collection_root(tmp_path_factory=None):
@@ -37,6 +36,9 @@ def collection_root(tmp_path_factory=None):
             os.unlink(link)
         os.symlink(REPO, link)
     return root
+
+
+from ovsdb_server import OvsdbServer  # noqa: E402,F401 (tests/lib, on the path through tests/conftest.py)
 
 
 @pytest.fixture
@@ -59,6 +61,11 @@ def ovs_db(tmp_path):
 def nbctl(remote, *args):
     """Look at a database the way an operator would (tests only)."""
     return subprocess.check_output(['ovn-nbctl', '--db=' + remote] + list(args),
+                                   universal_newlines=True).strip()
+
+
+def vsctl(remote, *args):
+    return subprocess.check_output(['ovs-vsctl', '--db=' + remote, '--no-wait'] + list(args),
                                    universal_newlines=True).strip()
 
 

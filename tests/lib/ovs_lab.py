@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Real Open vSwitch pieces for tests, shared by tests/functional and tests/cni (plain Python,
-no pytest): an ovsdb-server on a unix socket in a temporary directory, a userspace ovs-vswitchd
-inside a network namespace, and a TCP forwarder that lets a process inside a namespace reach a
-loopback port of the test machine (the test kube-apiserver listens on 127.0.0.1 only).
+"""Real Open vSwitch pieces for tests (plain Python, no pytest; the ovsdb-server itself is
+ovsdb_server.py): a userspace ovs-vswitchd inside a network namespace, and a TCP forwarder that
+lets a process inside a namespace reach a loopback port of the test machine (the test
+kube-apiserver listens on 127.0.0.1 only).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,9 +16,6 @@ import subprocess
 import sys
 import time
 
-# The one ovsdb-server fixture, re-exported for the tests that import it from here.
-from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402,F401 pylint: disable=unused-import
-SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
 OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 
 
@@ -61,6 +58,7 @@ _FORWARDER = r'''
 import ctypes, os, socket, sys, threading
 netns, port = sys.argv[1], int(sys.argv[2])
 libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: gone with the test process, even a killed one
 home = os.open('/proc/self/ns/net', os.O_RDONLY)
 target = os.open('/var/run/netns/' + netns, os.O_RDONLY)
 assert libc.setns(target, 0x40000000) == 0
