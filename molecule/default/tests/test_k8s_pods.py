@@ -137,6 +137,11 @@ def test_pods_get_an_address_in_their_node_subnet_and_an_annotation(e2e, lab):
 
 def test_pods_on_two_nodes_exchange_icmp_and_tcp(e2e, lab):
     a1, b1 = e2e['a1'], e2e['b1']
+    # ovn-controller binds a new port and installs its flows asynchronously: the first packets
+    # may find no flow yet. Once one answer came back, none may be lost or duplicated.
+    for _attempt in range(20):
+        if in_pod(lab, a1, 'ping -c 1 -W 1 %s' % b1['status']['podIP']).rc == 0:
+            break
     ping = in_pod(lab, a1, 'ping -c 3 -i 0.2 -W 2 %s' % b1['status']['podIP'])
     assert ping.rc == 0 and ' 0% packet loss' in ping.stdout and 'DUP' not in ping.stdout, ping.stdout + ping.stderr
     answer = tcp(lab, a1, b1['status']['podIP'], 8080)
