@@ -32,6 +32,11 @@ CLIENT = ('import socket,sys; s=socket.create_connection((sys.argv[1], int(sys.a
           's.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n"); print(s.makefile().read().splitlines()[-1])')
 
 
+# The external host's service speaks first and closes: a client that only reads.
+READER = ('import socket,sys; s=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5); '
+          'print(s.makefile().read().strip())')
+
+
 def kubectl(*args, stdin=None, check=True):
     proc = subprocess.run(KUBECTL + list(args), input=stdin, capture_output=True, text=True, timeout=120, check=False)
     if check and proc.returncode != 0:
@@ -167,7 +172,7 @@ def test_each_node_reaches_its_pods_through_the_management_port(e2e, lab):
 
 
 def test_a_pod_reaches_the_external_host_through_the_gateway(e2e, lab):
-    out = tcp(lab, e2e['a1'], EXTERNAL[0], EXTERNAL[1])
+    out = in_pod(lab, e2e['a1'], "python3 -c '%s' %s %d" % (READER, EXTERNAL[0], EXTERNAL[1]))
     assert out.rc == 0, out.stderr
     assert out.stdout.startswith('peer '), out.stdout
     assert out.stdout.split()[1] != e2e['a1']['status']['podIP']  # SNAT: the gateway's address
@@ -183,7 +188,9 @@ def test_a_deleted_pods_port_goes_and_its_address_is_used_again(e2e, lab):
     while '%s_c1' % NS in pod_ports():
         assert time.time() < deadline, 'the port of the deleted pod c1 is still there'
         time.sleep(0.5)
-    assert not host_of(lab, c1).run('ip netns list | grep -q %s' % netns(c1)).rc == 0
+    while host_of(lab, c1).run('ip netns list | grep -q %s' % netns(c1)).rc == 0:
+        assert time.time() < deadline, 'the network namespace of the deleted pod c1 is still there'
+        time.sleep(0.5)
     create_pods([('c2', NODE_NAME['node2'])])
     c2 = wait_running(['c2'])['c2']
     assert c2['status']['podIP'] == old_ip, 'expected the freed address %s again, got %s' % (old_ip, c2['status']['podIP'])
