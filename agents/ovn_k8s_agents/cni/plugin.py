@@ -30,7 +30,7 @@ import logging
 import os
 import sys
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _checks, _ovs, _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _checks, _names, _ovs, _ovsdb
 from ovn_k8s_agents.cni import netns, skel
 from ovn_k8s_agents.cni.skel import (
     INVALID_CONFIG,
@@ -106,9 +106,8 @@ class Config(object):
         return (self.datapath_type or bridge_datapath) == 'netdev'
 
 
-def pod_port(namespace, pod):
-    """The logical switch port (and iface-id) of a pod: ``<namespace>_<pod>`` (as _names.pod_port)."""
-    return '%s_%s' % (namespace, pod)
+# The logical switch port (and iface-id) of a pod: one name for the watcher and the plugin.
+pod_port = _names.pod_port
 
 
 def _pod_of(request, needed=True):
