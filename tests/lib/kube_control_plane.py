@@ -491,7 +491,7 @@ class ControlPlane:
                 raise ControlPlaneError('namespace %s: no default ServiceAccount after %ss' % (namespace, timeout))
             w = watch.Watch()
             for _event in w.stream(core.list_namespaced_service_account, namespace, field_selector='metadata.name=default',
-                              resource_version=listed.metadata.resource_version, timeout_seconds=left, _request_timeout=left + 10):
+                                   resource_version=listed.metadata.resource_version, timeout_seconds=left, _request_timeout=left + 10):
                 w.stop()
                 return
 
