@@ -124,7 +124,12 @@ def e2e(lab, external_service):
         time.sleep(1)
     create_pods([('a1', NODE_NAME['node1']), ('a2', NODE_NAME['node1']), ('b1', NODE_NAME['node2'])])
     yield wait_running(['a1', 'a2', 'b1'])
-    kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=false')
+    # Leave nothing behind for the other verify tests (their hand-made pods take fixed addresses).
+    kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=240s')
+    deadline = time.time() + 120
+    while pod_ports():
+        assert time.time() < deadline, 'ports of deleted pods are still there: %s' % sorted(pod_ports())
+        time.sleep(1)
 
 
 def test_pods_get_an_address_in_their_node_subnet_and_an_annotation(e2e, lab):
