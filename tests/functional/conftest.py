@@ -20,22 +20,11 @@ import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# tests/lib; the tests import them from here.
+from checkout import REPO, collection_root, ip_json  # noqa: E402,F401 pylint: disable=unused-import
 NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
 SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
 OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
-
-
-def collection_root(tmp_path_factory=None):
-    """A directory holding ansible_collections/ovn_k8s/overlay -> this checkout."""
-    root = os.path.join(REPO, '.build')
-    link = os.path.join(root, 'ansible_collections', 'ovn_k8s', 'overlay')
-    if not os.path.islink(link) or os.path.realpath(link) != REPO:
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(REPO, link)
-    return root
 
 
 from ovsdb_server import OvsdbServer  # noqa: E402,F401 (tests/lib, on the path through tests/conftest.py)
@@ -170,12 +159,6 @@ def converge_module(name, args, untouched=None, **run_kw):
     assert not repeat.get('failed'), repeat
     assert repeat['changed'] is False and repeat['diff'] == {'before': {}, 'after': {}}, repeat
     return check, real, repeat
-
-
-def ip_json(netns, *args):
-    """``ip -j`` output inside a namespace, parsed (tests only)."""
-    out = subprocess.check_output(['ip', '-n', netns, '-j'] + list(args), universal_newlines=True)
-    return json.loads(out or '[]')
 
 
 def _sh(*args, **kw):

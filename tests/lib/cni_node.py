@@ -28,7 +28,8 @@ import kube_control_plane  # tests/lib, put on the path by tests/conftest.py
 import ovs_lab  # tests/lib too
 from ovsdb_server import OvsdbServer  # tests/lib too
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/lib/ -> the checkout
+# tests/lib too; re-exported for the CNI tests.
+from checkout import REPO, collection_root, ip_json  # noqa: F401 pylint: disable=unused-import
 AGENTS = os.path.join(REPO, 'agents')
 PLUGIN = os.path.join(AGENTS, 'bin', 'ovn-k8s-cni-overlay')
 NETWORK = 'ovn-k8s'
@@ -39,28 +40,11 @@ sys.path.insert(0, AGENTS)
 from ovn_k8s_agents import annotation  # noqa: E402 (found through the path set just above)
 
 
-def collection_root():
-    """A directory holding ansible_collections/ovn_k8s/overlay -> this checkout."""
-    root = os.path.join(REPO, '.build')
-    link = os.path.join(root, 'ansible_collections', 'ovn_k8s', 'overlay')
-    if not os.path.islink(link) or os.path.realpath(link) != REPO:
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(REPO, link)
-    return root
-
-
 def cnitool():
     path = os.path.join(kube_control_plane.bin_dir(), 'cnitool')
     if not os.access(path, os.X_OK):
         raise kube_control_plane.ControlPlaneError('cnitool is not built in %s: run scripts/setup' % os.path.dirname(path))
     return path
-
-
-def ip_json(netns, *args):
-    out = subprocess.check_output(['ip', '-n', netns, '-j'] + list(args), universal_newlines=True)
-    return json.loads(out or '[]')
 
 
 def sh(*args, **kw):

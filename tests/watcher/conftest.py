@@ -28,20 +28,9 @@ import pytest
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # tests/lib
 from waiting import wait_for  # tests/lib
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from checkout import REPO, collection_root  # tests/lib
 WATCHER = os.path.join(REPO, 'agents', 'bin', 'ovn-k8s-watcher')
 CLUSTER_SUBNET = '10.128.0.0/14'
-
-
-def collection_root():
-    root = os.path.join(REPO, '.build')
-    link = os.path.join(root, 'ansible_collections', 'ovn_k8s', 'overlay')
-    if not os.path.islink(link) or os.path.realpath(link) != REPO:
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(REPO, link)
-    return root
 
 
 # The watcher's package and the collection core, importable in the test process too.
