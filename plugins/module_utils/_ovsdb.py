@@ -247,7 +247,11 @@ class Client:
                 helper.register_columns(table, list(columns))
         if not tables:
             helper.register_all()
-        idl = ovs.db.idl.Idl(self.remote, helper)
+        # With several members the IDL talks to the cluster's leader only and moves to the new
+        # one when it changes. With one remote there is nowhere else to go: a follower (the local
+        # unix socket of any member) serves reads and forwards writes to the leader, and the
+        # server checks the plan's guards at commit time, so a stale read fails, never corrupts.
+        idl = ovs.db.idl.Idl(self.remote, helper, leader_only=len(self.remote.split(',')) > 1)
         for table, condition in (conditions or {}).items():
             idl.cond_change(table, condition)
         _index_names(idl)
