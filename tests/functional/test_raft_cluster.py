@@ -168,3 +168,15 @@ def test_ovn_nbctl_agrees_with_the_cluster(cluster):
     run_module('ovn_logical_switch', dict(remote=cluster.remote, name='seen'))
     assert subprocess.check_output(['ovn-nbctl', '--db=' + cluster.remote, 'ls-list'],
                                    universal_newlines=True).count('seen') == 1
+
+
+def test_one_remote_may_be_a_follower(cluster):
+    """A single remote (the local unix socket of any member, as the role's own tasks use) is used
+    even when it is a follower: it serves reads and forwards the change to the leader."""
+    leader = cluster.wait_leader()
+    follower = [m for m in cluster.members if m is not leader][0]
+    res = run_module('ovn_logical_switch', dict(remote='unix:' + follower.sock, name='via-follower', timeout=10))
+    assert not res.get('failed') and res['changed'], res
+    assert names('unix:' + leader.sock, 'Logical_Switch') == ['via-follower']
+    again = run_module('ovn_logical_switch', dict(remote='unix:' + follower.sock, name='via-follower'))
+    assert not again.get('failed') and again['changed'] is False, again
