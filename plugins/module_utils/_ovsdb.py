@@ -348,7 +348,10 @@ class Client:
     def synced(self):
         """True while the IDL is connected (to the leader, for a cluster) and holds its contents."""
         idl = self.idl
-        return idl._session.is_connected() and idl.state == idl.IDL_S_MONITORING  # pylint: disable=protected-access
+        session = idl._session  # pylint: disable=protected-access
+        # _last_seqno: the IDL has seen the latest (re)connection and restarted its fetch.
+        return (session.is_connected() and getattr(idl, '_last_seqno', session.get_seqno()) == session.get_seqno()
+                and idl.state == idl.IDL_S_MONITORING)
 
     def wait_synced(self):
         """Wait (up to ``timeout``) until :meth:`synced`: after a lost connection or a leader
@@ -425,14 +428,19 @@ def _api_class(database):
     return _no_wait_ovs_api()  # a new class on every call already
 
 
+_TRANSACTION_CLASS = []
+
+
 def _transaction_class():
     """ovsdbapp's transaction, whose IDL transactions report a lost connection (see _FollowingTxn)."""
-    from ovsdbapp.backend.ovs_idl import transaction
+    if not _TRANSACTION_CLASS:
+        from ovsdbapp.backend.ovs_idl import transaction
 
-    class Transaction(transaction.Transaction):
-        def pre_commit(self, txn):
-            txn.__class__ = _FollowingTxn
-    return Transaction
+        class Transaction(transaction.Transaction):
+            def pre_commit(self, txn):
+                txn.__class__ = _FollowingTxn
+        _TRANSACTION_CLASS.append(Transaction)
+    return _TRANSACTION_CLASS[0]
 
 
 def _no_wait_ovs_api():

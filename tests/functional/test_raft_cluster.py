@@ -68,7 +68,7 @@ def test_module_runs_follow_the_leader_and_the_killed_member_rejoins(cluster):
     status = cluster.wait_member(old)
     assert status['Role'] == 'follower', status['text']
     own, seen, error = 'unix:' + old.sock, None, None
-    for _ in range(100):
+    for _attempt in range(100):
         try:
             seen = sorted(nbctl(own, '--no-leader-only', '--bare', '--columns=name', 'list', 'Logical_Switch').split())
         except subprocess.CalledProcessError as e:
@@ -94,7 +94,7 @@ def test_long_lived_client_follows_the_leader_without_doubling(cluster):
 
             def plan(cs, c, name='s%02d' % i):
                 _nb.ensure_switch(cs, c, name, external_ids={'n': name})
-            cs, _ = _ovsdb.plan_and_commit(client, plan)
+            cs = _ovsdb.plan_and_commit(client, plan)[0]
             assert cs.changed, i
         # The watcher's own path: a change set committed directly; on a lost connection it
         # settles (waits for the new leader's contents) and plans again.
@@ -144,7 +144,7 @@ def test_lost_reply_of_a_long_lived_client(nb_db):
     try:
         _ovsdb.plan_and_commit(client, lambda cs, c: _nb.ensure_switch(cs, c, 'sw'))
         cutter.armed.set()
-        cs, _ = _ovsdb.plan_and_commit(client, lambda cs, c: _nb.ensure_lsp(cs, c, 'sw', 'p1', addresses=['dynamic']))
+        cs = _ovsdb.plan_and_commit(client, lambda cs, c: _nb.ensure_lsp(cs, c, 'sw', 'p1', addresses=['dynamic']))[0]
         assert cutter.cuts == 1
         assert cs.changed and cs.diff['before'] == {'Logical_Switch_Port p1': None}, cs.diff
         client.settle()

@@ -95,8 +95,8 @@ class OvsdbCluster:
                 return
             except OSError:
                 if time.time() > deadline:
-                    raise RuntimeError('member %d did not listen on %s; log:\n%s' % (member.index, member.remote,
-                                                                                   self.log_of(member)))
+                    raise RuntimeError('member %d did not listen on %s; log:\n%s'
+                                       % (member.index, member.remote, self.log_of(member)))
                 time.sleep(0.02)
 
     def log_of(self, member):
@@ -195,18 +195,18 @@ class ReplyCutter:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _connect_upstream(self):
-        kind, _, where = self.upstream.partition(':')
+        kind, where = self.upstream.split(':', 1)
         if kind == 'unix':
             s = socket.socket(socket.AF_UNIX)
             s.connect(where)
             return s
-        host, _, port = where.rpartition(':')
+        host, port = where.rsplit(':', 1)
         return socket.create_connection((host, int(port)))
 
     def _accept(self):
         while not self._stopped:
             try:
-                client, _ = self.listener.accept()
+                client = self.listener.accept()[0]
             except OSError:
                 return
             server = self._connect_upstream()
