@@ -75,3 +75,10 @@ def test_member_not_running_the_role_is_refused(tmp_path):
     proc, facts = run(tmp_path, ['c1', 'c2', 'elsewhere'], addresses)
     assert proc.returncode != 0 and facts == {}, proc.stdout
     assert 'every member must run the role in this play' in proc.stdout, proc.stdout
+
+
+def test_two_members_with_one_address_are_refused(tmp_path):
+    addresses = {'c1': '192.0.2.11', 'c2': '192.0.2.11', 'c3': '192.0.2.13'}
+    proc, facts = run(tmp_path, ['c1', 'c2', 'c3'], addresses)
+    assert proc.returncode != 0 and facts == {}, proc.stdout
+    assert 'each with its own address' in proc.stdout, proc.stdout
