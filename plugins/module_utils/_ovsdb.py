@@ -157,7 +157,11 @@ def fetch_schema(remote, database, timeout):
     """
     label = DATABASES[database]['label']
     failures = []
-    for one in idlutils.parse_connection(remote):
+    members = idlutils.parse_connection(remote)
+    # A member whose host is down answers nothing: it may take its share of the time, not all
+    # of it, so that the next member is still tried.
+    timeout = max(timeout / float(len(members)), min(timeout, 2)) if members else timeout
+    for one in members:
         try:
             error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(one),
                                                          int(timeout * 1000))
@@ -251,7 +255,11 @@ class Client:
         # one when it changes. With one remote there is nowhere else to go: a follower (the local
         # unix socket of any member) serves reads and forwards writes to the leader, and the
         # server checks the plan's guards at commit time, so a stale read fails, never corrupts.
-        idl = ovs.db.idl.Idl(self.remote, helper, leader_only=len(self.remote.split(',')) > 1)
+        members = len(self.remote.split(','))
+        # A member that accepts but never answers is dropped after two silent probe intervals
+        # (5 s each by default): with several members, short enough to leave time for the others.
+        probe = max(1000, min(5000, int(timeout * 1000 / (2 * members)))) if members > 1 else None
+        idl = ovs.db.idl.Idl(self.remote, helper, probe_interval=probe, leader_only=members > 1)
         for table, condition in (conditions or {}).items():
             idl.cond_change(table, condition)
         _index_names(idl)

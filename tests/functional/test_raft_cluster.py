@@ -180,3 +180,22 @@ def test_one_remote_may_be_a_follower(cluster):
     assert names('unix:' + leader.sock, 'Logical_Switch') == ['via-follower']
     again = run_module('ovn_logical_switch', dict(remote='unix:' + follower.sock, name='via-follower'))
     assert not again.get('failed') and again['changed'] is False, again
+
+
+def test_silent_member_does_not_take_all_the_time(cluster):
+    """A member whose host accepts but never answers (hung, or half down) is given its share of the
+    timeout, and the live members are still tried."""
+    import socket
+    import time
+    srv = socket.socket()
+    srv.bind(('127.0.0.1', 0))
+    srv.listen(8)
+    try:
+        remote = 'tcp:127.0.0.1:%d,%s' % (srv.getsockname()[1], cluster.remote)
+        started = time.time()
+        res = run_module('ovn_logical_switch', dict(remote=remote, name='past-the-silent-one', timeout=20))
+        assert not res.get('failed') and res['changed'], res
+        assert time.time() - started < 15, time.time() - started
+    finally:
+        srv.close()
+    assert names(cluster.remote, 'Logical_Switch') == ['past-the-silent-one']
