@@ -14,8 +14,12 @@ options:
   remote:
     description:
       - How to reach the database, as an OVSDB remote such as V(unix:/var/run/ovn/ovnnb_db.sock),
-        V(tcp:192.0.2.10:6641) or V(ssl:192.0.2.10:6641). Several remotes may be given separated
-        by commas (a clustered database); the first that answers is used.
+        V(tcp:192.0.2.10:6641) or V(ssl:192.0.2.10:6641).
+      - For a clustered (RAFT) database give every member, separated by commas as OVS writes it
+        (V(ssl:192.0.2.10:6641,ssl:192.0.2.11:6641,ssl:192.0.2.12:6641)). The module then reads
+        from and writes to the cluster's leader only, moves to another member when one goes away,
+        and after a lost connection plans its change again from the new leader's contents, so a
+        change whose reply was lost is not made twice.
       - If not set, for a module of the OVN Northbound database the environment variable
         E(OVN_K8S_NB_REMOTE) is used, then E(OVN_NB_DB) (as C(ovn-nbctl) does), then
         V(unix:/var/run/ovn/ovnnb_db.sock); for a module of the local Open vSwitch database

@@ -154,7 +154,10 @@ def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selecti
         columns = dict(wanted, vips=wanted_vips, name=name)
         # The new row joins its groups in the same command: no lookup by name needed.
         joins = [('Load_Balancer_Group', _key(g_row, g), 'load_balancer') for g, g_row in zip(groups, group_rows)]
-        cs.create(label, plain(columns), _insert('Load_Balancer', columns, parents=joins))
+        # Load_Balancer has no name index: the guard keeps a second client (or a retried,
+        # lost transaction) from leaving two of one name.
+        cs.create(label, plain(columns), _insert('Load_Balancer', columns, parents=joins),
+                  unique=('Load_Balancer', name))
     else:
         before, after, commands = {}, {}, []
         _converge_vips(row, wanted_vips, before, after, commands)

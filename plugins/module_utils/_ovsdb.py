@@ -10,6 +10,15 @@ for, and offers read-compare-commit in one place: callers read rows from the
 local IDL copy, describe what they want in a :class:`ChangeSet`, and the
 change set computes ``changed`` and a before/after diff from what was read and
 commits every command in one checked transaction.
+
+A remote may name every member of a clustered (RAFT) database, comma-separated
+as OVS writes it (``ssl:a:6641,ssl:b:6641,ssl:c:6641``). The IDL then talks
+only to the cluster's leader and moves to the new one when the leader changes.
+A transaction cut off by such a move is never replayed as it was: the
+connection loss surfaces as :class:`ConnectionLost`, and
+:func:`plan_and_commit` reads the new leader's copy and plans again, so a
+change that did land before the reply was lost is found done and is not made
+twice (see :func:`plan_and_commit`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,12 +29,14 @@ import errno
 import inspect
 import os
 import ssl
+import time
 import traceback
 
 OVSDBAPP_IMPORT_ERROR = None
 try:
     import ovs.db.idl
     import ovs.jsonrpc
+    import ovs.poller
     import ovs.stream
     from ovsdbapp.backend.ovs_idl import command as ovsdbapp_command
     from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
@@ -71,6 +82,18 @@ class TransactionFailed(OvnK8sError):
     """The database refused or failed a transaction."""
 
 
+class ConnectionLost(OvsdbConnectionError):
+    """The connection dropped (or the leader changed) while a transaction was on its way.
+
+    ``in_doubt`` is True when the request had been sent: the server may have applied it.
+    Plan again once the client has caught up with its new server (:meth:`Client.settle`).
+    """
+
+    def __init__(self, message, in_doubt):
+        super(ConnectionLost, self).__init__(message)
+        self.in_doubt = in_doubt
+
+
 class StaleRead(OvnK8sError):
     """Something a plan was computed from changed before the plan committed.
 
@@ -81,6 +104,26 @@ class StaleRead(OvnK8sError):
 def default_remote(database):
     info = DATABASES[database]
     return os.environ.get(info['env']) or info['default']
+
+
+REMOTE_TYPES = ('tcp:', 'ssl:', 'unix:')
+
+
+def join_remotes(remote, database):
+    """``remote`` (a comma-separated string or a list of members) as one OVS remote string.
+
+    Every member must be an active remote (``tcp:``, ``ssl:`` or ``unix:``).
+    """
+    members = remote if isinstance(remote, (list, tuple)) else str(remote).split(',')
+    members = [str(m).strip() for m in members if str(m).strip()]
+    label = DATABASES[database]['label']
+    if not members:
+        raise InvalidInput('the remote of the %s is empty' % label)
+    for member in members:
+        if not member.startswith(REMOTE_TYPES) or member.endswith(':'):
+            raise InvalidInput('the remote %s of the %s is not of the form tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH'
+                               % (member, label))
+    return ','.join(members)
 
 
 def _strerror(err):
@@ -114,7 +157,11 @@ def fetch_schema(remote, database, timeout):
     """
     label = DATABASES[database]['label']
     failures = []
-    for one in idlutils.parse_connection(remote):
+    members = idlutils.parse_connection(remote)
+    # A member whose host is down answers nothing: it may take its share of the time, not all
+    # of it, so that the next member is still tried.
+    timeout = max(timeout / float(len(members)), min(timeout, 2)) if members else timeout
+    for one in members:
         try:
             error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(one),
                                                          int(timeout * 1000))
@@ -189,7 +236,7 @@ class Client:
                               % OVSDBAPP_IMPORT_ERROR.strip().splitlines()[-1])
         self.database = database
         self.label = DATABASES[database]['label']
-        self.remote = remote or default_remote(database)
+        self.remote = join_remotes(remote or default_remote(database), database)
         self.timeout = timeout
         _configure_ssl(ssl_key, ssl_cert, ssl_ca_cert, self.remote)
         schema = fetch_schema(self.remote, database, timeout)
@@ -204,7 +251,15 @@ class Client:
                 helper.register_columns(table, list(columns))
         if not tables:
             helper.register_all()
-        idl = ovs.db.idl.Idl(self.remote, helper)
+        # With several members the IDL talks to the cluster's leader only and moves to the new
+        # one when it changes. With one remote there is nowhere else to go: a follower (the local
+        # unix socket of any member) serves reads and forwards writes to the leader, and the
+        # server checks the plan's guards at commit time, so a stale read fails, never corrupts.
+        members = len(self.remote.split(','))
+        # A member that accepts but never answers is dropped after two silent probe intervals
+        # (5 s each by default): with several members, short enough to leave time for the others.
+        probe = max(1000, min(5000, int(timeout * 1000 / (2 * members)))) if members > 1 else None
+        idl = ovs.db.idl.Idl(self.remote, helper, probe_interval=probe, leader_only=members > 1)
         for table, condition in (conditions or {}).items():
             idl.cond_change(table, condition)
         _index_names(idl)
@@ -296,6 +351,25 @@ class Client:
         except ovsdbapp_exceptions.TimeoutException as exc:
             raise OvsdbConnectionError('the %s at %s did not answer in %s seconds: %s'
                                        % (self.label, self.remote, self.timeout, exc))
+        self.wait_synced()
+
+    def synced(self):
+        """True while the IDL is connected (to the leader, for a cluster) and holds its contents."""
+        idl = self.idl
+        session = idl._session  # pylint: disable=protected-access
+        # _last_seqno: the IDL has seen the latest (re)connection and restarted its fetch.
+        return (session.is_connected() and getattr(idl, '_last_seqno', session.get_seqno()) == session.get_seqno()
+                and idl.state == idl.IDL_S_MONITORING)
+
+    def wait_synced(self):
+        """Wait (up to ``timeout``) until :meth:`synced`: after a lost connection or a leader
+        change, the IDL reconnects and fetches the new server's contents in its own thread."""
+        deadline = time.time() + self.timeout
+        while not self.synced():
+            if time.time() > deadline:
+                raise OvsdbConnectionError('cannot reach the leader of the %s at %s within %s seconds'
+                                           % (self.label, self.remote, self.timeout))
+            time.sleep(0.02)
 
     def commit(self, commands):
         """Run ``commands`` (callables taking the API) in one checked transaction."""
@@ -306,6 +380,12 @@ class Client:
             with self.api.transaction(check_error=True, log_errors=False) as txn:
                 for make in commands:
                     txn.add(make(self.api))
+        except ConnectionLost as exc:
+            if exc.in_doubt:
+                raise ConnectionLost('the connection to the %s at %s dropped before the server confirmed the change, '
+                                     'so it may or may not have been applied' % (self.label, self.remote), True)
+            raise ConnectionLost('the connection to the %s at %s dropped before the change was sent'
+                                 % (self.label, self.remote), False)
         except OvnK8sError:
             raise
         except ovsdbapp_exceptions.TimeoutException:
@@ -347,8 +427,28 @@ def _api_class(database):
     """
     if database == NB_DB:
         from ovsdbapp.schema.ovn_northbound import impl_idl
-        return type('NbApi', (impl_idl.OvnNbApiIdlImpl,), {})
+
+        class NbApi(impl_idl.OvnNbApiIdlImpl):
+            def create_transaction(self, check_error=False, log_errors=True, **kwargs):
+                return _transaction_class()(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
+                                            check_error, log_errors)
+        return NbApi
     return _no_wait_ovs_api()  # a new class on every call already
+
+
+_TRANSACTION_CLASS = []
+
+
+def _transaction_class():
+    """ovsdbapp's transaction, whose IDL transactions report a lost connection (see _FollowingTxn)."""
+    if not _TRANSACTION_CLASS:
+        from ovsdbapp.backend.ovs_idl import transaction
+
+        class Transaction(transaction.Transaction):
+            def pre_commit(self, txn):
+                txn.__class__ = _FollowingTxn
+        _TRANSACTION_CLASS.append(Transaction)
+    return _TRANSACTION_CLASS[0]
 
 
 def _no_wait_ovs_api():
@@ -359,11 +459,11 @@ def _no_wait_ovs_api():
     after it was written. Callers that need ovs-vswitchd's work (a bridge's
     netdev) wait for that very thing instead (see ``_netlink.wait_link``).
     """
-    from ovsdbapp.backend.ovs_idl import transaction
     from ovsdbapp.schema.open_vswitch import impl_idl
 
-    class NoWaitTransaction(transaction.Transaction):
+    class NoWaitTransaction(_transaction_class()):
         def pre_commit(self, txn):
+            super(NoWaitTransaction, self).pre_commit(txn)
             # add_port records the interfaces it inserts here; nobody waits for them.
             txn.expected_ifaces = set()
 
@@ -510,7 +610,21 @@ def plan_and_commit(client, plan, check_mode=False, attempts=5):
     :class:`StaleRead`; nothing was written), plan again from the database's new
     state, so that concurrent runs converge instead of stepping on each other.
     Returns the committed change set and what ``plan`` returned.
+
+    A lost connection (a cluster member went away, the leader changed, a reply never came)
+    is handled the same way: wait until the client holds the contents of the (new) leader
+    and plan again; the commands of the lost transaction are never sent again as they were.
+    That is what keeps a change from being made twice: a plan only writes what differs
+    between the copy it read and what is wanted, and every write sets a value or adds/removes
+    set members, which is a no-op when repeated. If the lost transaction landed, the new plan
+    is empty and the run reports the change it made (the in-doubt plan); if it did not, the
+    new plan makes it. Inserts also carry a guard the server checks (a schema name index,
+    :meth:`ChangeSet.expect_unique`, or :meth:`ChangeSet.expect_unchanged` on the parent's
+    reference column), for the case where a new leader shows its copy before it has applied
+    the lost transaction from its log: the new insert then fails its guard, and the run plans
+    once more.
     """
+    in_doubt = None
     for attempt in range(1, attempts + 1):
         cs = ChangeSet(client)
         more = plan(cs, client) or {}
@@ -522,6 +636,15 @@ def plan_and_commit(client, plan, check_mode=False, attempts=5):
                                         'nothing was written, run again'
                                         % (client.label, client.remote, attempts, exc))
             continue
+        except ConnectionLost as exc:
+            if attempt == attempts:
+                raise
+            if exc.in_doubt and in_doubt is None:
+                in_doubt = (cs, more)
+            client.wait_synced()
+            continue
+        if in_doubt is not None and not cs.changed:
+            return in_doubt
         return cs, more
     return None, None  # not reached
 
@@ -541,13 +664,42 @@ def _add_op(txn, op):
         return
     # ovs before 3.2 (Debian 12's python3-openvswitch) has no add_op: append at send time.
     if not isinstance(txn, _TxnWithOps):
-        txn.__class__ = _TxnWithOps
+        txn.__class__ = _TxnWithOps  # a _FollowingTxn too
         txn.extra_ops = []
     txn.extra_ops.append(op)
 
 
 if OVSDBAPP_IMPORT_ERROR is None:
-    class _TxnWithOps(ovs.db.idl.Transaction):
+    class _FollowingTxn(ovs.db.idl.Transaction):
+        """An IDL transaction that raises :class:`ConnectionLost` instead of a silent TRY_AGAIN.
+
+        The IDL answers TRY_AGAIN both when the server refused a ``verify``/``wait`` (nothing was
+        written: ovsdbapp runs the commands again on the new contents, as before) and when the
+        connection dropped or moved to a new cluster leader. In the second case the request may
+        have been applied and the IDL's copy is being replaced, so running the same commands again
+        is not safe (an insert would be made twice): the caller plans again from the new copy.
+        """
+
+        def commit_block(self):
+            session = self.idl._session  # pylint: disable=protected-access
+            seqno = session.get_seqno()
+            sent = False
+            while True:
+                status = self.commit()
+                if status != self.INCOMPLETE:
+                    break
+                sent = True
+                self.idl.run()
+                poller = ovs.poller.Poller()
+                self.idl.wait(poller)
+                self.wait(poller)
+                poller.block()
+            if status == self.TRY_AGAIN and (session.get_seqno() != seqno or not session.is_connected()
+                                             or self.idl.state != self.idl.IDL_S_MONITORING):
+                raise ConnectionLost('the connection dropped during a transaction', sent)
+            return status
+
+    class _TxnWithOps(_FollowingTxn):
         """An IDL transaction that sends ``extra_ops`` after its own operations."""
 
         def commit(self):

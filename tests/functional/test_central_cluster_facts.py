@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ovn_central role's cluster bookkeeping, run by ansible-playbook on three inventory hosts.
+
+The tasks of roles/ovn_central/tasks/cluster.yml that check the members and work out the remotes
+are taken from the file itself (up to the PKI and the services, which need real hosts) and run
+on three local inventory hosts, so the published remotes and the refusals are the role's own.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+
+import yaml
+
+from conftest import REPO
+
+UNTIL = 'One PKI for every member (made on the bootstrap member)'
+
+
+def run(tmp_path, members, addresses, ssl=False):
+    with open(os.path.join(REPO, 'roles/ovn_central/tasks/cluster.yml')) as f:
+        tasks = yaml.safe_load(f)
+    names = [t['name'] for t in tasks]
+    tasks = [t for t in tasks[:names.index(UNTIL)] if 'ansible.builtin.setup' not in t]
+    tasks.append({'name': 'Show', 'ansible.builtin.copy': {
+        'dest': str(tmp_path / '{{ inventory_hostname }}.json'),
+        'content': '{{ {"nb": ovn_central_nb_remote, "sb": ovn_central_sb_remote, '
+                   '"bootstrap": _ovn_central_bootstrap} | to_json }}'}})
+    (tmp_path / 'tasks.yml').write_text(yaml.safe_dump(tasks))
+    inventory = {'all': {'hosts': dict((h, {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
+                                            'ovn_central_cluster_address': a}) for h, a in addresses.items())}}
+    (tmp_path / 'inventory.yml').write_text(yaml.safe_dump(inventory))
+    play = [{'hosts': 'all', 'gather_facts': False,
+             'vars': {'ovn_central_cluster_members': members, 'ovn_central_ssl': ssl, 'ovn_central_listen_address': '',
+                      'ovn_central_nb_port': 6641, 'ovn_central_sb_port': 6642, 'ovn_central_ssl_create_pki': False},
+             'tasks': [{'ansible.builtin.include_tasks': str(tmp_path / 'tasks.yml')}]}]
+    (tmp_path / 'play.yml').write_text(yaml.safe_dump(play))
+    proc = subprocess.run(['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'play.yml')],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False,
+                          env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
+    facts = {}
+    for host in addresses:
+        path = tmp_path / ('%s.json' % host)
+        if path.exists():
+            facts[host] = json.loads(path.read_text())
+    return proc, facts
+
+
+def test_members_remotes_are_published_in_list_order(tmp_path):
+    addresses = {'c1': '192.0.2.11', 'c2': 'fd00::12', 'c3': '192.0.2.13'}
+    proc, facts = run(tmp_path, ['c1', 'c2', 'c3'], addresses, ssl=True)
+    assert proc.returncode == 0, proc.stdout
+    want_nb = 'ssl:192.0.2.11:6641,ssl:[fd00::12]:6641,ssl:192.0.2.13:6641'
+    want_sb = 'ssl:192.0.2.11:6642,ssl:[fd00::12]:6642,ssl:192.0.2.13:6642'
+    assert facts == {'c1': {'nb': want_nb, 'sb': want_sb, 'bootstrap': True},
+                     'c2': {'nb': want_nb, 'sb': want_sb, 'bootstrap': False},
+                     'c3': {'nb': want_nb, 'sb': want_sb, 'bootstrap': False}}, proc.stdout
+
+
+def test_even_member_count_is_refused(tmp_path):
+    addresses = {'c1': '192.0.2.11', 'c2': '192.0.2.12'}
+    proc, facts = run(tmp_path, ['c1', 'c2'], addresses)
+    assert proc.returncode != 0 and facts == {}
+    assert 'must name this host, name each member once, have an odd number of members' in proc.stdout, proc.stdout
+
+
+def test_member_not_running_the_role_is_refused(tmp_path):
+    addresses = {'c1': '192.0.2.11', 'c2': '192.0.2.12', 'c3': '192.0.2.13'}
+    proc, facts = run(tmp_path, ['c1', 'c2', 'elsewhere'], addresses)
+    assert proc.returncode != 0 and facts == {}, proc.stdout
+    assert 'every member must run the role in this play' in proc.stdout, proc.stdout
+
+
+def test_two_members_with_one_address_are_refused(tmp_path):
+    addresses = {'c1': '192.0.2.11', 'c2': '192.0.2.11', 'c3': '192.0.2.13'}
+    proc, facts = run(tmp_path, ['c1', 'c2', 'c3'], addresses)
+    assert proc.returncode != 0 and facts == {}, proc.stdout
+    assert 'each with its own address' in proc.stdout, proc.stdout
