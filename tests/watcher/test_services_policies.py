@@ -9,11 +9,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 
+from checkout import REPO  # tests/lib
 from waiting import wait_for  # tests/lib
 from ovn_k8s_agents import annotation, policy, services
 
 GW_IP = '172.18.0.5'
+RBAC = os.path.join(REPO, 'roles', 'ovn_watcher', 'files', 'rbac.yml')
 
 
 # Kubernetes objects ------------------------------------------------------------------------
@@ -313,3 +316,37 @@ def test_network_policy_becomes_port_groups_address_sets_and_acls(cluster):
     wait_for('the namespace\'s policy rows to go', lambda: not [n for n in port_groups(cluster.nb) if n in (pg, deny, egress)]
              and aset not in address_sets(cluster.nb), timeout=30)
     assert policy.MGMT_ADDRESS_SET in address_sets(cluster.nb)
+
+
+# The role's RBAC manifest -------------------------------------------------------------------
+def test_watcher_works_with_only_the_roles_rbac(cluster):
+    """The ClusterRole of roles/ovn_watcher/files/rbac.yml is all the watcher needs."""
+    kube = cluster.kube
+    kube.kubectl('apply', '-f', RBAC)
+    user = 'ovn-k8s-watcher-test'
+    binding = 'ovn-k8s-watcher-test-%s' % cluster.tag
+    kube.kubectl('create', 'clusterrolebinding', binding, '--clusterrole=ovn-k8s-watcher', '--user=' + user)
+    try:
+        a = cluster.node('a')
+        w = cluster.watcher(extra=['--kubeconfig', kube.kubeconfig_for(user)])
+        w.wait_leading()
+        make_pod(cluster, 'web-0', a, {'app': 'web'}, [('http', 8080)])
+        ips = run_pods(cluster, ['web-0'])
+        make_service(cluster, 'lb', {'type': 'LoadBalancer', 'selector': {'app': 'web'},
+                                     'ports': [{'port': 80, 'targetPort': 'http'}]})
+        from kubernetes import client
+        client.NetworkingV1Api(kube.api_client()).create_namespaced_network_policy(cluster.ns, {
+            'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'deny'},
+            'spec': {'podSelector': {}}})
+        lb = services.load_balancer_name(cluster.ns, 'lb', 'TCP')
+        cip = raw_service(cluster, 'lb')['spec']['clusterIP']
+        wait_for('the load balancer', lambda: ns_lbs(cluster).get(lb, {}).get('vips', {}).get('%s:80' % cip)
+                 == '%s:8080' % ips['web-0'], timeout=60)
+        deny = policy.deny_port_group(cluster.ns, 'Ingress')
+        wait_for('the deny port group', lambda: port_groups(cluster.nb).get(deny, {}).get('ports')
+                 == ['%s_web-0' % cluster.ns], timeout=60)
+        wait_for('an event on service lb', lambda: [e for e in cluster.events('lb')
+                                                    if e.reason == 'UnsupportedServiceField'], timeout=30)
+        assert 'Forbidden' not in w.log_text() and '403' not in w.log_text(), w.tail()
+    finally:
+        kube.kubectl('delete', 'clusterrolebinding', binding)
