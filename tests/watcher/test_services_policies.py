@@ -11,12 +11,29 @@ __metaclass__ = type
 import json
 import os
 
+import pytest
+
 from checkout import REPO  # tests/lib
 from waiting import wait_for  # tests/lib
 from ovn_k8s_agents import annotation, policy, services
 
 GW_IP = '172.18.0.5'
 RBAC = os.path.join(REPO, 'roles', 'ovn_watcher', 'files', 'rbac.yml')
+
+
+@pytest.fixture
+def cluster(cluster):
+    """The watcher tests' cluster, whose services and policies go at once when the test ends:
+    the namespace's deletion is asynchronous, and the next test's watcher must not see them."""
+    yield cluster
+    from kubernetes import client
+    net = client.NetworkingV1Api(cluster.kube.api_client())
+    try:
+        for svc in cluster.core.list_namespaced_service(cluster.ns).items:
+            cluster.core.delete_namespaced_service(svc.metadata.name, cluster.ns)
+        net.delete_collection_namespaced_network_policy(cluster.ns)
+    except Exception:  # the namespace is going anyway
+        pass
 
 
 # Kubernetes objects ------------------------------------------------------------------------
@@ -133,7 +150,9 @@ def test_services_become_load_balancers(cluster):
     web_ip = raw_service(cluster, 'web')['spec']['clusterIP']
     other_ip = raw_service(cluster, 'other')['spec']['clusterIP']
     np = raw_service(cluster, 'np')['spec']
-    name = lambda svc, proto='TCP': services.load_balancer_name(cluster.ns, svc, proto)  # noqa: E731
+
+    def name(svc, proto='TCP'):
+        return services.load_balancer_name(cluster.ns, svc, proto)
 
     # A ClusterIP service: one load balancer from VIP:port to the ready endpoints' target port.
     want_web = {'%s:80' % web_ip: '%s:8080,%s:8080' % tuple(sorted([ips['web-0'], ips['web-1']], key=_ip))}
