@@ -232,6 +232,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         keys = [('node', k) for k in self.nodes.keys()] + self._stale_nodes()
         keys += [('pod', k) for k in self.pods.keys()] + self._stale_pods()
         keys += [('gateways', ''), ('mgmt', '')]
+        self._remember_slice_owners()
         keys += [('service', k) for k in self.services.keys()] + self._stale_services()
         keys += [('netpol', ns) for ns in sorted(set(k.split('/', 1)[0] for k in self.policies.keys()))]
         keys += self._stale_policy_namespaces()

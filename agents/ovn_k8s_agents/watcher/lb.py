@@ -78,6 +78,14 @@ class ServiceHandler(object):
                 out.add(('service', '%s/%s' % (ns, name)))
         self.queue.add_many(sorted(out))
 
+    def _remember_slice_owners(self):
+        """After the start-up list: which service each EndpointSlice belongs to, so that the
+        deletion of a slice (its object is gone by then) still names its service."""
+        for key, obj in self.slices.items():
+            name = ((obj.get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL)
+            if name:
+                self._slice_owner[key] = name
+
     def _slices_of(self, namespace, name):
         prefix = namespace + '/'
         return [obj for key, obj in self.slices.items()
