@@ -70,8 +70,8 @@ def raw_service(cluster, name):
 # The Northbound database -------------------------------------------------------------------
 def lbs(nb):
     """{name: row} of the load balancers."""
-    return dict((r['name'], r) for r in nb.rows('Load_Balancer', '_uuid', 'name', 'vips', 'protocol', 'options',
-                                                 'external_ids'))
+    columns = ('_uuid', 'name', 'vips', 'protocol', 'options', 'external_ids')
+    return dict((r['name'], r) for r in nb.rows('Load_Balancer', *columns))
 
 
 def ns_lbs(cluster):
@@ -188,8 +188,8 @@ def test_services_become_load_balancers(cluster):
     before = lbs(cluster.nb)
     txns = cluster.nb.transactions()
     ips.update(run_pods(cluster, ['web-2']))
-    want_web = {'%s:80' % web_ip: ','.join('%s:8080' % ips[p] for p in sorted(['web-0', 'web-1', 'web-2'],
-                                                                             key=lambda p: _ip(ips[p])))}
+    order = sorted(['web-0', 'web-1', 'web-2'], key=lambda p: _ip(ips[p]))
+    want_web = {'%s:80' % web_ip: ','.join('%s:8080' % ips[p] for p in order)}
     wait_for('web-2 in the web load balancer', lambda: ns_lbs(cluster)[name('web')]['vips'] == want_web, timeout=60)
     touched = set()
     for rec in records(cluster.nb, txns):

@@ -52,8 +52,8 @@ def gateways(nb):
             try:
                 good.append(str(ipaddress.ip_address(ip)))
             except ValueError:
-                LOG.warning('gateway address is not an IP address', extra=dict(kind='gateway', object=router.name,
-                                                                                address=ip))
+                LOG.warning('gateway address is not an IP address',
+                            extra=dict(kind='gateway', object=router.name, address=ip))
         if good:
             out[node] = sorted(good)
     return out
