@@ -312,6 +312,11 @@ class ControlPlane:
         self._admin_cert = os.path.join(self.pki.dir, 'admin.crt')
         self._admin_key = os.path.join(self.pki.dir, 'admin.key')
 
+    def kubeconfig_for(self, user, groups=()):
+        """A kubeconfig of a client-certificate identity ``user`` (in ``groups``), for a test that
+        runs something with only the rights an RBAC manifest gives it; returns its path."""
+        return self._kubeconfig('user-' + user.replace(':', '-'), user, groups)
+
     def _kubeconfig(self, name, user, groups=()):
         cert, key, _cert_path, _key_path = self.pki.issue(name, user, organizations=groups)
         config = {

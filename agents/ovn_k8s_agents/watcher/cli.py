@@ -41,7 +41,8 @@ class JsonFormatter(logging.Formatter):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog='ovn-k8s-watcher', description=(
         'Gives Kubernetes nodes their OVN network and pods their logical switch port, address and '
-        'network annotation.'))
+        'network annotation; services become OVN load balancers, network policies port groups, '
+        'address sets and ACLs.'))
     p.add_argument('--kubeconfig', default=os.environ.get('KUBECONFIG'),
                    help='kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)')
     p.add_argument('--nb-remote', default=os.environ.get('OVN_NB_DB', 'unix:/var/run/ovn/ovnnb_db.sock'),
@@ -56,6 +57,8 @@ def parse_args(argv=None):
     p.add_argument('--workers', type=int, default=4, help='worker threads')
     p.add_argument('--batch', type=int, default=128, help='pods committed in one transaction at most')
     p.add_argument('--watch-timeout', type=int, default=300, help='server-side timeout of each watch (seconds)')
+    p.add_argument('--resync-period', type=float, default=60,
+                   help='seconds between looks for new gateway routers (made by a role, not announced by the API); 0: never')
     p.add_argument('--lease-namespace', default='kube-system')
     p.add_argument('--lease-name', default='ovn-k8s-watcher',
                    help='the Lease that elects one leader; empty: no election (a single instance)')
@@ -189,7 +192,7 @@ class Watcher(object):
             self.controller = controller_class(client, self.nb, self.metrics, args.cluster_subnet, args.host_prefix,
                                                cluster_router=args.cluster_router, workers=args.workers,
                                                batch=args.batch, watch_timeout=args.watch_timeout,
-                                               nb_lock=self.nb_lock)
+                                               nb_lock=self.nb_lock, resync_period=args.resync_period)
             try:
                 self.controller.start()
                 break

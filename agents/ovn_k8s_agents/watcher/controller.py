@@ -31,6 +31,7 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import mer
 from kubernetes.client.exceptions import ApiException
 from ovn_k8s_agents import annotation
 
+from ovn_k8s_agents.watcher import lb, netpol
 from ovn_k8s_agents.watcher.informer import Informer
 from ovn_k8s_agents.watcher.workqueue import WorkQueue
 
@@ -44,7 +45,7 @@ COMPONENT = 'ovn-k8s-watcher'
 
 def nb_tables():
     """The Northbound tables and columns the watcher reads."""
-    return merge_tables(_nb.NODE_NETWORK_TABLES, _nb.LSP_TABLES, _alloc.TABLES,
+    return merge_tables(_nb.NODE_NETWORK_TABLES, _nb.LSP_TABLES, _alloc.TABLES, lb.TABLES, netpol.TABLES,
                         {'Logical_Switch': ['name', 'ports', 'other_config', 'external_ids']})
 
 
@@ -166,12 +167,12 @@ class SwitchView(object):
         return None
 
 
-class Controller(object):
+class Controller(lb.ServiceHandler, netpol.PolicyHandler):
     """One leadership term: informers, a work queue and workers over one NB client."""
 
     def __init__(self, api_client, nb, metrics, cluster_subnet, host_prefix,
                  cluster_router='ovn_cluster_router', workers=4, batch=64, watch_timeout=300,
-                 nb_lock=None):
+                 nb_lock=None, resync_period=60):
         from kubernetes import client
         self.core = client.CoreV1Api(api_client)
         # A dict body is sent as a strategic merge patch by older clients (Debian's 22.6) and
@@ -194,30 +195,56 @@ class Controller(object):
         self.ready = threading.Event()
         self.nodes = Informer('node', self.core.list_node, self._changed('node'), metrics,
                               self.stop_event, watch_timeout)
-        self.pods = Informer('pod', self.core.list_pod_for_all_namespaces, self._changed('pod'),
+        self.pods = Informer('pod', self.core.list_pod_for_all_namespaces, self._pods_changed,
                              metrics, self.stop_event, watch_timeout)
+        # Services and network policies (watcher/lb.py, watcher/netpol.py).
+        self.resync_period = float(resync_period)
+        self._gateways_seen = None
+        self._slice_owner = {}
+        self._policy_ns_in_nb = set()
+        self.services = Informer('service', self.core.list_service_for_all_namespaces, self._changed('service'),
+                                 metrics, self.stop_event, watch_timeout)
+        self.slices = Informer('endpointslice', client.DiscoveryV1Api(api_client).list_endpoint_slice_for_all_namespaces,
+                               self._service_slices_changed, metrics, self.stop_event, watch_timeout)
+        self.policies = Informer('networkpolicy',
+                                 client.NetworkingV1Api(api_client).list_network_policy_for_all_namespaces,
+                                 self._policies_changed, metrics, self.stop_event, watch_timeout)
+        self.namespaces = Informer('namespace', self.core.list_namespace, self._queue_all_policy_namespaces,
+                                   metrics, self.stop_event, watch_timeout)
+        self.informers = [self.nodes, self.pods, self.services, self.slices, self.policies, self.namespaces]
         self.threads = []
 
     def _changed(self, kind):
         return lambda keys: self.queue.add_many([(kind, k) for k in keys])
 
+    def _pods_changed(self, keys):
+        self.queue.add_many([('pod', k) for k in keys])
+        if self.policies.synced.is_set():
+            self._queue_all_policy_namespaces()
+
     # Life ----------------------------------------------------------------------------------
     def start(self):
         """List both kinds, queue every key and every stale port, start workers and watches."""
         t0 = time.monotonic()
-        self.nodes.relist()
-        self.nodes.synced.set()
-        self.pods.relist()
-        self.pods.synced.set()
+        for informer in self.informers:
+            informer.relist()
+            informer.synced.set()
         keys = [('node', k) for k in self.nodes.keys()] + self._stale_nodes()
         keys += [('pod', k) for k in self.pods.keys()] + self._stale_pods()
+        keys += [('gateways', ''), ('mgmt', '')]
+        self._remember_slice_owners()
+        keys += [('service', k) for k in self.services.keys()] + self._stale_services()
+        keys += [('netpol', ns) for ns in sorted(set(k.split('/', 1)[0] for k in self.policies.keys()))]
+        keys += self._stale_policy_namespaces()
         self.queue.add_many(keys)
         for i in range(self.n_workers):
             t = threading.Thread(target=self._work, name='worker-%d' % i, daemon=True)
             t.start()
             self.threads.append(t)
-        self.nodes.start()
-        self.pods.start()
+        for informer in self.informers:
+            informer.start()
+        if self.resync_period > 0:
+            threading.Thread(target=self._resync, name='resync', daemon=True).start()
         threading.Thread(target=self._wait_reconciled, args=(t0,), name='reconcile', daemon=True).start()
 
     def _wait_reconciled(self, t0):
@@ -231,11 +258,16 @@ class Controller(object):
                 return
             time.sleep(0.02)
 
+    def _resync(self):
+        """Gateway routers are made by a role, not announced by the API: look again now and then."""
+        while not self.stop_event.wait(self.resync_period):
+            self.queue.add(('gateways', ''))
+
     def stop(self):
         self.stop_event.set()
         self.queue.shutdown()
-        self.nodes.stop()
-        self.pods.stop()
+        for informer in self.informers:
+            informer.stop()
         for t in self.threads:
             t.join(timeout=30)
 
@@ -266,8 +298,9 @@ class Controller(object):
             try:
                 pods = []
                 for key in keys:
-                    if key[0] == 'node':
-                        self._guard(key, self._sync_node)
+                    handler = self._handlers.get(key[0])
+                    if handler is not None:
+                        self._guard(key, getattr(self, handler))
                     else:
                         pods.append(key)
                 if pods:
@@ -279,6 +312,9 @@ class Controller(object):
             finally:
                 for key in keys:
                     self.queue.done(key)
+
+    _handlers = {'node': '_sync_node', 'service': '_sync_service', 'gateways': '_sync_gateways',
+                 'netpol': '_sync_policies', 'mgmt': '_sync_mgmt'}
 
     def _guard(self, key, func, *args, **kw):
         """Run one key's handler; on failure retry it with backoff and report bad input."""
@@ -358,6 +394,9 @@ class Controller(object):
                 self._commit(cs)
                 LOG.info('node network removed' if node is None else 'node network converged',
                          extra=dict(kind='node', object=name, changes=sorted(cs.after)))
+        if cs.changed:
+            # The load balancer group on its switch, its management address in the policies' set.
+            self.queue.add_many([('gateways', ''), ('mgmt', '')])
         if node is not None and cs.changed:
             # Pods that waited for this switch.
             self.queue.add_many([('pod', k) for k, p in self.pods.items()
@@ -516,10 +555,15 @@ class Controller(object):
 
     # Events --------------------------------------------------------------------------------
     def _event(self, key, reason, message):
-        pod = self.pods.get(key)
-        if pod is None:
+        self._object_event('v1', 'Pod', self.pods.get(key), reason, message)
+
+    def _object_event(self, api_version, kind, obj, reason, message):
+        """A Warning Event on ``obj`` (a namespaced object as the API sent it), once per
+        object, reason and message."""
+        if obj is None:
             return
-        meta = pod['metadata']
+        meta = obj['metadata']
+        key = '%s/%s' % (meta.get('namespace'), meta.get('name'))
         seen = (meta.get('uid'), reason, message)
         if seen in self.reported:
             return
@@ -527,7 +571,7 @@ class Controller(object):
         now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
         body = {'apiVersion': 'v1', 'kind': 'Event',
                 'metadata': {'generateName': '%s.' % meta['name'], 'namespace': meta['namespace']},
-                'involvedObject': {'apiVersion': 'v1', 'kind': 'Pod', 'name': meta['name'],
+                'involvedObject': {'apiVersion': api_version, 'kind': kind, 'name': meta['name'],
                                    'namespace': meta['namespace'], 'uid': meta.get('uid')},
                 'reason': reason, 'message': message[:1024], 'type': 'Warning',
                 'source': {'component': COMPONENT}, 'reportingComponent': COMPONENT,

@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The watcher's service handler: Services and EndpointSlices -> OVN load balancers.
+
+A key ``('service', 'ns/name')`` says which service to look at. Its reconcile reads the
+Service and its EndpointSlices from the informers' stores and the gateway routers from the
+Northbound copy, computes the wanted load balancers with :mod:`ovn_k8s_agents.services`
+and converges them with ``_nb_lb`` in one change set: one load balancer per service and
+protocol, each a member of the load balancer group ``clusterLBGroup``. The group (not each
+load balancer) is attached to every node switch (by the node handler) and every gateway
+router (by the ``('gateways', '')`` key, which a periodic resync queues: gateway routers
+are made by the ovn_gateway role, not by a Kubernetes object, so no event announces them).
+
+A gateway's external address, where NodePort services answer, is the first address of the
+gateway router's external port ``rtoe-GR_<node>`` (the port that answers ARP on the
+external network), else the router's ``external_ids:physical_ip``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import ipaddress
+import logging
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _nb_lb, _ovsdb
+from ovn_k8s_agents import services
+
+LOG = logging.getLogger('ovn_k8s_watcher')
+
+TABLES = dict(_nb_lb.LB_GROUP_TABLES, **{
+    'Logical_Router': ['name', 'ports', 'external_ids', 'load_balancer_group'],
+    'Logical_Router_Port': ['name', 'networks'],
+})
+
+
+def gateways(nb):
+    """{node: [external IPs]} of every gateway router the collection made (``GR_<node>``)."""
+    out = {}
+    for router in nb.rows('Logical_Router'):
+        node = router.external_ids.get(_nb.GATEWAY_ID_KEY)
+        if not node or router.name != _names.gateway_router(node):
+            continue
+        ext = _names.gateway_names(node)['gr_ext_port']
+        ips = []
+        for port in router.ports:
+            if port.name == ext:
+                ips = [str(n).split('/', 1)[0] for n in port.networks]
+        if not ips and router.external_ids.get('physical_ip'):
+            ips = [router.external_ids['physical_ip'].split('/', 1)[0]]
+        good = []
+        for ip in ips:
+            try:
+                good.append(str(ipaddress.ip_address(ip)))
+            except ValueError:
+                LOG.warning('gateway address is not an IP address',
+                            extra=dict(kind='gateway', object=router.name, address=ip))
+        if good:
+            out[node] = sorted(good)
+    return out
+
+
+class ServiceHandler(object):
+    """Mixed into the Controller: needs ``nb``, ``nb_lock``, ``queue``, ``services``,
+    ``slices``, ``_settle``, ``_commit`` and ``_object_event``."""
+
+    def _service_slices_changed(self, keys):
+        """EndpointSlice keys -> the keys of their services."""
+        out = set()
+        for key in keys:
+            ns = key.split('/', 1)[0]
+            obj = self.slices.get(key)
+            name = (((obj or {}).get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL)
+            if name is None:
+                name = self._slice_owner.pop(key, None)
+            elif obj is not None:
+                self._slice_owner[key] = name
+            if name:
+                out.add(('service', '%s/%s' % (ns, name)))
+        self.queue.add_many(sorted(out))
+
+    def _remember_slice_owners(self):
+        """After the start-up list: which service each EndpointSlice belongs to, so that the
+        deletion of a slice (its object is gone by then) still names its service."""
+        for key, obj in self.slices.items():
+            name = ((obj.get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL)
+            if name:
+                self._slice_owner[key] = name
+
+    def _slices_of(self, namespace, name):
+        prefix = namespace + '/'
+        return [obj for key, obj in self.slices.items()
+                if key.startswith(prefix)
+                and ((obj.get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL) == name]
+
+    def _stale_services(self):
+        """Keys of services whose load balancers are in the database but which are gone."""
+        out = set()
+        with self.nb_lock:
+            for row in self.nb.rows('Load_Balancer'):
+                ids = row.external_ids
+                if ids.get(services.KIND_KEY) == 'Service' and ids.get(services.OWNER_KEY):
+                    if self.services.get(ids[services.OWNER_KEY]) is None:
+                        out.add(('service', ids[services.OWNER_KEY]))
+        return sorted(out)
+
+    def _sync_service(self, key):
+        namespace, name = key.split('/', 1)
+        svc = self.services.get(key)
+        slices = self._slices_of(namespace, name) if svc is not None else []
+        with self.nb_lock:
+            self._settle()
+            gws = gateways(self.nb)
+            wanted, warnings = [], []
+            if svc is not None:
+                out = services.service_load_balancers(svc, slices, gws)
+                wanted, warnings = out['load_balancers'], out['warnings']
+            cs = _ovsdb.ChangeSet(self.nb)
+            if wanted:
+                _nb_lb.ensure_lb_group(cs, self.nb, services.LB_GROUP)
+            for lb in wanted:
+                _nb_lb.ensure_load_balancer(cs, self.nb, lb['name'], lb['vips'], lb['protocol'], options=lb['options'],
+                                            external_ids=lb['external_ids'], groups=[services.LB_GROUP])
+            _nb_lb.remove_load_balancers(cs, self.nb, {services.KIND_KEY: 'Service',
+                                                       services.OWNER_KEY: services.owner(namespace, name)},
+                                         keep=[lb['name'] for lb in wanted])
+            if cs.changed:
+                self._commit(cs)
+                LOG.info('service removed' if svc is None else 'service converged',
+                         extra=dict(kind='service', object=key, changes=sorted(cs.after)))
+        for text in warnings:
+            LOG.warning('service not fully supported', extra=dict(kind='service', object=key, reason=text))
+            self._object_event('v1', 'Service', svc, 'UnsupportedServiceField', text)
+
+    def _sync_gateways(self, _key):
+        """The group on every gateway router (and node switch); NodePort services again when
+        the gateways' addresses changed."""
+        with self.nb_lock:
+            self._settle()
+            gws = gateways(self.nb)
+            cs = _ovsdb.ChangeSet(self.nb)
+            _nb_lb.ensure_lb_group(cs, self.nb, services.LB_GROUP)
+            for node in sorted(gws):
+                _nb_lb.ensure_lb_group_attached(cs, self.nb, 'Logical_Router', _names.gateway_router(node),
+                                                services.LB_GROUP)
+            for switch in self.nb.rows('Logical_Switch'):
+                if switch.external_ids.get('ovn-k8s-watcher') == 'node':
+                    _nb_lb.ensure_lb_group_attached(cs, self.nb, 'Logical_Switch', switch.name, services.LB_GROUP)
+            if cs.changed:
+                self._commit(cs)
+                LOG.info('load balancer group attached', extra=dict(kind='gateways', changes=sorted(cs.after)))
+        if gws != self._gateways_seen:
+            if self._gateways_seen is not None:
+                LOG.info('gateway addresses changed', extra=dict(kind='gateways', gateways=gws))
+                self.queue.add_many([('service', k) for k, s in self.services.items()
+                                     if (s.get('spec') or {}).get('type') in ('NodePort', 'LoadBalancer')])
+            self._gateways_seen = gws

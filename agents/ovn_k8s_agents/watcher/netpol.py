@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The watcher's network policy handler: NetworkPolicies, pods and namespaces -> OVN port
+groups, address sets and ACLs.
+
+A key ``('netpol', namespace)`` says which namespace's policies to look at. Its reconcile
+reads the namespace's policies, every pod and every namespace's labels from the informers'
+stores, computes the wanted port groups and address sets with
+:func:`ovn_k8s_agents.policy.namespace_model` and converges them with ``_nb_acl`` in one
+change set; port groups and address sets of the namespace that no policy wants any more go.
+A label change moves addresses between address sets and ports between port groups; ACLs
+whose columns did not change are never recreated.
+
+A pod's address is the one in its network annotation (what its logical switch port holds),
+else its ``status.podIPs``. Pod and namespace changes queue every namespace that has
+policies (a namespace selector may reach across namespaces). The cluster-wide address set
+of the nodes' management port addresses is the key ``('mgmt', '')``.
+
+A policy that cannot be translated is logged as an error and reported as a Warning Event on
+the policy, and the pods it selects stay isolated (``namespace_model`` fails closed).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import logging
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _nb_acl, _ovsdb
+from ovn_k8s_agents import annotation, policy
+
+LOG = logging.getLogger('ovn_k8s_watcher')
+
+TABLES = dict(_nb_acl.PORT_GROUP_TABLES, **_nb_acl.ADDRESS_SET_TABLES)
+POLICY_KINDS = ('NetworkPolicy', 'NetworkPolicyDeny')
+
+
+def _with_annotated_ip(pod):
+    """``pod`` with ``status.podIPs`` from its network annotation when it has one."""
+    meta = pod.get('metadata') or {}
+    try:
+        net = annotation.parse(meta.get('annotations'))
+    except annotation.AnnotationError:
+        return pod
+    if net is None:
+        return pod
+    status = dict(pod.get('status') or {}, podIP=str(net.ip), podIPs=[{'ip': str(net.ip)}])
+    return dict(pod, status=status)
+
+
+def _owned_by(ids, namespace):
+    kind, owner = ids.get(policy.KIND_KEY), ids.get(policy.OWNER_KEY) or ''
+    if kind == 'NetworkPolicy':
+        return owner.split('/', 1)[0] == namespace
+    return kind == 'NetworkPolicyDeny' and owner == namespace
+
+
+class PolicyHandler(object):
+    """Mixed into the Controller: needs ``nb``, ``nb_lock``, ``queue``, ``pods``, ``policies``,
+    ``namespaces``, ``_settle``, ``_commit`` and ``_object_event``."""
+
+    def _policy_namespaces(self):
+        return set(k.split('/', 1)[0] for k in self.policies.keys()) | self._policy_ns_in_nb
+
+    def _queue_all_policy_namespaces(self, _keys=None):
+        self.queue.add_many([('netpol', ns) for ns in sorted(self._policy_namespaces())])
+
+    def _policies_changed(self, keys):
+        self.queue.add_many(sorted(set(('netpol', k.split('/', 1)[0]) for k in keys)))
+
+    def _stale_policy_namespaces(self):
+        """Namespaces with policy rows in the database: each is reconciled at start-up."""
+        out = set()
+        with self.nb_lock:
+            for table in ('Port_Group', 'Address_Set'):
+                for row in self.nb.rows(table):
+                    ids = row.external_ids
+                    if ids.get(policy.KIND_KEY) in POLICY_KINDS and ids.get(policy.OWNER_KEY):
+                        out.add(ids[policy.OWNER_KEY].split('/', 1)[0])
+        self._policy_ns_in_nb |= out
+        return [('netpol', ns) for ns in sorted(out)]
+
+    def _sync_policies(self, namespace):
+        prefix = namespace + '/'
+        policies = [p for k, p in self.policies.items() if k.startswith(prefix)]
+        model = dict(port_groups=[], address_sets=[], errors=[], warnings=[])
+        if policies:
+            cluster = policy.Cluster([_with_annotated_ip(p) for dummy, p in self.pods.items()],
+                                     [n for dummy, n in self.namespaces.items()])
+            model = policy.namespace_model(namespace, policies, cluster)
+        with self.nb_lock:
+            self._settle()
+            cs = _ovsdb.ChangeSet(self.nb)
+            for aset in model['address_sets']:
+                _nb_acl.ensure_address_set(cs, self.nb, aset['name'], aset['addresses'],
+                                           external_ids=aset['external_ids'])
+            for pg in model['port_groups']:
+                _nb_acl.ensure_port_group(cs, self.nb, pg['name'], pg['ports'], pg['acls'],
+                                          external_ids=pg['external_ids'], missing_ports='skip')
+            keep_pg = set(pg['name'] for pg in model['port_groups'])
+            keep_as = set(a['name'] for a in model['address_sets'])
+            for row in self.nb.rows('Port_Group'):
+                if row.name not in keep_pg and _owned_by(row.external_ids, namespace):
+                    _nb_acl.remove_port_group(cs, self.nb, row.name)
+            for row in self.nb.rows('Address_Set'):
+                if row.name not in keep_as and _owned_by(row.external_ids, namespace):
+                    _nb_acl.remove_address_set(cs, self.nb, row.name)
+            if cs.changed:
+                self._commit(cs)
+                LOG.info('network policies converged' if policies else 'network policies removed',
+                         extra=dict(kind='netpol', object=namespace, changes=sorted(cs.after)))
+        if not policies:
+            self._policy_ns_in_nb.discard(namespace)
+        for text in model['errors']:
+            LOG.error('network policy not translated', extra=dict(kind='netpol', object=namespace, reason=text))
+            self._policy_event(namespace, policies, text, 'NetworkPolicyNotTranslated')
+        for text in model['warnings']:
+            LOG.warning('network policy partly applied', extra=dict(kind='netpol', object=namespace, reason=text))
+            self._policy_event(namespace, policies, text, 'NetworkPolicyPartlyApplied')
+
+    def _policy_event(self, namespace, policies, text, reason):
+        for pol in policies:
+            name = (pol.get('metadata') or {}).get('name')
+            if text.startswith('network policy %s/%s:' % (namespace, name)):
+                self._object_event('networking.k8s.io/v1', 'NetworkPolicy', pol, reason, text)
+                return
+
+    def _sync_mgmt(self, _key):
+        """The address set of every node's management port address (allowed into isolated pods)."""
+        with self.nb_lock:
+            self._settle()
+            ips = []
+            for switch in self.nb.rows('Logical_Switch'):
+                subnet = switch.other_config.get('subnet')
+                if switch.external_ids.get('ovn-k8s-watcher') == 'node' and subnet:
+                    ips.append(_nb.node_addresses(subnet)['mgmt_ip'])
+            wanted = policy.mgmt_address_set(ips)
+            cs = _ovsdb.ChangeSet(self.nb)
+            _nb_acl.ensure_address_set(cs, self.nb, wanted['name'], wanted['addresses'],
+                                       external_ids=wanted['external_ids'])
+            if cs.changed:
+                self._commit(cs)
+                LOG.info('management port address set converged', extra=dict(kind='mgmt', addresses=len(ips)))

@@ -1,0 +1,371 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The watcher drives services and network policies: real kube-apiserver with the real
+EndpointSlice controller, real Northbound ovsdb-server, the watcher as a subprocess."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+import pytest
+
+from checkout import REPO  # tests/lib
+from waiting import wait_for  # tests/lib
+from ovn_k8s_agents import annotation, policy, services
+
+GW_IP = '172.18.0.5'
+RBAC = os.path.join(REPO, 'roles', 'ovn_watcher', 'files', 'rbac.yml')
+
+
+@pytest.fixture
+def cluster(cluster):
+    """The watcher tests' cluster, whose services and policies go at once when the test ends:
+    the namespace's deletion is asynchronous, and the next test's watcher must not see them."""
+    yield cluster
+    from kubernetes import client
+    net = client.NetworkingV1Api(cluster.kube.api_client())
+    try:
+        for svc in cluster.core.list_namespaced_service(cluster.ns).items:
+            cluster.core.delete_namespaced_service(svc.metadata.name, cluster.ns)
+        net.delete_collection_namespaced_network_policy(cluster.ns)
+    except Exception:  # the namespace is going anyway
+        pass
+
+
+# Kubernetes objects ------------------------------------------------------------------------
+def make_pod(cluster, name, node, labels, ports=()):
+    """A pod with labels and named container ports [(name, number)], bound to ``node``."""
+    body = {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': name, 'labels': labels},
+            'spec': {'nodeName': node, 'containers': [{
+                'name': 'c', 'image': 'busybox',
+                'ports': [{'name': n, 'containerPort': p, 'protocol': 'TCP'} for n, p in ports]}]}}
+    return cluster.core.create_namespaced_pod(cluster.ns, body)
+
+
+def run_pods(cluster, names):
+    """Wait for the watcher's annotations, then write what a kubelet would (Ready, podIP).
+    Returns {pod: ip}."""
+    pods = cluster.wait_annotated(names)
+    ips = {}
+    for name in names:
+        ip = str(annotation.parse(pods[name].metadata.annotations).ip)
+        cluster.kube.mark_pod_running((cluster.ns, name), ip)
+        ips[name] = ip
+    return ips
+
+
+def make_service(cluster, name, spec):
+    body = {'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': name}, 'spec': spec}
+    return cluster.core.create_namespaced_service(cluster.ns, body)
+
+
+def raw_service(cluster, name):
+    return json.loads(cluster.core.read_namespaced_service(name, cluster.ns, _preload_content=False).data)
+
+
+# The Northbound database -------------------------------------------------------------------
+def lbs(nb):
+    """{name: row} of the load balancers."""
+    columns = ('_uuid', 'name', 'vips', 'protocol', 'options', 'external_ids')
+    return dict((r['name'], r) for r in nb.rows('Load_Balancer', *columns))
+
+
+def ns_lbs(cluster):
+    prefix = 'Service_%s/' % cluster.ns
+    return dict((k, v) for k, v in lbs(cluster.nb).items() if k.startswith(prefix))
+
+
+def group(nb):
+    rows = [r for r in nb.rows('Load_Balancer_Group', '_uuid', 'name', 'load_balancer')
+            if r['name'] == services.LB_GROUP]
+    return rows[0] if rows else None
+
+
+def holders_of_group(nb, table):
+    g = group(nb)
+    return set(r['name'] for r in nb.rows(table, 'name', 'load_balancer_group')
+               if g and g['_uuid'] in _set(r['load_balancer_group']))
+
+
+def _set(value):
+    return value if isinstance(value, list) else [value]
+
+
+def records(nb, since):
+    """The database file's transaction records after the first ``since``."""
+    out, count = [], 0
+    with open(nb.server.dbs[0], 'rb') as f:
+        lines = f.read().split(b'\n')
+    for i, line in enumerate(lines):
+        if line.startswith(b'OVSDB JSON'):
+            count += 1
+            if count > since:
+                out.append(json.loads(lines[i + 1]))
+    return out
+
+
+def port_groups(nb):
+    lsp = dict((r['_uuid'], r['name']) for r in nb.rows('Logical_Switch_Port', '_uuid', 'name'))
+    out = {}
+    for r in nb.rows('Port_Group', 'name', 'ports', 'acls', 'external_ids'):
+        r['ports'] = sorted(lsp.get(p, p) for p in _set(r['ports']))
+        r['acls'] = sorted(_set(r['acls']))
+        out[r['name']] = r
+    return out
+
+
+def address_sets(nb):
+    return dict((r['name'], sorted(_set(r['addresses']))) for r in nb.rows('Address_Set', 'name', 'addresses'))
+
+
+def acls(nb):
+    return dict((r['_uuid'], r) for r in nb.rows('ACL', '_uuid', 'direction', 'priority', 'match', 'action'))
+
+
+# Services ------------------------------------------------------------------------------------
+def test_services_become_load_balancers(cluster):
+    a, b = cluster.node('a'), cluster.node('b')
+    # A gateway router as the ovn_gateway role makes it: GR_<node>, its external port, its ids.
+    gr = 'GR_%s' % a
+    cluster.nb.ctl('lr-add', gr, '--', 'set', 'Logical_Router', gr, 'external_ids:ovn-k8s-gateway=%s' % a,
+                   'external_ids:physical_ip=%s' % GW_IP)
+    cluster.nb.ctl('lrp-add', gr, 'rtoe-%s' % gr, '0a:00:00:00:00:05', GW_IP + '/24')
+    w = cluster.watcher(extra=['--resync-period', '1'])
+    w.wait_leading()
+    make_pod(cluster, 'web-0', a, {'app': 'web'}, [('http', 8080)])
+    make_pod(cluster, 'web-1', b, {'app': 'web'}, [('http', 8080)])
+    make_pod(cluster, 'other-0', a, {'app': 'other'}, [('x', 9090)])
+    ips = run_pods(cluster, ['web-0', 'web-1', 'other-0'])
+    make_service(cluster, 'web', {'selector': {'app': 'web'}, 'ports': [{'port': 80, 'targetPort': 'http'}]})
+    make_service(cluster, 'other', {'selector': {'app': 'other'}, 'ports': [{'port': 90, 'targetPort': 9090}]})
+    make_service(cluster, 'np', {'type': 'NodePort', 'selector': {'app': 'other'},
+                                 'ports': [{'port': 91, 'targetPort': 9090, 'protocol': 'UDP'}]})
+    make_service(cluster, 'headless', {'clusterIP': 'None', 'selector': {'app': 'web'}, 'ports': [{'port': 80}]})
+    make_service(cluster, 'ext', {'type': 'ExternalName', 'externalName': 'example.invalid'})
+    make_service(cluster, 'lb', {'type': 'LoadBalancer', 'selector': {'app': 'other'}, 'ports': [{'port': 92}]})
+    web_ip = raw_service(cluster, 'web')['spec']['clusterIP']
+    other_ip = raw_service(cluster, 'other')['spec']['clusterIP']
+    np = raw_service(cluster, 'np')['spec']
+
+    def name(svc, proto='TCP'):
+        return services.load_balancer_name(cluster.ns, svc, proto)
+
+    # A ClusterIP service: one load balancer from VIP:port to the ready endpoints' target port.
+    want_web = {'%s:80' % web_ip: '%s:8080,%s:8080' % tuple(sorted([ips['web-0'], ips['web-1']], key=_ip))}
+    wait_for('the web load balancer', lambda: ns_lbs(cluster).get(name('web'), {}).get('vips') == want_web, timeout=60)
+    wait_for('the other load balancers', lambda: set(ns_lbs(cluster)) == set(
+        [name('web'), name('other'), name('np', 'UDP'), name('lb')]), timeout=60)
+    have = ns_lbs(cluster)
+    assert have[name('web')]['protocol'] == 'tcp' and have[name('web')]['options']['reject'] == 'true'
+    assert have[name('web')]['external_ids'] == {services.KIND_KEY: 'Service',
+                                                 services.OWNER_KEY: '%s/web' % cluster.ns}
+    assert have[name('other')]['vips'] == {'%s:90' % other_ip: '%s:9090' % ips['other-0']}
+    # NodePort: the gateway's external address at the node port, as well as the cluster IP.
+    assert have[name('np', 'UDP')]['vips'] == {'%s:91' % np['clusterIP']: '%s:9090' % ips['other-0'],
+                                               '%s:%d' % (GW_IP, np['ports'][0]['nodePort']): '%s:9090' % ips['other-0']}
+    # Headless and ExternalName services make nothing; every load balancer is in the group, and
+    # the group sits on every node switch and the gateway router.
+    g = group(cluster.nb)
+    assert set(have[n]['_uuid'] for n in have) <= set(_set(g['load_balancer']))
+    wait_for('the group on both switches and the gateway router',
+             lambda: holders_of_group(cluster.nb, 'Logical_Switch') >= {a, b}
+             and holders_of_group(cluster.nb, 'Logical_Router') == {gr}, timeout=30)
+    # A type the collection does not fully support: a warning and an Event naming the service.
+    ev = wait_for('an event on service lb', lambda: [e for e in cluster.events('lb')
+                                                     if e.reason == 'UnsupportedServiceField'], timeout=30)
+    assert ev[0].type == 'Warning' and ev[0].involved_object.kind == 'Service'
+    assert 'service %s/lb' % cluster.ns in ev[0].message and 'LoadBalancer' in ev[0].message
+    assert 'service not fully supported' in w.log_text()
+
+    # An endpoint change rewrites that load balancer's VIP and nothing else.
+    make_pod(cluster, 'web-2', a, {'app': 'web'}, [('http', 8080)])
+    cluster.wait_annotated(['web-2'])
+    wait_for('the port of web-2', lambda: w.metric('queue_depth') == 0)
+    before = lbs(cluster.nb)
+    txns = cluster.nb.transactions()
+    ips.update(run_pods(cluster, ['web-2']))
+    order = sorted(['web-0', 'web-1', 'web-2'], key=lambda p: _ip(ips[p]))
+    want_web = {'%s:80' % web_ip: ','.join('%s:8080' % ips[p] for p in order)}
+    wait_for('web-2 in the web load balancer', lambda: ns_lbs(cluster)[name('web')]['vips'] == want_web, timeout=60)
+    touched = set()
+    for rec in records(cluster.nb, txns):
+        for table, rows in rec.items():
+            if not table.startswith('_'):
+                touched |= set((table, u) for u in rows)
+    assert touched == {('Load_Balancer', before[name('web')]['_uuid'])}, touched
+    after = lbs(cluster.nb)
+    assert dict((k, v) for k, v in after.items() if k != name('web')) == dict(
+        (k, v) for k, v in before.items() if k != name('web'))
+
+    # Deleting a service removes its load balancer and nothing else.
+    cluster.core.delete_namespaced_service('other', cluster.ns)
+    wait_for('the other load balancer to go', lambda: name('other') not in ns_lbs(cluster), timeout=30)
+    assert dict((k, v) for k, v in lbs(cluster.nb).items() if k != name('other')) == dict(
+        (k, v) for k, v in after.items() if k != name('other'))
+    assert group(cluster.nb) is not None
+
+    # A restart in step writes nothing; a service deleted while no watcher ran goes at start-up.
+    wait_for('an idle queue', lambda: w.metric('queue_depth') == 0)
+    assert w.terminate() == 0, w.tail()
+    txns = cluster.nb.transactions()
+    w2 = cluster.watcher('second', extra=['--resync-period', '1'])
+    w2.wait_leading()
+    import time
+    time.sleep(2.5)  # two resync passes
+    assert cluster.nb.transactions() == txns, 'a reconcile in step wrote to the Northbound database'
+    assert w2.metric('nb_transactions_total') == 0
+    assert w2.terminate() == 0, w2.tail()
+    cluster.core.delete_namespaced_service('np', cluster.ns)
+    w3 = cluster.watcher('third')
+    w3.wait_leading()
+    wait_for('the stale np load balancer to go', lambda: name('np', 'UDP') not in ns_lbs(cluster), timeout=30)
+    assert set(ns_lbs(cluster)) == {name('web'), name('lb')}
+
+
+def test_gateway_added_later_gets_the_group_and_node_ports(cluster):
+    a = cluster.node('a')
+    w = cluster.watcher(extra=['--resync-period', '1'])
+    w.wait_leading()
+    make_pod(cluster, 'web-0', a, {'app': 'web'}, [('http', 8080)])
+    ips = run_pods(cluster, ['web-0'])
+    make_service(cluster, 'np', {'type': 'NodePort', 'selector': {'app': 'web'},
+                                 'ports': [{'port': 80, 'targetPort': 8080}]})
+    spec = raw_service(cluster, 'np')['spec']
+    lb = services.load_balancer_name(cluster.ns, 'np', 'TCP')
+    wait_for('the np load balancer', lambda: ns_lbs(cluster).get(lb, {}).get('vips') == {
+        '%s:80' % spec['clusterIP']: '%s:8080' % ips['web-0']}, timeout=60)
+    gr = 'GR_%s' % a
+    cluster.nb.ctl('lr-add', gr, '--', 'set', 'Logical_Router', gr, 'external_ids:ovn-k8s-gateway=%s' % a)
+    cluster.nb.ctl('lrp-add', gr, 'rtoe-%s' % gr, '0a:00:00:00:00:05', GW_IP + '/24')
+    node_vip = '%s:%d' % (GW_IP, spec['ports'][0]['nodePort'])
+    wait_for('the gateway address at the node port', lambda: ns_lbs(cluster)[lb]['vips'].get(node_vip)
+             == '%s:8080' % ips['web-0'], timeout=30)
+    assert holders_of_group(cluster.nb, 'Logical_Router') == {gr}
+
+
+def _ip(text):
+    return tuple(int(x) for x in text.split('.'))
+
+
+# Network policies ----------------------------------------------------------------------------
+def test_network_policy_becomes_port_groups_address_sets_and_acls(cluster):
+    a = cluster.node('a')
+    w = cluster.watcher()
+    w.wait_leading()
+    make_pod(cluster, 'db', a, {'app': 'db'}, [('pg', 5432)])
+    make_pod(cluster, 'client', a, {'role': 'client'})
+    make_pod(cluster, 'other', a, {'role': 'none'})
+    ips = run_pods(cluster, ['db', 'client', 'other'])
+    ns = cluster.ns
+    body = {'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'db-in'},
+            'spec': {'podSelector': {'matchLabels': {'app': 'db'}}, 'policyTypes': ['Ingress'],
+                     'ingress': [{'from': [{'podSelector': {'matchLabels': {'role': 'client'}}}],
+                                  'ports': [{'protocol': 'TCP', 'port': 'pg'}, {'protocol': 'TCP', 'port': 6000,
+                                                                                'endPort': 6010}]}]}}
+    from kubernetes import client
+    net = client.NetworkingV1Api(cluster.kube.api_client())
+    net.create_namespaced_network_policy(ns, body)
+    pg = policy.policy_port_group(ns, 'db-in')
+    deny = policy.deny_port_group(ns, 'Ingress')
+    aset = policy.rule_address_set(ns, 'db-in', 'Ingress', 0)
+    db_port = '%s_db' % ns
+    wait_for('the policy port groups', lambda: port_groups(cluster.nb).get(pg, {}).get('ports') == [db_port]
+             and port_groups(cluster.nb).get(deny, {}).get('ports') == [db_port], timeout=60)
+    assert address_sets(cluster.nb)[aset] == [ips['client']]
+    # The nodes' management addresses are let in (kubelet health checks).
+    mgmt = [r for r in cluster.nb.rows('Logical_Switch', 'name', 'other_config') if r['name'] == a][0]
+    mgmt_ip = str(__import__('ipaddress').ip_network(mgmt['other_config']['subnet']).network_address + 2)
+    assert address_sets(cluster.nb)[policy.MGMT_ADDRESS_SET] == [mgmt_ip]
+    groups = port_groups(cluster.nb)
+    rules = acls(cluster.nb)
+    allow = [rules[u] for u in groups[pg]['acls']]
+    matches = sorted(r['match'] for r in allow)
+    assert all(r['action'] == 'allow-related' and r['direction'] == 'to-lport' for r in allow)
+    assert any('$%s' % aset in m and 'tcp.dst >= 6000 && tcp.dst <= 6010' in m for m in matches), matches
+    assert any('"%s"' % db_port in m and 'tcp.dst == 5432' in m for m in matches), matches
+    deny_acls = [rules[u] for u in groups[deny]['acls']]
+    assert any(r['action'] == 'drop' and r['priority'] == policy.DENY_PRIORITY for r in deny_acls)
+    acl_uuids = (groups[pg]['acls'], groups[deny]['acls'])
+
+    # A label change moves addresses and ports; the ACLs stay as they are.
+    cluster.core.patch_namespaced_pod('other', ns, {'metadata': {'labels': {'role': 'client'}}})
+    wait_for('other in the address set', lambda: address_sets(cluster.nb)[aset] == sorted(
+        [ips['client'], ips['other']]), timeout=30)
+    assert (port_groups(cluster.nb)[pg]['acls'], port_groups(cluster.nb)[deny]['acls']) == acl_uuids
+    make_pod(cluster, 'db2', a, {'app': 'db'}, [('pg', 5432)])
+    run_pods(cluster, ['db2'])
+    wait_for('db2 in the port groups', lambda: port_groups(cluster.nb)[pg]['ports'] == sorted([db_port, '%s_db2' % ns])
+             and port_groups(cluster.nb)[deny]['ports'] == sorted([db_port, '%s_db2' % ns]), timeout=30)
+    groups = port_groups(cluster.nb)
+    # db2's named port resolves to the same number: the ingress ACL names both pods.
+    assert groups[deny]['acls'] == acl_uuids[1]
+    cluster.core.patch_namespaced_pod('client', ns, {'metadata': {'labels': {'role': 'gone'}}})
+    wait_for('client out of the address set', lambda: address_sets(cluster.nb)[aset] == [ips['other']], timeout=30)
+    numeric = [u for u in acl_uuids[0] if 'tcp.dst >= 6000' in rules[u]['match']]
+    assert set(numeric) <= set(port_groups(cluster.nb)[pg]['acls'])
+    assert port_groups(cluster.nb)[deny]['acls'] == acl_uuids[1]
+
+    # A policy the collection can only partly apply: a warning Event naming it.
+    net.create_namespaced_network_policy(ns, {
+        'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'partial'},
+        'spec': {'podSelector': {}, 'policyTypes': ['Egress'],
+                 'egress': [{'to': [{'ipBlock': {'cidr': '192.0.2.0/24'}}], 'ports': [{'port': 'pg'}]}]}})
+    ev = wait_for('an event on policy partial', lambda: [e for e in cluster.events('partial')
+                                                         if e.reason == 'NetworkPolicyPartlyApplied'], timeout=30)
+    assert ev[0].involved_object.kind == 'NetworkPolicy' and 'network policy %s/partial' % ns in ev[0].message
+    egress = policy.deny_port_group(ns, 'Egress')
+    wait_for('every pod isolated for egress', lambda: len(port_groups(cluster.nb).get(egress, {}).get('ports', [])) == 4)
+
+    # A restart in step writes nothing.
+    wait_for('an idle queue', lambda: w.metric('queue_depth') == 0)
+    assert w.terminate() == 0, w.tail()
+    txns = cluster.nb.transactions()
+    w2 = cluster.watcher('second')
+    w2.wait_leading()
+    assert cluster.nb.transactions() == txns, 'a reconcile in step wrote to the Northbound database'
+    assert w2.metric('nb_transactions_total') == 0
+
+    # Deleting the policies removes their port groups and address sets, and nothing else.
+    net.delete_namespaced_network_policy('db-in', ns)
+    net.delete_namespaced_network_policy('partial', ns)
+    wait_for('the namespace\'s policy rows to go', lambda: not [n for n in port_groups(cluster.nb) if n in (pg, deny, egress)]
+             and aset not in address_sets(cluster.nb), timeout=30)
+    assert policy.MGMT_ADDRESS_SET in address_sets(cluster.nb)
+
+
+# The role's RBAC manifest -------------------------------------------------------------------
+def test_watcher_works_with_only_the_roles_rbac(cluster):
+    """The ClusterRole of roles/ovn_watcher/files/rbac.yml is all the watcher needs."""
+    kube = cluster.kube
+    kube.kubectl('apply', '-f', RBAC)
+    user = 'ovn-k8s-watcher-test'
+    binding = 'ovn-k8s-watcher-test-%s' % cluster.tag
+    kube.kubectl('create', 'clusterrolebinding', binding, '--clusterrole=ovn-k8s-watcher', '--user=' + user)
+    try:
+        a = cluster.node('a')
+        w = cluster.watcher(extra=['--kubeconfig', kube.kubeconfig_for(user)])
+        w.wait_leading()
+        make_pod(cluster, 'web-0', a, {'app': 'web'}, [('http', 8080)])
+        ips = run_pods(cluster, ['web-0'])
+        make_service(cluster, 'lb', {'type': 'LoadBalancer', 'selector': {'app': 'web'},
+                                     'ports': [{'port': 80, 'targetPort': 'http'}]})
+        from kubernetes import client
+        client.NetworkingV1Api(kube.api_client()).create_namespaced_network_policy(cluster.ns, {
+            'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'deny'},
+            'spec': {'podSelector': {}}})
+        lb = services.load_balancer_name(cluster.ns, 'lb', 'TCP')
+        cip = raw_service(cluster, 'lb')['spec']['clusterIP']
+        wait_for('the load balancer', lambda: ns_lbs(cluster).get(lb, {}).get('vips', {}).get('%s:80' % cip)
+                 == '%s:8080' % ips['web-0'], timeout=60)
+        deny = policy.deny_port_group(cluster.ns, 'Ingress')
+        wait_for('the deny port group', lambda: port_groups(cluster.nb).get(deny, {}).get('ports')
+                 == ['%s_web-0' % cluster.ns], timeout=60)
+        wait_for('an event on service lb', lambda: [e for e in cluster.events('lb')
+                                                    if e.reason == 'UnsupportedServiceField'], timeout=30)
+        assert 'Forbidden' not in w.log_text() and '403' not in w.log_text(), w.tail()
+    finally:
+        kube.kubectl('delete', 'clusterrolebinding', binding)
