@@ -14,7 +14,9 @@ Every Northbound change is planned and committed under one lock (``nb_lock``): a
 chosen from what the IDL copy holds plus what the current batch reserved, and committed before
 the lock is released, so no two pods ever get one address. Workers drain up to ``batch`` ready
 pod keys and commit their ports in one transaction; the annotation writes that follow run
-outside the lock, concurrently.
+outside the lock, on a pool of API writers shared by the workers (a batch's PATCHes are in
+flight together), and the batch's keys stay in flight until their writes are done, so events
+for one pod keep their order.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +27,7 @@ import ipaddress
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _ovsdb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables
@@ -171,7 +174,7 @@ class Controller(object):
 
     def __init__(self, api_client, nb, metrics, cluster_subnet, host_prefix,
                  cluster_router='ovn_cluster_router', workers=4, batch=64, watch_timeout=300,
-                 nb_lock=None):
+                 nb_lock=None, api_workers=16):
         from kubernetes import client
         self.core = client.CoreV1Api(api_client)
         # A dict body is sent as a strategic merge patch by older clients (Debian's 22.6) and
@@ -186,6 +189,10 @@ class Controller(object):
         self.cluster_router = cluster_router
         self.n_workers = int(workers)
         self.batch = int(batch)
+        self.n_api_workers = int(api_workers)
+        self.writers = None
+        # Switch views of the last batch that changed nothing, reused while the IDL copy is the same.
+        self._views = (None, {})
         self.nb_lock = nb_lock or threading.Lock()
         self.unsettled = False      # a commit timed out: it may still land
         self.stop_event = threading.Event()
@@ -212,6 +219,8 @@ class Controller(object):
         keys = [('node', k) for k in self.nodes.keys()] + self._stale_nodes()
         keys += [('pod', k) for k in self.pods.keys()] + self._stale_pods()
         self.queue.add_many(keys)
+        if self.n_api_workers > 1:
+            self.writers = ThreadPoolExecutor(self.n_api_workers, thread_name_prefix='api-writer')
         for i in range(self.n_workers):
             t = threading.Thread(target=self._work, name='worker-%d' % i, daemon=True)
             t.start()
@@ -238,6 +247,8 @@ class Controller(object):
         self.pods.stop()
         for t in self.threads:
             t.join(timeout=30)
+        if self.writers is not None:
+            self.writers.shutdown(wait=True)
 
     def _stale_nodes(self):
         with self.nb_lock:
@@ -260,9 +271,13 @@ class Controller(object):
     # Workers -------------------------------------------------------------------------------
     def _work(self):
         while not self.stop_event.is_set():
-            keys = self.queue.get_batch(self.batch, timeout=0.5)
+            waits = []
+            keys = self.queue.get_batch(self.batch, timeout=0.5, waits=waits)
             if not keys:
                 continue
+            for key, wait in zip(keys, waits):
+                if key[0] == 'pod':
+                    self.metrics.observe('queue_wait_seconds', wait)
             try:
                 pods = []
                 for key in keys:
@@ -297,7 +312,7 @@ class Controller(object):
             self.metrics.inc('events_total', kind=key[0], result='failed')
             LOG.warning('failed', extra=dict(kind=key[0], object=key[1], reason=_text(e), retry_in=round(delay, 2)))
             if key[0] == 'pod' and isinstance(e, _ovsdb.TransactionFailed):
-                self._event(key[1], 'NorthboundRefused', str(e))
+                self._event(key[1], 'NorthboundRefused', _refused(key[1], e))
             return False
         if kw.get('count', True):
             self.queue.forget(key)
@@ -322,11 +337,14 @@ class Controller(object):
             self.unsettled = False
 
     def _commit(self, cs):
+        t0 = time.monotonic()
         try:
             cs.commit()
         except _ovsdb.OvsdbConnectionError:
             self.unsettled = True
             raise
+        finally:
+            self.metrics.observe('nb_commit_seconds', time.monotonic() - t0)
         self.metrics.inc('nb_transactions_total')
 
     def _sync_node(self, name):
@@ -375,15 +393,23 @@ class Controller(object):
                 for key in keys:
                     self._failed(key, e)
                 return
+            t0 = time.monotonic()
+            seqno = self.nb.idl.change_seqno
+            views = dict(self._views[1]) if self._views[0] == seqno else {}
+            self._views = (None, {})
             batch = _ovsdb.ChangeSet(self.nb)
-            views = {}
             ok_keys = []
             for key in keys:
                 sub = _ovsdb.ChangeSet(self.nb)
                 if self._guard(key, self._plan_pod, sub, views, plans, count=False):
                     batch.commands.extend(sub.commands)
                     ok_keys.append(key)
-            if batch.commands:
+            self.metrics.observe('nb_plan_seconds', time.monotonic() - t0)
+            self.metrics.observe('batch_pods', len(keys))
+            if not batch.commands:
+                # Nothing reserved or released in the views: the next batch may start from them.
+                self._views = (seqno, views)
+            else:
                 try:
                     self._commit(batch)
                 except Exception as e:
@@ -405,14 +431,19 @@ class Controller(object):
                 created = _created_at(plan.pod)
                 if created is not None:
                     self.metrics.observe('pod_port_latency_seconds', now - created)
-            self._annotate(plan)
+        if self.writers is None or len(plans) < 2:
+            for plan in plans.values():
+                self._annotate(plan)
+        else:
+            for future in [self.writers.submit(self._annotate, plan) for plan in plans.values()]:
+                future.result()
 
     def _failed(self, key, e):
         delay = self.queue.retry(key)
         self.metrics.inc('events_total', kind=key[0], result='failed')
         LOG.warning('failed', extra=dict(kind=key[0], object=key[1], reason=_text(e), retry_in=round(delay, 2)))
-        if isinstance(e, _ovsdb.TransactionFailed):
-            self._event(key[1], 'NorthboundRefused', str(e))
+        if key[0] == 'pod' and isinstance(e, _ovsdb.TransactionFailed):
+            self._event(key[1], 'NorthboundRefused', _refused(key[1], e))
 
     def _plan_pod(self, key, cs, views, plans):
         namespace, name = key.split('/', 1)
@@ -493,12 +524,17 @@ class Controller(object):
         if all(have.get(k) == v for k, v in wanted.items()):
             self.queue.forget(('pod', plan.key))
             return
+        t0 = time.monotonic()
         try:
             # A JSON merge patch of the two keys only; the uid makes it fail on a successor pod
             # of the same name instead of annotating it with this one's address.
-            self.core.patch_namespaced_pod(meta['name'], meta['namespace'],
-                                           {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}},
-                                           **self.merge_patch)
+            # The answer (the whole pod) is read but not turned into client models: nothing
+            # uses it, and that conversion costs more than the request.
+            resp = self.core.patch_namespaced_pod(meta['name'], meta['namespace'],
+                                                  {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}},
+                                                  _preload_content=False, **self.merge_patch)
+            resp.data  # pylint: disable=pointless-statement
+            resp.release_conn()
         except ApiException as e:
             if e.status == 404:
                 return  # gone: its DELETED event brings the key back
@@ -507,6 +543,8 @@ class Controller(object):
         except Exception as e:
             self._failed(('pod', plan.key), e)
             return
+        finally:
+            self.metrics.observe('api_patch_seconds', time.monotonic() - t0)
         self.metrics.inc('api_writes_total', kind='annotation')
         created = _created_at(plan.pod)
         if created is not None:
@@ -537,6 +575,11 @@ class Controller(object):
             self.metrics.inc('api_writes_total', kind='event')
         except Exception as e:
             LOG.warning('could not record an event', extra=dict(object=key, reason=_text(e)))
+
+
+def _refused(key, exc):
+    return ('pod %s: %s; the pod is not annotated until its port is committed, and is retried with backoff'
+            % (key, exc))
 
 
 def _text(exc):
