@@ -61,12 +61,12 @@ STEPS = (('queue_wait_seconds', 'a pod key waiting in the queue'),
          ('batch_pods', 'pods per batch'))
 
 
-def collection_root():
-    root = os.path.join(REPO, '.build')
+def collection_root(tree=REPO):
+    root = os.path.join(tree, '.build')
     link = os.path.join(root, 'ansible_collections', 'ovn_k8s', 'overlay')
     if not os.path.islink(link):
         os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(REPO, link)
+        os.symlink(tree, link)
     return root
 
 
@@ -131,11 +131,12 @@ def ready(port):
         return None
 
 
-def run_watcher(kube, remote, workdir, port, args, name):
-    env = dict(os.environ, OVN_K8S_COLLECTIONS_PATH=collection_root())
+def run_watcher(kube, remote, workdir, port, args, name, tree=REPO, profile_to=None):
+    env = dict(os.environ, OVN_K8S_COLLECTIONS_PATH=collection_root(tree))
     log = open(os.path.join(workdir, 'watcher-%s.log' % name), 'ab')
     extra = ['--api-workers', str(args.api_workers)] if args.api_workers is not None else []
-    return subprocess.Popen([args.python, os.path.join(REPO, 'agents', 'bin', 'ovn-k8s-watcher'),
+    python = [args.python] + (['-m', 'cProfile', '-o', profile_to] if profile_to else [])
+    return subprocess.Popen(python + [os.path.join(tree, 'agents', 'bin', 'ovn-k8s-watcher'),
                              '--kubeconfig', kube.kubeconfig, '--nb-remote', remote,
                              '--cluster-subnet', '10.128.0.0/14', '--host-prefix', str(args.host_prefix),
                              '--workers', str(args.workers)] + extra + [
@@ -189,8 +190,16 @@ class PodWatch(threading.Thread):
         self.core, self.ns = core, ns
         self.seen = {}
         self.stop = threading.Event()
-        resp = core.list_namespaced_pod(ns, _preload_content=False)
-        self.rv = json.loads(resp.data)['metadata']['resourceVersion']
+        self.rv = self.relist()
+
+    def relist(self):
+        doc = json.loads(self.core.list_namespaced_pod(self.ns, _preload_content=False).data)
+        now = time.time()
+        for pod in doc['items']:
+            meta = pod['metadata']
+            if 'ovn' in (meta.get('annotations') or {}):
+                self.seen.setdefault(meta['name'], now)
+        return doc['metadata']['resourceVersion']
 
     def run(self):
         while not self.stop.is_set():
@@ -203,6 +212,9 @@ class PodWatch(threading.Thread):
                     line, buf = buf.split(b'\n', 1)
                     now = time.time()
                     event = json.loads(line)
+                    if event.get('type') == 'ERROR':  # 410 Gone: list again
+                        self.rv = self.relist()
+                        continue
                     meta = event['object']['metadata']
                     self.rv = meta.get('resourceVersion', self.rv)
                     if 'ovn' in (meta.get('annotations') or {}) and meta.get('name') not in self.seen:
@@ -318,6 +330,80 @@ def steady_rate(args, kube, work):
         json.dump({'created': created, 'ports': ports, 'annotated': watch.seen, 'metrics': text}, f)
 
 
+def first_and_restart(args, kube, work, label, tree, last=True):
+    """The watcher of ``tree`` over the pods already in the API (its own Northbound database),
+    then a restart over the same pods; returns pods per second of the first run and leaves the
+    pods' annotations removed again for whatever runs next."""
+    core = kube.core()
+    os.makedirs(os.path.join(work, label))
+    nb = OvsdbServer(os.path.join(work, label), [NB_SCHEMA], 'nb')
+    subprocess.check_call(['ovn-nbctl', '--db=' + nb.remote, 'lr-add', 'ovn_cluster_router'])
+    port = kube_control_plane.free_port()
+    watch = PodWatch(core, 'bench')
+    watch.start()
+    total = annotated(core, 'bench')[1]
+    t0 = time.time()
+    proc = run_watcher(kube, nb.remote, work, port, args, label + '-first', tree)
+    cpu = CpuMeter(kube, nb, proc)
+    progress = (0, time.time())
+    while len(watch.seen) < total:
+        if proc.poll() is not None:
+            raise SystemExit('the watcher exited: see %s' % work)
+        if len(watch.seen) != progress[0]:
+            progress = (len(watch.seen), time.time())
+        elif time.time() - progress[1] > 180:
+            raise SystemExit('no pod annotated for 180 s (%d of %d): see %s' % (progress[0], total, work))
+        time.sleep(0.1)
+    took = max(watch.seen.values()) - t0
+    watch.stop.set()
+    done, total = annotated(core, 'bench')
+    ports = len(subprocess.check_output(['ovn-nbctl', '--db=' + nb.remote, '--bare', '--columns=_uuid', 'find',
+                                         'Logical_Switch_Port', 'external_ids:ovn-k8s-watcher=pod']).split())
+    print('%s (%s): %d of %d pods annotated, %d ports, in %.1fs (start-up included): %.0f pods/s'
+          % (label, tree, done, total, ports, took, total / took))
+    print('profile of the first run:')
+    print(profile(port))
+    print(cpu.report())
+    proc.terminate()
+    proc.wait(30)
+    before = transactions(nb.dbs[0])
+    t1 = time.time()
+    proc = run_watcher(kube, nb.remote, work, port, args, label + '-second', tree,
+                       profile_to=args.profile_restart if label == 'watcher' else None)
+    cpu = CpuMeter(kube, nb, proc)
+    while ready(port) != 'leading':
+        if proc.poll() is not None:
+            raise SystemExit('the watcher exited: see %s' % work)
+        time.sleep(0.05)
+    restart = time.time() - t1
+    text = metrics_text(port)
+    writes = metric(port, 'api_writes_total{kind="annotation"}', text)
+    events = metric(port, 'api_writes_total{kind="event"}', text)
+    reconcile = metric(port, 'reconcile_duration_seconds_sum', text)
+    print('%s: restart over %d pods in step: ready in %.1fs after the process started (reconcile %.1fs after the '
+          'lists began), %d Northbound transactions, %d annotation writes, %d event writes'
+          % (label, total, restart, reconcile, transactions(nb.dbs[0]) - before, int(writes or 0), int(events or 0)))
+    print(cpu.report())
+    proc.terminate()
+    proc.wait(30)
+    nb.stop()
+    if not last:
+        unannotate(core, 'bench')
+    return total / took
+
+
+def unannotate(core, ns):
+    """Take the watcher's annotations off again, so that the next watcher starts from scratch."""
+    items = json.loads(core.list_namespaced_pod(ns, _preload_content=False).data)['items']
+    gone = {'metadata': {'annotations': {'ovn': None, 'k8s.ovn.org/pod-networks': None}}}
+
+    def one(pod):
+        core.patch_namespaced_pod(pod['metadata']['name'], ns, gone, _content_type='application/merge-patch+json',
+                                  _preload_content=False).data
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, [p for p in items if 'ovn' in (p['metadata'].get('annotations') or {})]))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--pods', type=int, default=5000)
@@ -329,6 +415,9 @@ def main():
     p.add_argument('--duration', type=float, default=60, help='seconds of the steady-rate run')
     p.add_argument('--plot', default=None, help='PNG of the latency distributions (steady-rate run)')
     p.add_argument('--keep', action='store_true', help='keep the work directory (logs, raw latencies)')
+    p.add_argument('--profile-restart', default=None, help='run the restarted watcher under cProfile, stats to this file')
+    p.add_argument('--before', default=None,
+                   help='a checkout of an earlier watcher (e.g. from git archive) timed first over the same pods')
     p.add_argument('--python', default='/usr/bin/python3',
                    help='the interpreter of the watcher (default: the system one, as the role runs it)')
     args = p.parse_args()
@@ -347,49 +436,9 @@ def main():
         create_pods(kube, 'bench', 'bench-node', args.pods)
         print('created %d pods in %.1fs' % (args.pods, time.time() - t))
 
-        # The watcher.
-        os.makedirs(os.path.join(work, 'w'))
-        nb = OvsdbServer(os.path.join(work, 'w'), [NB_SCHEMA], 'nb')
-        subprocess.check_call(['ovn-nbctl', '--db=' + nb.remote, 'lr-add', 'ovn_cluster_router'])
-        port = kube_control_plane.free_port()
-        t0 = time.time()
-        proc = run_watcher(kube, nb.remote, work, port, args, 'first')
-        cpu = CpuMeter(kube, nb, proc)
-        while True:
-            done, total = annotated(core, 'bench')
-            if done == total:
-                break
-            if proc.poll() is not None:
-                raise SystemExit('the watcher exited: see %s' % work)
-            time.sleep(0.5)
-        took = time.time() - t0
-        ports = int(subprocess.check_output(['ovn-nbctl', '--db=' + nb.remote, '--bare', '--columns=_uuid', 'find',
-                                             'Logical_Switch_Port', 'external_ids:ovn-k8s-watcher=pod']).decode().split().__len__())
-        print('watcher: %d pods with ports (%d) and annotations in %.1fs (start-up included): %.0f pods/s'
-              % (total, ports, took, total / took))
-        print('profile of the first run:')
-        print(profile(port))
-        print(cpu.report())
-        proc.terminate()
-        proc.wait(30)
-        before = transactions(nb.dbs[0])
-        t1 = time.time()
-        proc = run_watcher(kube, nb.remote, work, port, args, 'second')
-        cpu = CpuMeter(kube, nb, proc)
-        while ready(port) != 'leading':
-            time.sleep(0.05)
-        restart = time.time() - t1
-        text = metrics_text(port)
-        writes = metric(port, 'api_writes_total{kind="annotation"}', text)
-        events = metric(port, 'api_writes_total{kind="event"}', text)
-        reconcile = metric(port, 'reconcile_duration_seconds_sum', text)
-        print('restart over %d pods in step: ready in %.1fs after the process started (reconcile %.1fs after the '
-              'lists began), %d Northbound transactions, %d annotation writes, %d event writes'
-              % (total, restart, reconcile, transactions(nb.dbs[0]) - before, int(writes or 0), int(events or 0)))
-        print(cpu.report())
-        proc.terminate()
-        proc.wait(30)
-        nb.stop()
+        rates = {}
+        for label, tree in ([('before', os.path.abspath(args.before))] if args.before else []) + [('watcher', REPO)]:
+            rates[label] = first_and_restart(args, kube, work, label, tree, last=label == 'watcher')
 
         # The baseline: one ovn-nbctl and one patch per pod, in sequence, like the original.
         os.makedirs(os.path.join(work, 'b'))
@@ -411,7 +460,8 @@ def main():
         base = time.time() - t2
         rate = n / base
         print('baseline: %d pods in %.1fs: %.0f pods/s (%d pods would take %.0fs)' % (n, base, rate, args.pods, args.pods / rate))
-        print('ratio watcher/baseline: %.1fx' % ((total / took) / rate))
+        for label, value in sorted(rates.items()):
+            print('ratio %s/baseline: %.1fx' % (label, value / rate))
         nb2.stop()
     finally:
         kube.stop()

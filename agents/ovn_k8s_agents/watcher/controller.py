@@ -99,22 +99,25 @@ def _port_ips(row):
     return out
 
 
-_IPS_CACHE = {}
+_PORT_CACHE = {}
 
 
-def _cached_port_ips(row):
-    """_port_ips, remembered per port for as long as the IDL keeps the same ``addresses``
-    value (it replaces the value object on every update), so that a batch on a switch of
-    thousands of ports reads only the ports that changed."""
-    if len(_IPS_CACHE) > 500000:  # ports that went away leave entries behind: start afresh
-        _IPS_CACHE.clear()
-    datum = getattr(row, '_data', {}).get('addresses')
-    hit = _IPS_CACHE.get(row.uuid)
-    if hit is not None and datum is not None and hit[0] is datum:
-        return hit[1]
-    ips = _port_ips(row)
-    _IPS_CACHE[row.uuid] = (datum, ips)
-    return ips
+def _cached_port(row):
+    """(name, addresses) of a port, remembered for as long as the IDL keeps the same ``name``
+    and ``addresses`` values (it replaces a value object on every update), so that a batch on
+    a switch of thousands of ports reads only the ports that changed: reading a column through
+    the IDL converts it anew each time, and doing that for every port of a switch in every
+    batch made a start-up over N pods cost N squared."""
+    if len(_PORT_CACHE) > 500000:  # ports that went away leave entries behind: start afresh
+        _PORT_CACHE.clear()
+    data = getattr(row, '_data', None) or {}
+    name_datum, addr_datum = data.get('name'), data.get('addresses')
+    hit = _PORT_CACHE.get(row.uuid)
+    if hit is not None and addr_datum is not None and hit[0] is addr_datum and hit[1] is name_datum:
+        return hit[2], hit[3]
+    name, ips = row.name, _port_ips(row)
+    _PORT_CACHE[row.uuid] = (addr_datum, name_datum, name, ips)
+    return name, ips
 
 
 def _excluded(text):
@@ -142,8 +145,9 @@ class SwitchView(object):
         self.excluded, self.ranges = _excluded(row.other_config.get('exclude_ips'))
         self.used = {}
         for port in row.ports:
-            for ip in _cached_port_ips(port):
-                self.used[ip] = port.name
+            name, ips = _cached_port(port)
+            for ip in ips:
+                self.used[ip] = name
         self.cursor = int(self.subnet.network_address) + 1
 
     def reserved(self, ip):
