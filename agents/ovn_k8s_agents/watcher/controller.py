@@ -133,7 +133,11 @@ def _excluded(text):
 
 
 class SwitchView(object):
-    """A node switch as one batch sees it: subnet, fixed addresses and every address in use."""
+    """A node switch as one batch sees it: subnet, fixed addresses and every address in use.
+
+    The addresses in use are read from the switch's ports only when first asked for (a batch
+    of pods that are all in step never needs them); what the batch reserves before that is
+    kept aside and laid over them."""
 
     def __init__(self, row):
         self.row = row
@@ -143,12 +147,32 @@ class SwitchView(object):
         self.gateway = ipaddress.ip_address(addrs['router_ip'])
         self.mgmt = ipaddress.ip_address(addrs['mgmt_ip'])
         self.excluded, self.ranges = _excluded(row.other_config.get('exclude_ips'))
-        self.used = {}
-        for port in row.ports:
-            name, ips = _cached_port(port)
-            for ip in ips:
-                self.used[ip] = name
+        self._used = None
+        self._pending = {}
         self.cursor = int(self.subnet.network_address) + 1
+
+    @property
+    def used(self):
+        """{address: port name} of every address on the switch plus those the batch reserved."""
+        if self._used is None:
+            used = {}
+            for port in self.row.ports:
+                name, ips = _cached_port(port)
+                for ip in ips:
+                    used[ip] = name
+            used.update(self._pending)
+            self._used, self._pending = used, {}
+        return self._used
+
+    def reserve(self, ip, port):
+        (self._pending if self._used is None else self._used)[ip] = port
+
+    def release(self, port):
+        """Forget the addresses the batch gave ``port`` (those on the switch stay in use until
+        the removal is committed: never handed out twice within one batch)."""
+        self._pending = dict((ip, p) for ip, p in self._pending.items() if p != port)
+        if self._used is not None:
+            self._used = dict((ip, p) for ip, p in self._used.items() if p != port)
 
     def reserved(self, ip):
         """Why ``ip`` can never be a pod's, or None."""
@@ -459,7 +483,7 @@ class Controller(object):
                 owner = self.nb.holder('Logical_Switch', row)
                 _nb.remove_lsp(cs, self.nb, port_name, owner.name if owner else None)
                 for view in views.values():
-                    view.used = dict((ip, p) for ip, p in view.used.items() if p != port_name)
+                    view.release(port_name)
             return
         node = pod['spec']['nodeName']
         switch_name = _names.node_switch(node)
@@ -492,7 +516,9 @@ class Controller(object):
         if current is not None:
             ip = current.interface.ip
             why = view.reserved(ip)
-            holder = view.used.get(ip)
+            # Its own port holding it settles who holds it without reading the whole switch.
+            own = row is not None and owner is not None and owner.name == switch_name and ip in _cached_port(row)[1]
+            holder = port_name if own else view.used.get(ip)
             if why is None and current.interface.network != view.subnet:
                 why = 'its prefix is not that of %s' % view.subnet
             if why is None and current.gateway != view.gateway:
@@ -515,7 +541,7 @@ class Controller(object):
                                % (key, view.subnet, node), retry=True)
             network = annotation.PodNetwork('%s/%d' % (ip, view.subnet.prefixlen), _names.mac_from_ip(ip),
                                             view.gateway)
-        view.used[network.interface.ip] = port_name
+        view.reserve(network.interface.ip, port_name)
         address = '%s %s' % (network.mac, network.ip)
         _nb.ensure_lsp(cs, self.nb, switch_name, port_name, addresses=[address], port_security=[address],
                        external_ids={MARKER: 'pod', 'namespace': namespace, 'pod': name, 'pod-uid': uid})
