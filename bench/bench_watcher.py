@@ -136,18 +136,18 @@ def run_watcher(kube, remote, workdir, port, args, name, tree=REPO, profile_to=N
     log = open(os.path.join(workdir, 'watcher-%s.log' % name), 'ab')
     extra = ['--api-workers', str(args.api_workers)] if args.api_workers is not None else []
     python = [args.python] + (['-m', 'cProfile', '-o', profile_to] if profile_to else [])
-    return subprocess.Popen(python + [os.path.join(tree, 'agents', 'bin', 'ovn-k8s-watcher'),
-                             '--kubeconfig', kube.kubeconfig, '--nb-remote', remote,
-                             '--cluster-subnet', '10.128.0.0/14', '--host-prefix', str(args.host_prefix),
-                             '--workers', str(args.workers)] + extra + [
-                             '--lease-name', '', '--metrics-address', '127.0.0.1:%d' % port, '--log-level', 'warning'],
+    argv = python + [os.path.join(tree, 'agents', 'bin', 'ovn-k8s-watcher'),
+                     '--kubeconfig', kube.kubeconfig, '--nb-remote', remote,
+                     '--cluster-subnet', '10.128.0.0/14', '--host-prefix', str(args.host_prefix),
+                     '--workers', str(args.workers)] + extra
+    return subprocess.Popen(argv + ['--lease-name', '', '--metrics-address', '127.0.0.1:%d' % port, '--log-level', 'warning'],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def cpu_seconds(pid):
     """User plus system CPU seconds a process has used so far (0 when it is gone)."""
     try:
-        with open('/proc/%d/stat' % pid) as f:
+        with open('/proc/%d/stat' % pid, encoding='ascii') as f:
             fields = f.read().rsplit(')', 1)[1].split()
     except (OSError, ValueError):
         return 0.0
@@ -159,7 +159,7 @@ class CpuMeter:
 
     def __init__(self, kube, nb, watcher):
         self.pids = dict((name, p.proc.pid) for name, p in kube._procs.items() if p.proc is not None)
-        with open(nb.pidfile) as f:
+        with open(nb.pidfile, encoding='ascii') as f:
             self.pids['ovsdb-server'] = int(f.read().strip())
         self.pids['watcher'] = watcher.pid
         self.pids['bench (this process)'] = os.getpid()
@@ -238,7 +238,7 @@ class PortMonitor:
         self.proc.wait(10)
         self.out.close()
         seen, when = {}, None
-        with open(self.path) as f:
+        with open(self.path, encoding='utf-8') as f:
             for line in f:
                 line = line.strip()
                 if line[:2] == '20' and line[4:5] == '-' and ',' not in line:
@@ -280,7 +280,7 @@ def steady_rate(args, kube, work):
         sent = time.time()
         if sent - due > 0.05:
             late[0] += 1
-        core.create_namespaced_pod('bench', body, _preload_content=False).data
+        core.create_namespaced_pod('bench', body, _preload_content=False).read()
         created[name] = (sent, time.time())
     t0 = time.time()
     with ThreadPoolExecutor(32) as pool:
@@ -326,7 +326,7 @@ def steady_rate(args, kube, work):
         x_max = max(percentile(annot_ms, 99.5) * 1.1, 10.0)
         png.cdf_chart(args.plot, [(port_ms, (31, 119, 180)), (annot_ms, (214, 39, 40))], x_max=x_max)
         print('plot: %s (blue: port committed, red: annotation seen; x clipped at %.0f ms)' % (args.plot, x_max))
-    with open(os.path.join(work, 'latency.json'), 'w') as f:
+    with open(os.path.join(work, 'latency.json'), 'w', encoding='utf-8') as f:
         json.dump({'created': created, 'ports': ports, 'annotated': watch.seen, 'metrics': text}, f)
 
 
@@ -399,7 +399,7 @@ def unannotate(core, ns):
 
     def one(pod):
         core.patch_namespaced_pod(pod['metadata']['name'], ns, gone, _content_type='application/merge-patch+json',
-                                  _preload_content=False).data
+                                  _preload_content=False).read()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, [p for p in items if 'ovn' in (p['metadata'].get('annotations') or {})]))
 

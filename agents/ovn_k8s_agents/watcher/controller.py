@@ -563,7 +563,7 @@ class Controller(object):
             resp = self.core.patch_namespaced_pod(meta['name'], meta['namespace'],
                                                   {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}},
                                                   _preload_content=False, **self.merge_patch)
-            resp.data  # pylint: disable=pointless-statement
+            resp.read()
             resp.release_conn()
         except ApiException as e:
             if e.status == 404:
