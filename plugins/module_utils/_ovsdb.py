@@ -218,7 +218,6 @@ class Client:
         self.idl = idl
         self.conditions = dict(conditions or {})
         self._indexes = {}
-        self._values = {}
 
     def other_view(self, tables, conditions):
         """A second, read-only client of the same database with other tables/conditions.
@@ -267,33 +266,14 @@ class Client:
         if cached is not None and cached[0] == seqno:
             return cached[1]
         index = {}
-        rows = list(self.idl.tables[table].rows.values())
-        if len(self._values) > 4 * len(rows) + 100000:  # rows that went away left entries behind
-            self._values.clear()
-        for row in rows:
+        for row in list(self.idl.tables[table].rows.values()):
             if children:
-                for child in self._value(row, column):
+                for child in getattr(row, column):
                     index.setdefault(child.uuid, []).append(row)
             else:
-                index.setdefault(self._value(row, column), []).append(row)
+                index.setdefault(getattr(row, column), []).append(row)
         self._indexes[key] = (seqno, index)
         return index
-
-    def _value(self, row, column):
-        """``getattr(row, column)``, remembered for as long as the IDL holds the same value
-        object for it (it puts a new one in place on every update): reading a column through
-        the IDL converts it anew each time, and a long-lived client rebuilding an index after
-        each of its commits would otherwise convert every row's column again."""
-        datum = getattr(row, '_data', {}).get(column)
-        if datum is None:
-            return getattr(row, column)
-        key = (row.uuid, column)
-        hit = self._values.get(key)
-        if hit is not None and hit[0] is datum:
-            return hit[1]
-        value = getattr(row, column)
-        self._values[key] = (datum, value)
-        return value
 
     def find_one(self, table, column, value):
         """The row whose ``column`` is ``value``, None, or a Conflict if several."""

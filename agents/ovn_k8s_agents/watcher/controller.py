@@ -103,20 +103,24 @@ _PORT_CACHE = {}
 
 
 def _cached_port(row):
-    """(name, addresses) of a port, remembered for as long as the IDL keeps the same ``name``
-    and ``addresses`` values (it replaces a value object on every update), so that a batch on
-    a switch of thousands of ports reads only the ports that changed: reading a column through
-    the IDL converts it anew each time, and doing that for every port of a switch in every
-    batch made a start-up over N pods cost N squared."""
+    """(name, addresses) of a port, remembered while the IDL holds the same ``name`` value and
+    the same ``addresses`` strings, so that a batch on a switch of thousands of ports parses
+    only the ports that changed: reading a column through the IDL converts it anew each time,
+    and doing that for every port of a switch in every batch made a start-up over N pods cost
+    N squared. The IDL puts a new value object in place for a changed scalar column but
+    changes a set column's value in place, so ``addresses`` is compared by its strings."""
     if len(_PORT_CACHE) > 500000:  # ports that went away leave entries behind: start afresh
         _PORT_CACHE.clear()
     data = getattr(row, '_data', None) or {}
     name_datum, addr_datum = data.get('name'), data.get('addresses')
+    if name_datum is None or addr_datum is None:
+        return row.name, _port_ips(row)
+    addrs = tuple(atom.value for atom in addr_datum.values)
     hit = _PORT_CACHE.get(row.uuid)
-    if hit is not None and addr_datum is not None and hit[0] is addr_datum and hit[1] is name_datum:
+    if hit is not None and hit[0] is name_datum and hit[1] == addrs:
         return hit[2], hit[3]
     name, ips = row.name, _port_ips(row)
-    _PORT_CACHE[row.uuid] = (addr_datum, name_datum, name, ips)
+    _PORT_CACHE[row.uuid] = (name_datum, addrs, name, ips)
     return name, ips
 
 
