@@ -243,7 +243,7 @@ class PortMonitor:
                 line = line.strip()
                 if line[:2] == '20' and line[4:5] == '-' and ',' not in line:
                     day, clock = line.split()
-                    hms, _, frac = clock.partition('.')
+                    hms, _dot, frac = clock.partition('.')
                     when = calendar.timegm(time.strptime(day + ' ' + hms, '%Y-%m-%d %H:%M:%S')) + float('0.' + (frac or '0'))
                 elif ',insert,' in line and when is not None:
                     name = line.rsplit(',', 1)[1].strip('"')

@@ -23,7 +23,7 @@ _FONT = {
 class Canvas:
     def __init__(self, width, height, background=(255, 255, 255)):
         self.width, self.height = width, height
-        self.pixels = [bytearray(background * width) for _ in range(height)]
+        self.pixels = [bytearray(background * width) for _row in range(height)]
 
     def dot(self, x, y, color):
         if 0 <= x < self.width and 0 <= y < self.height:
@@ -69,7 +69,7 @@ def _nice_step(span, ticks=6):
 def cdf_chart(path, series, x_max=None, width=800, height=480, unit='ms'):
     """Write ``path``: one cumulative distribution per ``(values, rgb)`` in ``series``,
     x from 0 to ``x_max`` (default: the largest value), y from 0 to 100 %."""
-    values = [v for vals, _ in series for v in vals]
+    values = [v for vals, _color in series for v in vals]
     x_max = x_max or (max(values) if values else 1.0) or 1.0
     c = Canvas(width, height)
     left, right, top, bottom = 60, width - 20, 20, height - 40
