@@ -10,13 +10,22 @@ ovsdb-servers, creates one Node and N pods bound to it, then times, side by side
              pod has its port committed and its annotation written (read back from the API
              and the database); then a restart over the same pods, timed until it is ready,
              counting Northbound transactions and API writes (both must be zero)
+             and where a pod's time went (the watcher's own step histograms: queue wait,
+             planning under the Northbound lock, Northbound commits, annotation PATCHes)
   baseline   what the original ovn-k8s-watcher did per pod, sequentially: one ``ovn-nbctl``
              process for the port (lsp-add, addresses, port security) and one merge patch of
              the annotation, over the first B pods (default 500), extrapolated to N
 
+With ``--rate R --duration D`` it measures latency instead: the watcher runs over an empty
+namespace, pods are created at a steady R per second for D seconds, and for each pod the time
+from its create call's answer to its port in the Northbound database (an ``ovsdb-client
+monitor`` with timestamps) and to its annotation (a watch on the namespace) is recorded;
+p50/p90/p99 are printed and the distributions drawn into ``--plot`` (a PNG).
+
 Usage (after scripts/setup):
   .venv/bin/python bench/bench_watcher.py [--pods 5000] [--baseline-pods 500] [--workers 4]
-                                          [--python /usr/bin/python3]
+                                          [--api-workers 16] [--python /usr/bin/python3]
+  .venv/bin/python bench/bench_watcher.py --rate 100 --duration 60 --plot bench/latency.png
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,14 +33,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import calendar
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(REPO, 'tests', 'lib'), os.path.join(REPO, 'agents')]
@@ -39,19 +51,27 @@ sys.path[:0] = [os.path.join(REPO, 'tests', 'lib'), os.path.join(REPO, 'agents')
 import kube_control_plane  # noqa: E402
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import png  # noqa: E402
 
-def collection_root():
-    root = os.path.join(REPO, '.build')
+STEPS = (('queue_wait_seconds', 'a pod key waiting in the queue'),
+         ('nb_plan_seconds', 'planning a batch under the Northbound lock'),
+         ('nb_commit_seconds', 'one Northbound transaction'),
+         ('api_patch_seconds', 'one annotation PATCH'),
+         ('batch_pods', 'pods per batch'))
+
+
+def collection_root(tree=REPO):
+    root = os.path.join(tree, '.build')
     link = os.path.join(root, 'ansible_collections', 'ovn_k8s', 'overlay')
     if not os.path.islink(link):
         os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(REPO, link)
+        os.symlink(tree, link)
     return root
 
 
 def create_pods(kube, ns, node, n):
     """N pods through a thread pool (the API server is the limit)."""
-    from concurrent.futures import ThreadPoolExecutor
     from kubernetes import client
     core = kube.core()
 
@@ -74,15 +94,34 @@ def transactions(db):
         return sum(1 for line in f if line.startswith(b'OVSDB JSON'))
 
 
-def metric(port, name):
+def metrics_text(port):
     try:
-        text = urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=5).read().decode()
+        return urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=5).read().decode()
     except OSError:
+        return None
+
+
+def metric(port, name, text=None):
+    text = text if text is not None else metrics_text(port)
+    if text is None:
         return None
     for line in text.splitlines():
         if line.startswith('ovn_k8s_watcher_' + name + ' '):
             return float(line.split()[-1])
     return 0.0
+
+
+def profile(port):
+    """Where the time went, from the watcher's step histograms: count, total and mean."""
+    text = metrics_text(port)
+    lines = []
+    for name, what in STEPS:
+        n, total = metric(port, name + '_count', text), metric(port, name + '_sum', text)
+        if name == 'batch_pods':
+            lines.append('  %-45s %6d batches, mean %.1f pods' % (what, n, total / n if n else 0))
+        else:
+            lines.append('  %-45s %6d times, total %7.1fs, mean %7.1f ms' % (what, n, total, 1000 * total / n if n else 0))
+    return '\n'.join(lines)
 
 
 def ready(port):
@@ -92,14 +131,277 @@ def ready(port):
         return None
 
 
-def run_watcher(kube, remote, workdir, port, workers, name, python):
-    env = dict(os.environ, OVN_K8S_COLLECTIONS_PATH=collection_root())
+def run_watcher(kube, remote, workdir, port, args, name, tree=REPO, profile_to=None):
+    env = dict(os.environ, OVN_K8S_COLLECTIONS_PATH=collection_root(tree))
     log = open(os.path.join(workdir, 'watcher-%s.log' % name), 'ab')
-    return subprocess.Popen([python, os.path.join(REPO, 'agents', 'bin', 'ovn-k8s-watcher'),
-                             '--kubeconfig', kube.kubeconfig, '--nb-remote', remote,
-                             '--cluster-subnet', '10.128.0.0/14', '--host-prefix', '18', '--workers', str(workers),
-                             '--lease-name', '', '--metrics-address', '127.0.0.1:%d' % port, '--log-level', 'warning'],
+    extra = ['--api-workers', str(args.api_workers)] if args.api_workers is not None else []
+    python = [args.python] + (['-m', 'cProfile', '-o', profile_to] if profile_to else [])
+    argv = python + [os.path.join(tree, 'agents', 'bin', 'ovn-k8s-watcher'),
+                     '--kubeconfig', kube.kubeconfig, '--nb-remote', remote,
+                     '--cluster-subnet', '10.128.0.0/14', '--host-prefix', str(args.host_prefix),
+                     '--workers', str(args.workers)] + extra
+    return subprocess.Popen(argv + ['--lease-name', '', '--metrics-address', '127.0.0.1:%d' % port, '--log-level', 'warning'],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def cpu_seconds(pid):
+    """User plus system CPU seconds a process has used so far (0 when it is gone)."""
+    try:
+        with open('/proc/%d/stat' % pid, encoding='ascii') as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except (OSError, ValueError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+class CpuMeter:
+    """CPU seconds of the processes that share the machine's cores during one phase."""
+
+    def __init__(self, kube, nb, watcher):
+        self.pids = dict((name, p.proc.pid) for name, p in kube._procs.items() if p.proc is not None)
+        with open(nb.pidfile, encoding='ascii') as f:
+            self.pids['ovsdb-server'] = int(f.read().strip())
+        self.pids['watcher'] = watcher.pid
+        self.pids['bench (this process)'] = os.getpid()
+        self.start = dict((k, cpu_seconds(v)) for k, v in self.pids.items())
+        self.t0 = time.time()
+
+    def report(self):
+        took = time.time() - self.t0
+        used = sorted(((cpu_seconds(v) - self.start[k], k) for k, v in self.pids.items()), reverse=True)
+        load = os.getloadavg()[0]
+        return ('  CPU seconds over %.1fs of wall time (2 cores: %.0f available; load average %.1f, other sessions '
+                'included): %s' % (took, 2 * took, load, ', '.join('%s %.1f' % (k, v) for v, k in used)))
+
+
+def percentile(values, q):
+    values = sorted(values)
+    if not values:
+        return float('nan')
+    return values[min(len(values) - 1, int(round(q / 100.0 * (len(values) - 1))))]
+
+
+class PodWatch(threading.Thread):
+    """Records when each pod of ``ns`` is first seen with its ``ovn`` annotation (a raw watch:
+    no client models, so the bench spends little of the shared CPU on it)."""
+
+    def __init__(self, core, ns):
+        threading.Thread.__init__(self, daemon=True)
+        self.core, self.ns = core, ns
+        self.seen = {}
+        self.stop = threading.Event()
+        self.rv = self.relist()
+
+    def relist(self):
+        doc = json.loads(self.core.list_namespaced_pod(self.ns, _preload_content=False).data)
+        now = time.time()
+        for pod in doc['items']:
+            meta = pod['metadata']
+            if 'ovn' in (meta.get('annotations') or {}):
+                self.seen.setdefault(meta['name'], now)
+        return doc['metadata']['resourceVersion']
+
+    def run(self):
+        while not self.stop.is_set():
+            resp = self.core.list_namespaced_pod(self.ns, watch=True, resource_version=self.rv, timeout_seconds=30,
+                                                 allow_watch_bookmarks=True, _preload_content=False)
+            buf = b''
+            for chunk in resp.stream(65536, decode_content=False):
+                buf += chunk
+                while b'\n' in buf:
+                    line, buf = buf.split(b'\n', 1)
+                    now = time.time()
+                    event = json.loads(line)
+                    if event.get('type') == 'ERROR':  # 410 Gone: list again
+                        self.rv = self.relist()
+                        continue
+                    meta = event['object']['metadata']
+                    self.rv = meta.get('resourceVersion', self.rv)
+                    if 'ovn' in (meta.get('annotations') or {}) and meta.get('name') not in self.seen:
+                        self.seen[meta['name']] = now
+                if self.stop.is_set():
+                    break
+
+
+class PortMonitor:
+    """``ovsdb-client monitor --timestamp`` of the Logical_Switch_Port names: when each port
+    was committed, as a separate client of the database is told."""
+
+    def __init__(self, remote, workdir):
+        self.path = os.path.join(workdir, 'monitor.csv')
+        self.out = open(self.path, 'wb')
+        self.proc = subprocess.Popen(['ovsdb-client', 'monitor', '--timestamp', '--format=csv', remote, 'OVN_Northbound',
+                                      'Logical_Switch_Port', 'name'], stdout=self.out, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.out.close()
+        seen, when = {}, None
+        with open(self.path, encoding='utf-8') as f:
+            for line in f:
+                line = line.strip()
+                if line[:2] == '20' and line[4:5] == '-' and ',' not in line:
+                    day, clock = line.split()
+                    hms, _dot, frac = clock.partition('.')
+                    when = calendar.timegm(time.strptime(day + ' ' + hms, '%Y-%m-%d %H:%M:%S')) + float('0.' + (frac or '0'))
+                elif ',insert,' in line and when is not None:
+                    name = line.rsplit(',', 1)[1].strip('"')
+                    seen.setdefault(name, when)
+        return seen
+
+
+def steady_rate(args, kube, work):
+    """Pods created at ``args.rate`` per second for ``args.duration`` seconds into a namespace
+    the watcher already serves; latency from each create call's answer to its port and to its
+    annotation."""
+    from kubernetes import client
+    core = kube.core()
+    nb = OvsdbServer(os.path.join(work, 'w'), [NB_SCHEMA], 'nb')
+    subprocess.check_call(['ovn-nbctl', '--db=' + nb.remote, 'lr-add', 'ovn_cluster_router'])
+    port = kube_control_plane.free_port()
+    proc = run_watcher(kube, nb.remote, work, port, args, 'rate')
+    while ready(port) != 'leading':
+        if proc.poll() is not None:
+            raise SystemExit('the watcher exited: see %s' % work)
+        time.sleep(0.1)
+    monitor = PortMonitor(nb.remote, work)
+    watch = PodWatch(core, 'bench')
+    watch.start()
+    time.sleep(1)
+    cpu = CpuMeter(kube, nb, proc)
+    n = int(args.rate * args.duration)
+    created, late = {}, [0]
+
+    def one(i, due):
+        name = 'p%05d' % i
+        body = client.V1Pod(metadata=client.V1ObjectMeta(name=name),
+                            spec=client.V1PodSpec(node_name='bench-node', containers=[client.V1Container(name='c', image='x')]))
+        sent = time.time()
+        if sent - due > 0.05:
+            late[0] += 1
+        core.create_namespaced_pod('bench', body, _preload_content=False).read()
+        created[name] = (sent, time.time())
+    t0 = time.time()
+    with ThreadPoolExecutor(32) as pool:
+        futures = []
+        for i in range(n):
+            due = t0 + i / args.rate
+            wait = due - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            futures.append(pool.submit(one, i, due))
+        for f in futures:
+            f.result()
+    took = time.time() - t0
+    print('created %d pods in %.1fs (%.1f per second asked, %.1f achieved; %d sent more than 50 ms late)'
+          % (n, took, args.rate, n / took, late[0]))
+    deadline = time.time() + 120
+    while len(watch.seen) < n and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    watch.stop.set()
+    ports = monitor.stop()
+    text = metrics_text(port)
+    print('profile of the watcher during the run:')
+    print(profile(port))
+    print(cpu.report())
+    proc.terminate()
+    proc.wait(30)
+    nb.stop()
+    port_ms, annot_ms, port_sent_ms, annot_sent_ms = [], [], [], []
+    for name, (sent, answered) in created.items():
+        if 'bench_' + name in ports:
+            port_ms.append(1000 * max(0.0, ports['bench_' + name] - answered))
+            port_sent_ms.append(1000 * (ports['bench_' + name] - sent))
+        if name in watch.seen:
+            annot_ms.append(1000 * max(0.0, watch.seen[name] - answered))
+            annot_sent_ms.append(1000 * (watch.seen[name] - sent))
+    print('%d of %d pods got a port, %d an annotation (within 120 s of the last creation)' % (len(port_ms), n, len(annot_ms)))
+    for label, vals in (('create answered -> port committed', port_ms), ('create answered -> annotation seen', annot_ms),
+                        ('create sent -> port committed', port_sent_ms), ('create sent -> annotation seen', annot_sent_ms)):
+        print('  %-36s p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f ms  max %7.1f ms'
+              % (label, percentile(vals, 50), percentile(vals, 90), percentile(vals, 99), max(vals) if vals else float('nan')))
+    if args.plot:
+        x_max = max(percentile(annot_ms, 99.5) * 1.1, 10.0)
+        png.cdf_chart(args.plot, [(port_ms, (31, 119, 180)), (annot_ms, (214, 39, 40))], x_max=x_max)
+        print('plot: %s (blue: port committed, red: annotation seen; x clipped at %.0f ms)' % (args.plot, x_max))
+    with open(os.path.join(work, 'latency.json'), 'w', encoding='utf-8') as f:
+        json.dump({'created': created, 'ports': ports, 'annotated': watch.seen, 'metrics': text}, f)
+
+
+def first_and_restart(args, kube, work, label, tree, last=True):
+    """The watcher of ``tree`` over the pods already in the API (its own Northbound database),
+    then a restart over the same pods; returns pods per second of the first run and leaves the
+    pods' annotations removed again for whatever runs next."""
+    core = kube.core()
+    os.makedirs(os.path.join(work, label))
+    nb = OvsdbServer(os.path.join(work, label), [NB_SCHEMA], 'nb')
+    subprocess.check_call(['ovn-nbctl', '--db=' + nb.remote, 'lr-add', 'ovn_cluster_router'])
+    port = kube_control_plane.free_port()
+    watch = PodWatch(core, 'bench')
+    watch.start()
+    total = annotated(core, 'bench')[1]
+    t0 = time.time()
+    proc = run_watcher(kube, nb.remote, work, port, args, label + '-first', tree)
+    cpu = CpuMeter(kube, nb, proc)
+    progress = (0, time.time())
+    while len(watch.seen) < total:
+        if proc.poll() is not None:
+            raise SystemExit('the watcher exited: see %s' % work)
+        if len(watch.seen) != progress[0]:
+            progress = (len(watch.seen), time.time())
+        elif time.time() - progress[1] > 180:
+            raise SystemExit('no pod annotated for 180 s (%d of %d): see %s' % (progress[0], total, work))
+        time.sleep(0.1)
+    took = max(watch.seen.values()) - t0
+    watch.stop.set()
+    done, total = annotated(core, 'bench')
+    ports = len(subprocess.check_output(['ovn-nbctl', '--db=' + nb.remote, '--bare', '--columns=_uuid', 'find',
+                                         'Logical_Switch_Port', 'external_ids:ovn-k8s-watcher=pod']).split())
+    print('%s (%s): %d of %d pods annotated, %d ports, in %.1fs (start-up included): %.0f pods/s'
+          % (label, tree, done, total, ports, took, total / took))
+    print('profile of the first run:')
+    print(profile(port))
+    print(cpu.report())
+    proc.terminate()
+    proc.wait(30)
+    before = transactions(nb.dbs[0])
+    t1 = time.time()
+    proc = run_watcher(kube, nb.remote, work, port, args, label + '-second', tree,
+                       profile_to=args.profile_restart if label == 'watcher' else None)
+    cpu = CpuMeter(kube, nb, proc)
+    while ready(port) != 'leading':
+        if proc.poll() is not None:
+            raise SystemExit('the watcher exited: see %s' % work)
+        time.sleep(0.05)
+    restart = time.time() - t1
+    text = metrics_text(port)
+    writes = metric(port, 'api_writes_total{kind="annotation"}', text)
+    events = metric(port, 'api_writes_total{kind="event"}', text)
+    reconcile = metric(port, 'reconcile_duration_seconds_sum', text)
+    print('%s: restart over %d pods in step: ready in %.1fs after the process started (reconcile %.1fs after the '
+          'lists began), %d Northbound transactions, %d annotation writes, %d event writes'
+          % (label, total, restart, reconcile, transactions(nb.dbs[0]) - before, int(writes or 0), int(events or 0)))
+    print(cpu.report())
+    proc.terminate()
+    proc.wait(30)
+    nb.stop()
+    if not last:
+        unannotate(core, 'bench')
+    return total / took
+
+
+def unannotate(core, ns):
+    """Take the watcher's annotations off again, so that the next watcher starts from scratch."""
+    items = json.loads(core.list_namespaced_pod(ns, _preload_content=False).data)['items']
+    gone = {'metadata': {'annotations': {'ovn': None, 'k8s.ovn.org/pod-networks': None}}}
+
+    def one(pod):
+        core.patch_namespaced_pod(pod['metadata']['name'], ns, gone, _content_type='application/merge-patch+json',
+                                  _preload_content=False).read()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, [p for p in items if 'ovn' in (p['metadata'].get('annotations') or {})]))
 
 
 def main():
@@ -107,6 +409,15 @@ def main():
     p.add_argument('--pods', type=int, default=5000)
     p.add_argument('--baseline-pods', type=int, default=500)
     p.add_argument('--workers', type=int, default=4)
+    p.add_argument('--api-workers', type=int, default=None, help="the watcher's --api-workers (default: its own)")
+    p.add_argument('--host-prefix', type=int, default=18, help='the node subnet prefix (18: 16,382 addresses)')
+    p.add_argument('--rate', type=float, default=None, help='steady-rate latency run: pods created per second')
+    p.add_argument('--duration', type=float, default=60, help='seconds of the steady-rate run')
+    p.add_argument('--plot', default=None, help='PNG of the latency distributions (steady-rate run)')
+    p.add_argument('--keep', action='store_true', help='keep the work directory (logs, raw latencies)')
+    p.add_argument('--profile-restart', default=None, help='run the restarted watcher under cProfile, stats to this file')
+    p.add_argument('--before', default=None,
+                   help='a checkout of an earlier watcher (e.g. from git archive) timed first over the same pods')
     p.add_argument('--python', default='/usr/bin/python3',
                    help='the interpreter of the watcher (default: the system one, as the role runs it)')
     args = p.parse_args()
@@ -117,43 +428,17 @@ def main():
         core = kube.core()
         kube.create_namespace('bench')
         kube.create_node('bench-node')
+        if args.rate:
+            os.makedirs(os.path.join(work, 'w'))
+            steady_rate(args, kube, work)
+            return
         t = time.time()
         create_pods(kube, 'bench', 'bench-node', args.pods)
         print('created %d pods in %.1fs' % (args.pods, time.time() - t))
 
-        # The watcher.
-        os.makedirs(os.path.join(work, 'w'))
-        nb = OvsdbServer(os.path.join(work, 'w'), [NB_SCHEMA], 'nb')
-        subprocess.check_call(['ovn-nbctl', '--db=' + nb.remote, 'lr-add', 'ovn_cluster_router'])
-        port = kube_control_plane.free_port()
-        t0 = time.time()
-        proc = run_watcher(kube, nb.remote, work, port, args.workers, 'first', args.python)
-        while True:
-            done, total = annotated(core, 'bench')
-            if done == total:
-                break
-            if proc.poll() is not None:
-                raise SystemExit('the watcher exited: see %s' % work)
-            time.sleep(0.5)
-        took = time.time() - t0
-        ports = int(subprocess.check_output(['ovn-nbctl', '--db=' + nb.remote, '--bare', '--columns=_uuid', 'find',
-                                             'Logical_Switch_Port', 'external_ids:ovn-k8s-watcher=pod']).decode().split().__len__())
-        print('watcher: %d pods with ports (%d) and annotations in %.1fs (start-up included): %.0f pods/s'
-              % (total, ports, took, total / took))
-        proc.terminate()
-        proc.wait(30)
-        before = transactions(nb.dbs[0])
-        t1 = time.time()
-        proc = run_watcher(kube, nb.remote, work, port, args.workers, 'second', args.python)
-        while ready(port) != 'leading':
-            time.sleep(0.1)
-        restart = time.time() - t1
-        writes = metric(port, 'api_writes_total{kind="annotation"}')
-        print('restart over %d pods in step: ready in %.1fs, %d Northbound transactions, %s annotation writes'
-              % (total, restart, transactions(nb.dbs[0]) - before, int(writes or 0)))
-        proc.terminate()
-        proc.wait(30)
-        nb.stop()
+        rates = {}
+        for label, tree in ([('before', os.path.abspath(args.before))] if args.before else []) + [('watcher', REPO)]:
+            rates[label] = first_and_restart(args, kube, work, label, tree, last=label == 'watcher')
 
         # The baseline: one ovn-nbctl and one patch per pod, in sequence, like the original.
         os.makedirs(os.path.join(work, 'b'))
@@ -175,11 +460,15 @@ def main():
         base = time.time() - t2
         rate = n / base
         print('baseline: %d pods in %.1fs: %.0f pods/s (%d pods would take %.0fs)' % (n, base, rate, args.pods, args.pods / rate))
-        print('ratio watcher/baseline: %.1fx' % ((total / took) / rate))
+        for label, value in sorted(rates.items()):
+            print('ratio %s/baseline: %.1fx' % (label, value / rate))
         nb2.stop()
     finally:
         kube.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print('kept %s' % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -50,8 +50,19 @@ def free_port():
 class Nb:
     """The test's Northbound database, read the way an operator would (ovn-nbctl)."""
 
-    def __init__(self, tmp_path):
-        self.server = OvsdbServer(tmp_path, [NB_SCHEMA], 'nb')
+    def __init__(self, tmp_path, max_rows=None):
+        schema = NB_SCHEMA
+        if max_rows:
+            # The real schema with a row limit on some tables ({table: rows}): a database that
+            # refuses a transaction the watcher cannot foresee ("constraint violation").
+            with open(NB_SCHEMA) as f:
+                doc = json.load(f)
+            for table, rows in max_rows.items():
+                doc['tables'][table]['maxRows'] = rows
+            schema = os.path.join(str(tmp_path), 'nb-limited.ovsschema')
+            with open(schema, 'w') as f:
+                json.dump(doc, f)
+        self.server = OvsdbServer(tmp_path, [schema], 'nb')
         self.remote = self.server.remote
         self.ctl('lr-add', 'ovn_cluster_router')
 
@@ -100,8 +111,9 @@ def _set(value):
 
 
 @pytest.fixture
-def nb(tmp_path):
-    db = Nb(tmp_path)
+def nb(tmp_path, request):
+    """The Northbound database; parametrize indirectly with {table: maxRows} for a limited one."""
+    db = Nb(tmp_path, getattr(request, 'param', None))
     yield db
     db.server.stop()
 

@@ -366,6 +366,6 @@ def test_watcher_works_with_only_the_roles_rbac(cluster):
                  == ['%s_web-0' % cluster.ns], timeout=60)
         wait_for('an event on service lb', lambda: [e for e in cluster.events('lb')
                                                     if e.reason == 'UnsupportedServiceField'], timeout=30)
-        assert 'Forbidden' not in w.log_text() and '403' not in w.log_text(), w.tail()
+        assert 'Forbidden' not in w.log_text() and '(403)' not in w.log_text(), w.tail()
     finally:
         kube.kubectl('delete', 'clusterrolebinding', binding)

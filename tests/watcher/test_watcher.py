@@ -12,6 +12,8 @@ import json
 import os
 import signal
 
+import pytest
+
 from waiting import wait_for  # tests/lib
 from ovn_k8s_agents import annotation
 
@@ -267,3 +269,41 @@ def test_node_deleted_and_added(cluster):
     cluster.pod('p2', c)
     cluster.wait_annotated(['p2'])
     _check_ports(cluster, ['p2'], {'p2': c})
+
+
+# Two logical switch ports per node (router port, management port) and room for one pod.
+@pytest.mark.parametrize('nb', [{'Logical_Switch_Port': 3}], indirect=True, ids=['three-ports'])
+def test_nb_refuses_a_transaction(cluster):
+    """The database refuses a pod's port (a constraint violation the watcher cannot foresee):
+    the pod is reported by name and retried with backoff, gets no annotation meanwhile, and
+    the other pods go on; once the database accepts it, it is served."""
+    a = cluster.node('a')
+    w = cluster.watcher()
+    w.wait_leading()
+    wait_for('the node network', lambda: a in [r['name'] for r in cluster.nb.rows('Logical_Switch', 'name')])
+    cluster.pod('first', a)
+    cluster.wait_annotated(['first'])
+    cluster.pod('second', a)
+    ev = wait_for('a NorthboundRefused event', lambda: [e for e in cluster.events('second') if e.reason == 'NorthboundRefused'])
+    assert ev[0].type == 'Warning'
+    assert ('pod %s/second' % cluster.ns) in ev[0].message and 'constraint violation' in ev[0].message, ev[0].message
+    # Retried with backoff: several failures, each logged with the pod's name and a growing delay.
+    wait_for('three failed attempts', lambda: w.metric('events_total', kind='pod', result='failed') >= 3, timeout=30)
+    lines = [json.loads(line) for line in w.log_text().splitlines() if line.startswith('{')]
+    tries = [t for t in lines if t['msg'] == 'failed' and t.get('object') == '%s/second' % cluster.ns]
+    assert len(tries) >= 3, tries
+    assert all('constraint violation' in t['reason'] for t in tries), tries
+    delays = [t['retry_in'] for t in tries]
+    assert delays == sorted(delays) and delays[-1] > delays[0], delays
+    # Never annotated with an address that was not committed, and no port for it.
+    assert 'ovn' not in cluster.annotation('second')
+    assert annotation.MODERN_KEY not in cluster.annotation('second')
+    assert set(_ns_ports(cluster)) == set(['%s_first' % cluster.ns])
+    first = _check_ports(cluster, ['first'], {'first': a})
+    # A freed row lets it in on a later retry; the first pod's address is reused, not doubled.
+    cluster.delete_pod('first')
+    cluster.wait_annotated(['second'], timeout=60)
+    second = _check_ports(cluster, ['second'], {'second': a})
+    assert set(_ns_ports(cluster)) == set(['%s_second' % cluster.ns])
+    assert second['second'] == first['first']
+    assert w.proc.poll() is None

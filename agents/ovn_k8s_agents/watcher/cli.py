@@ -56,6 +56,8 @@ def parse_args(argv=None):
     p.add_argument('--cluster-router', default='ovn_cluster_router')
     p.add_argument('--workers', type=int, default=4, help='worker threads')
     p.add_argument('--batch', type=int, default=128, help='pods committed in one transaction at most')
+    p.add_argument('--api-workers', type=int, default=16,
+                   help='annotation writes to the API server in flight at once (shared by the workers)')
     p.add_argument('--watch-timeout', type=int, default=300, help='server-side timeout of each watch (seconds)')
     p.add_argument('--resync-period', type=float, default=60,
                    help='seconds between looks for new gateway routers (made by a role, not announced by the API); 0: never')
@@ -86,12 +88,17 @@ def setup_logging(level):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
-def api_client(kubeconfig):
+def api_client(kubeconfig, pool=16):
+    """An API client whose connection pool keeps ``pool`` connections besides the watches' and
+    the lease's, so that concurrent writers reuse connections instead of opening new ones."""
     from kubernetes import client, config
+    cfg = type.__call__(client.Configuration)  # not a copy of the process-wide default
     if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig)
-    config.load_incluster_config()
-    return client.ApiClient()
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    else:
+        config.load_incluster_config(client_configuration=cfg)
+    cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize, pool + 8)
+    return client.ApiClient(cfg)
 
 
 def connect_nb(args, stop, tables):
@@ -149,7 +156,7 @@ class Watcher(object):
             server = HealthServer(args.metrics_address, self.metrics, self.healthy, self.ready)
             server.start()
             LOG.info('serving /metrics, /healthz, /readyz', extra=dict(address=server.address))
-        client = api_client(args.kubeconfig)
+        client = api_client(args.kubeconfig, args.api_workers)
         LOG.info('starting', extra=dict(identity=args.identity, nb_remote=args.nb_remote,
                                         api=client.configuration.host))
         self.nb = connect_nb(args, self.stop_event, nb_tables())
@@ -192,7 +199,8 @@ class Watcher(object):
             self.controller = controller_class(client, self.nb, self.metrics, args.cluster_subnet, args.host_prefix,
                                                cluster_router=args.cluster_router, workers=args.workers,
                                                batch=args.batch, watch_timeout=args.watch_timeout,
-                                               nb_lock=self.nb_lock, resync_period=args.resync_period)
+                                               nb_lock=self.nb_lock, resync_period=args.resync_period,
+                                               api_workers=args.api_workers)
             try:
                 self.controller.start()
                 break

@@ -14,7 +14,9 @@ Every Northbound change is planned and committed under one lock (``nb_lock``): a
 chosen from what the IDL copy holds plus what the current batch reserved, and committed before
 the lock is released, so no two pods ever get one address. Workers drain up to ``batch`` ready
 pod keys and commit their ports in one transaction; the annotation writes that follow run
-outside the lock, concurrently.
+outside the lock, on a pool of API writers shared by the workers (a batch's PATCHes are in
+flight together), and the batch's keys stay in flight until their writes are done, so events
+for one pod keep their order.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +27,7 @@ import ipaddress
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _ovsdb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables
@@ -97,22 +100,29 @@ def _port_ips(row):
     return out
 
 
-_IPS_CACHE = {}
+_PORT_CACHE = {}
 
 
-def _cached_port_ips(row):
-    """_port_ips, remembered per port for as long as the IDL keeps the same ``addresses``
-    value (it replaces the value object on every update), so that a batch on a switch of
-    thousands of ports reads only the ports that changed."""
-    if len(_IPS_CACHE) > 500000:  # ports that went away leave entries behind: start afresh
-        _IPS_CACHE.clear()
-    datum = getattr(row, '_data', {}).get('addresses')
-    hit = _IPS_CACHE.get(row.uuid)
-    if hit is not None and datum is not None and hit[0] is datum:
-        return hit[1]
-    ips = _port_ips(row)
-    _IPS_CACHE[row.uuid] = (datum, ips)
-    return ips
+def _cached_port(row):
+    """(name, addresses) of a port, remembered while the IDL holds the same ``name`` value and
+    the same ``addresses`` strings, so that a batch on a switch of thousands of ports parses
+    only the ports that changed: reading a column through the IDL converts it anew each time,
+    and doing that for every port of a switch in every batch made a start-up over N pods cost
+    N squared. The IDL puts a new value object in place for a changed scalar column but
+    changes a set column's value in place, so ``addresses`` is compared by its strings."""
+    if len(_PORT_CACHE) > 500000:  # ports that went away leave entries behind: start afresh
+        _PORT_CACHE.clear()
+    data = getattr(row, '_data', None) or {}
+    name_datum, addr_datum = data.get('name'), data.get('addresses')
+    if name_datum is None or addr_datum is None:
+        return row.name, _port_ips(row)
+    addrs = tuple(atom.value for atom in addr_datum.values)
+    hit = _PORT_CACHE.get(row.uuid)
+    if hit is not None and hit[0] is name_datum and hit[1] == addrs:
+        return hit[2], hit[3]
+    name, ips = row.name, _port_ips(row)
+    _PORT_CACHE[row.uuid] = (name_datum, addrs, name, ips)
+    return name, ips
 
 
 def _excluded(text):
@@ -128,7 +138,11 @@ def _excluded(text):
 
 
 class SwitchView(object):
-    """A node switch as one batch sees it: subnet, fixed addresses and every address in use."""
+    """A node switch as one batch sees it: subnet, fixed addresses and every address in use.
+
+    The addresses in use are read from the switch's ports only when first asked for (a batch
+    of pods that are all in step never needs them); what the batch reserves before that is
+    kept aside and laid over them."""
 
     def __init__(self, row):
         self.row = row
@@ -138,11 +152,32 @@ class SwitchView(object):
         self.gateway = ipaddress.ip_address(addrs['router_ip'])
         self.mgmt = ipaddress.ip_address(addrs['mgmt_ip'])
         self.excluded, self.ranges = _excluded(row.other_config.get('exclude_ips'))
-        self.used = {}
-        for port in row.ports:
-            for ip in _cached_port_ips(port):
-                self.used[ip] = port.name
+        self._used = None
+        self._pending = {}
         self.cursor = int(self.subnet.network_address) + 1
+
+    @property
+    def used(self):
+        """{address: port name} of every address on the switch plus those the batch reserved."""
+        if self._used is None:
+            used = {}
+            for port in self.row.ports:
+                name, ips = _cached_port(port)
+                for ip in ips:
+                    used[ip] = name
+            used.update(self._pending)
+            self._used, self._pending = used, {}
+        return self._used
+
+    def reserve(self, ip, port):
+        (self._pending if self._used is None else self._used)[ip] = port
+
+    def release(self, port):
+        """Forget the addresses the batch gave ``port`` (those on the switch stay in use until
+        the removal is committed: never handed out twice within one batch)."""
+        self._pending = dict((ip, p) for ip, p in self._pending.items() if p != port)
+        if self._used is not None:
+            self._used = dict((ip, p) for ip, p in self._used.items() if p != port)
 
     def reserved(self, ip):
         """Why ``ip`` can never be a pod's, or None."""
@@ -172,7 +207,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
 
     def __init__(self, api_client, nb, metrics, cluster_subnet, host_prefix,
                  cluster_router='ovn_cluster_router', workers=4, batch=64, watch_timeout=300,
-                 nb_lock=None, resync_period=60):
+                 nb_lock=None, resync_period=60, api_workers=16):
         from kubernetes import client
         self.core = client.CoreV1Api(api_client)
         # A dict body is sent as a strategic merge patch by older clients (Debian's 22.6) and
@@ -187,6 +222,10 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.cluster_router = cluster_router
         self.n_workers = int(workers)
         self.batch = int(batch)
+        self.n_api_workers = int(api_workers)
+        self.writers = None
+        # Switch views of the last batch that changed nothing, reused while the IDL copy is the same.
+        self._views = (None, {})
         self.nb_lock = nb_lock or threading.Lock()
         self.unsettled = False      # a commit timed out: it may still land
         self.stop_event = threading.Event()
@@ -237,6 +276,8 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         keys += [('netpol', ns) for ns in sorted(set(k.split('/', 1)[0] for k in self.policies.keys()))]
         keys += self._stale_policy_namespaces()
         self.queue.add_many(keys)
+        if self.n_api_workers > 1:
+            self.writers = ThreadPoolExecutor(self.n_api_workers, thread_name_prefix='api-writer')
         for i in range(self.n_workers):
             t = threading.Thread(target=self._work, name='worker-%d' % i, daemon=True)
             t.start()
@@ -270,6 +311,8 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             informer.stop()
         for t in self.threads:
             t.join(timeout=30)
+        if self.writers is not None:
+            self.writers.shutdown(wait=True)
 
     def _stale_nodes(self):
         with self.nb_lock:
@@ -292,9 +335,13 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
     # Workers -------------------------------------------------------------------------------
     def _work(self):
         while not self.stop_event.is_set():
-            keys = self.queue.get_batch(self.batch, timeout=0.5)
+            waits = []
+            keys = self.queue.get_batch(self.batch, timeout=0.5, waits=waits)
             if not keys:
                 continue
+            for key, wait in zip(keys, waits):
+                if key[0] == 'pod':
+                    self.metrics.observe('queue_wait_seconds', wait)
             try:
                 pods = []
                 for key in keys:
@@ -333,7 +380,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self.metrics.inc('events_total', kind=key[0], result='failed')
             LOG.warning('failed', extra=dict(kind=key[0], object=key[1], reason=_text(e), retry_in=round(delay, 2)))
             if key[0] == 'pod' and isinstance(e, _ovsdb.TransactionFailed):
-                self._event(key[1], 'NorthboundRefused', str(e))
+                self._event(key[1], 'NorthboundRefused', _refused(key[1], e))
             return False
         if kw.get('count', True):
             self.queue.forget(key)
@@ -358,11 +405,14 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self.unsettled = False
 
     def _commit(self, cs):
+        t0 = time.monotonic()
         try:
             cs.commit()
         except _ovsdb.OvsdbConnectionError:
             self.unsettled = True
             raise
+        finally:
+            self.metrics.observe('nb_commit_seconds', time.monotonic() - t0)
         self.metrics.inc('nb_transactions_total')
 
     def _sync_node(self, name):
@@ -414,15 +464,23 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                 for key in keys:
                     self._failed(key, e)
                 return
+            t0 = time.monotonic()
+            seqno = self.nb.idl.change_seqno
+            views = dict(self._views[1]) if self._views[0] == seqno else {}
+            self._views = (None, {})
             batch = _ovsdb.ChangeSet(self.nb)
-            views = {}
             ok_keys = []
             for key in keys:
                 sub = _ovsdb.ChangeSet(self.nb)
                 if self._guard(key, self._plan_pod, sub, views, plans, count=False):
                     batch.commands.extend(sub.commands)
                     ok_keys.append(key)
-            if batch.commands:
+            self.metrics.observe('nb_plan_seconds', time.monotonic() - t0)
+            self.metrics.observe('batch_pods', len(keys))
+            if not batch.commands:
+                # Nothing reserved or released in the views: the next batch may start from them.
+                self._views = (seqno, views)
+            else:
                 try:
                     self._commit(batch)
                 except Exception as e:
@@ -444,14 +502,19 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                 created = _created_at(plan.pod)
                 if created is not None:
                     self.metrics.observe('pod_port_latency_seconds', now - created)
-            self._annotate(plan)
+        if self.writers is None or len(plans) < 2:
+            for plan in plans.values():
+                self._annotate(plan)
+        else:
+            for future in [self.writers.submit(self._annotate, plan) for plan in plans.values()]:
+                future.result()
 
     def _failed(self, key, e):
         delay = self.queue.retry(key)
         self.metrics.inc('events_total', kind=key[0], result='failed')
         LOG.warning('failed', extra=dict(kind=key[0], object=key[1], reason=_text(e), retry_in=round(delay, 2)))
-        if isinstance(e, _ovsdb.TransactionFailed):
-            self._event(key[1], 'NorthboundRefused', str(e))
+        if key[0] == 'pod' and isinstance(e, _ovsdb.TransactionFailed):
+            self._event(key[1], 'NorthboundRefused', _refused(key[1], e))
 
     def _plan_pod(self, key, cs, views, plans):
         namespace, name = key.split('/', 1)
@@ -463,7 +526,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                 owner = self.nb.holder('Logical_Switch', row)
                 _nb.remove_lsp(cs, self.nb, port_name, owner.name if owner else None)
                 for view in views.values():
-                    view.used = dict((ip, p) for ip, p in view.used.items() if p != port_name)
+                    view.release(port_name)
             return
         node = pod['spec']['nodeName']
         switch_name = _names.node_switch(node)
@@ -496,7 +559,9 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         if current is not None:
             ip = current.interface.ip
             why = view.reserved(ip)
-            holder = view.used.get(ip)
+            # Its own port holding it settles who holds it without reading the whole switch.
+            own = row is not None and owner is not None and owner.name == switch_name and ip in _cached_port(row)[1]
+            holder = port_name if own else view.used.get(ip)
             if why is None and current.interface.network != view.subnet:
                 why = 'its prefix is not that of %s' % view.subnet
             if why is None and current.gateway != view.gateway:
@@ -519,7 +584,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                                % (key, view.subnet, node), retry=True)
             network = annotation.PodNetwork('%s/%d' % (ip, view.subnet.prefixlen), _names.mac_from_ip(ip),
                                             view.gateway)
-        view.used[network.interface.ip] = port_name
+        view.reserve(network.interface.ip, port_name)
         address = '%s %s' % (network.mac, network.ip)
         _nb.ensure_lsp(cs, self.nb, switch_name, port_name, addresses=[address], port_security=[address],
                        external_ids={MARKER: 'pod', 'namespace': namespace, 'pod': name, 'pod-uid': uid})
@@ -532,12 +597,17 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         if all(have.get(k) == v for k, v in wanted.items()):
             self.queue.forget(('pod', plan.key))
             return
+        t0 = time.monotonic()
         try:
             # A JSON merge patch of the two keys only; the uid makes it fail on a successor pod
             # of the same name instead of annotating it with this one's address.
-            self.core.patch_namespaced_pod(meta['name'], meta['namespace'],
-                                           {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}},
-                                           **self.merge_patch)
+            # The answer (the whole pod) is read but not turned into client models: nothing
+            # uses it, and that conversion costs more than the request.
+            resp = self.core.patch_namespaced_pod(meta['name'], meta['namespace'],
+                                                  {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}},
+                                                  _preload_content=False, **self.merge_patch)
+            resp.read()
+            resp.release_conn()
         except ApiException as e:
             if e.status == 404:
                 return  # gone: its DELETED event brings the key back
@@ -546,6 +616,8 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         except Exception as e:
             self._failed(('pod', plan.key), e)
             return
+        finally:
+            self.metrics.observe('api_patch_seconds', time.monotonic() - t0)
         self.metrics.inc('api_writes_total', kind='annotation')
         created = _created_at(plan.pod)
         if created is not None:
@@ -581,6 +653,11 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self.metrics.inc('api_writes_total', kind='event')
         except Exception as e:
             LOG.warning('could not record an event', extra=dict(object=key, reason=_text(e)))
+
+
+def _refused(key, exc):
+    return ('pod %s: %s; the pod is not annotated until its port is committed, and is retried with backoff'
+            % (key, exc))
 
 
 def _text(exc):

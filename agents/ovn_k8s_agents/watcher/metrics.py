@@ -16,6 +16,10 @@ except ImportError:  # pragma: no cover
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+STEP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+BUCKETS = {'reconcile_duration_seconds': DURATION_BUCKETS, 'nb_plan_seconds': STEP_BUCKETS,
+           'nb_commit_seconds': STEP_BUCKETS, 'api_patch_seconds': STEP_BUCKETS, 'batch_pods': SIZE_BUCKETS}
 
 
 def _labels(labels):
@@ -54,6 +58,11 @@ class Metrics(object):
         'reconcile_duration_seconds': ('histogram', 'Time from a full list to the queue draining.'),
         'pod_port_latency_seconds': ('histogram', "A pod's creation to its port committed (second resolution of creationTimestamp)."),
         'pod_annotation_latency_seconds': ('histogram', "A pod's creation to its annotation written."),
+        'nb_plan_seconds': ('histogram', 'Planning one batch of pods under the Northbound lock (reads, allocation).'),
+        'nb_commit_seconds': ('histogram', 'One Northbound transaction, from sending it to its confirmed result.'),
+        'api_patch_seconds': ('histogram', "One pod's annotation PATCH to the API server."),
+        'queue_wait_seconds': ('histogram', 'A pod key queued until a worker takes it.'),
+        'batch_pods': ('histogram', 'Pods planned in one batch.'),
     }
 
     def __init__(self):
@@ -71,7 +80,7 @@ class Metrics(object):
         self._gauges[name] = read
 
     def observe(self, name, value):
-        buckets = DURATION_BUCKETS if name == 'reconcile_duration_seconds' else LATENCY_BUCKETS
+        buckets = BUCKETS.get(name, LATENCY_BUCKETS)
         with self._lock:
             self._hist.setdefault(name, Histogram(buckets)).observe(max(0.0, value))
 
@@ -96,7 +105,8 @@ class Metrics(object):
                 read = self._gauges.get(name)
                 out.append('%s %s' % (full, read() if read else 0))
             else:
-                buckets, counts, total, n = hist.get(name, (LATENCY_BUCKETS, [0] * (len(LATENCY_BUCKETS) + 1), 0.0, 0))
+                empty = BUCKETS.get(name, LATENCY_BUCKETS)
+                buckets, counts, total, n = hist.get(name, (empty, [0] * (len(empty) + 1), 0.0, 0))
                 running = 0
                 for bound, count in zip(buckets, counts):
                     running += count

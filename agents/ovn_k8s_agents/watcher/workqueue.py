@@ -29,6 +29,7 @@ class WorkQueue(object):
         self._dirty = set()
         self._processing = set()
         self._failures = {}
+        self._since = {}        # key -> when it was queued (for the wait a key spends queued)
         self._later = []        # heap of (due, seq, key)
         self._seq = 0
         self._shutdown = False
@@ -47,6 +48,7 @@ class WorkQueue(object):
         if self._shutdown or key in self._dirty:
             return
         self._dirty.add(key)
+        self._since.setdefault(key, time.monotonic())
         if key not in self._processing:
             self._queue.append(key)
             self._cond.notify()
@@ -76,8 +78,9 @@ class WorkQueue(object):
         while self._later and self._later[0][0] <= now:
             self._add(heapq.heappop(self._later)[2])
 
-    def get_batch(self, limit, timeout=None):
-        """Up to ``limit`` keys (waits for the first one); [] on timeout or shutdown."""
+    def get_batch(self, limit, timeout=None, waits=None):
+        """Up to ``limit`` keys (waits for the first one); [] on timeout or shutdown.
+        ``waits``, a list, receives how long each key was queued (seconds)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
@@ -96,9 +99,13 @@ class WorkQueue(object):
                     continue
                 self._cond.wait(wait)
             keys = []
+            now = time.monotonic()
             while self._queue and len(keys) < limit:
                 key = self._queue.popleft()
                 self._dirty.discard(key)
+                since = self._since.pop(key, now)
+                if waits is not None:
+                    waits.append(now - since)
                 self._processing.add(key)
                 keys.append(key)
             return keys
