@@ -149,3 +149,19 @@ def test_a_node_changes_its_own_chassis_only(central):
     finally:
         with open(str(tmp / 'northd.pid')) as f:
             os.kill(int(f.read().strip()), 15)
+
+
+def test_cluster_gives_ovn_northd_a_listener_without_role(tmp_path):
+    # Databases without db: listeners: only what the role writes into them is looked at.
+    nb = OvsdbServer(tmp_path, [NB_SCHEMA], 'nb')
+    sb = OvsdbServer(tmp_path, [SB_SCHEMA], 'sb')
+    variables = ('{ovn_central_ssl: true, ovn_central_ssl_key: /k.pem, ovn_central_ssl_cert: /c.pem, ovn_central_ssl_ca_cert: /ca.pem, '
+                 'ovn_central_cluster_members: [localhost, c2, c3], ovn_central_listen_address: 127.0.0.1}')
+    try:
+        dummy, outputs = converge(tmp_path, (nb.remote, sb.remote), variables)
+        lines = subprocess.check_output(['ovn-sbctl', '--db=' + sb.remote, 'get-connection'], universal_newlines=True).splitlines()
+        assert lines == ['read-write role="" pssl:16642:0.0.0.0', 'read-write role="ovn-controller" pssl:6642:0.0.0.0'], lines
+        assert 'changed=0' in outputs[1], outputs[1]
+    finally:
+        sb.stop()
+        nb.stop()
