@@ -18,13 +18,16 @@ __metaclass__ = type
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
+import yaml
 
-from conftest import NB_SCHEMA, SB_SCHEMA, OvsdbServer, have
+from conftest import NB_SCHEMA, REPO, SB_SCHEMA, OvsdbServer, have
 from kube_control_plane import free_port
 from test_central_listen import converge
+from test_integration_targets import ansible_playbook
 
 pytestmark = pytest.mark.skipif(not have('ovn-northd') or not have('ovs-pki'), reason='needs ovn-northd and ovs-pki')
 
@@ -165,3 +168,28 @@ def test_cluster_gives_ovn_northd_a_listener_without_role(tmp_path):
     finally:
         sb.stop()
         nb.stop()
+
+
+def test_node_takes_the_chassis_name_it_is_given(tmp_path):
+    """ovn_node's system_id.yml: ovn_node_system_id replaces the kept name; empty keeps it."""
+    idfile = tmp_path / 'system-id.conf'
+    idfile.write_text('old-id\n')
+
+    def run(name):
+        play = [{'hosts': 'localhost', 'gather_facts': False,
+                 'vars': {'ovn_node_system_id': name, 'ovn_node_system_id_file': str(idfile), 'ovn_node_name': 'node1'},
+                 'tasks': [{'ansible.builtin.include_tasks': os.path.join(REPO, 'roles/ovn_node/tasks/system_id.yml')},
+                           {'ansible.builtin.copy': {'dest': str(tmp_path / 'fact'), 'content': '{{ _ovn_node_system_id }}'}}]}]
+        (tmp_path / 'play.yml').write_text(yaml.safe_dump(play))
+        proc = subprocess.run([ansible_playbook(), '-i', 'localhost,', '-c', 'local', '-e', 'ansible_python_interpreter=' + sys.executable,
+                               str(tmp_path / 'play.yml')], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              check=False, env=dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_HOME=str(tmp_path / 'ansible-home')))
+        assert proc.returncode == 0, proc.stdout
+        return (tmp_path / 'fact').read_text(), idfile.read_text(), proc.stdout
+
+    fact, kept, dummy = run('')
+    assert (fact, kept) == ('old-id', 'old-id\n')
+    fact, kept, dummy = run('node1')
+    assert (fact, kept) == ('node1', 'node1\n')
+    fact, kept, out = run('node1')
+    assert (fact, kept) == ('node1', 'node1\n') and 'changed=0' in out, out
