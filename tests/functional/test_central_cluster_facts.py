@@ -31,14 +31,15 @@ def run(tmp_path, members, addresses, ssl=False):
     tasks.append({'name': 'Show', 'ansible.builtin.copy': {
         'dest': str(tmp_path / '{{ inventory_hostname }}.json'),
         'content': '{{ {"nb": ovn_central_nb_remote, "sb": ovn_central_sb_remote, '
-                   '"bootstrap": _ovn_central_bootstrap} | to_json }}'}})
+                   '"northd_sb": _ovn_central_northd_sb_remote, "bootstrap": _ovn_central_bootstrap} | to_json }}'}})
     (tmp_path / 'tasks.yml').write_text(yaml.safe_dump(tasks))
     inventory = {'all': {'hosts': dict((h, {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
                                             'ovn_central_cluster_address': a}) for h, a in addresses.items())}}
     (tmp_path / 'inventory.yml').write_text(yaml.safe_dump(inventory))
     play = [{'hosts': 'all', 'gather_facts': False,
              'vars': {'ovn_central_cluster_members': members, 'ovn_central_ssl': ssl, 'ovn_central_listen_address': '',
-                      'ovn_central_nb_port': 6641, 'ovn_central_sb_port': 6642, 'ovn_central_ssl_create_pki': False},
+                      'ovn_central_nb_port': 6641, 'ovn_central_sb_port': 6642, 'ovn_central_ssl_create_pki': False,
+                      'ovn_central_sb_rbac': True, 'ovn_central_sb_northd_port': 16642},
              'tasks': [{'ansible.builtin.include_tasks': str(tmp_path / 'tasks.yml')}]}]
     (tmp_path / 'play.yml').write_text(yaml.safe_dump(play))
     proc = subprocess.run(['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'play.yml')],
@@ -58,9 +59,19 @@ def test_members_remotes_are_published_in_list_order(tmp_path):
     assert proc.returncode == 0, proc.stdout
     want_nb = 'ssl:192.0.2.11:6641,ssl:[fd00::12]:6641,ssl:192.0.2.13:6641'
     want_sb = 'ssl:192.0.2.11:6642,ssl:[fd00::12]:6642,ssl:192.0.2.13:6642'
-    assert facts == {'c1': {'nb': want_nb, 'sb': want_sb, 'bootstrap': True},
-                     'c2': {'nb': want_nb, 'sb': want_sb, 'bootstrap': False},
-                     'c3': {'nb': want_nb, 'sb': want_sb, 'bootstrap': False}}, proc.stdout
+    # ovn-northd writes every Southbound table: with SSL (RBAC on the nodes' listener) it gets the
+    # members' listener without a role.
+    northd_sb = 'ssl:192.0.2.11:16642,ssl:[fd00::12]:16642,ssl:192.0.2.13:16642'
+    assert facts == {'c1': {'nb': want_nb, 'sb': want_sb, 'northd_sb': northd_sb, 'bootstrap': True},
+                     'c2': {'nb': want_nb, 'sb': want_sb, 'northd_sb': northd_sb, 'bootstrap': False},
+                     'c3': {'nb': want_nb, 'sb': want_sb, 'northd_sb': northd_sb, 'bootstrap': False}}, proc.stdout
+
+
+def test_without_ssl_northd_uses_the_nodes_listener(tmp_path):
+    addresses = {'c1': '192.0.2.11', 'c2': '192.0.2.12', 'c3': '192.0.2.13'}
+    proc, facts = run(tmp_path, ['c1', 'c2', 'c3'], addresses)
+    assert proc.returncode == 0, proc.stdout
+    assert facts['c2']['northd_sb'] == facts['c2']['sb'] == 'tcp:192.0.2.11:6642,tcp:192.0.2.12:6642,tcp:192.0.2.13:6642', facts
 
 
 def test_even_member_count_is_refused(tmp_path):

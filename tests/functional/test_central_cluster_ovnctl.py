@@ -131,7 +131,7 @@ def ctl_cluster(tmp_path):
             # The role gives northd the members' ssl: listeners; here their unix sockets, so that
             # nothing listens beyond the cluster ports on loopback.
             'ovn_central_nb_remote': ','.join('unix:' + s % 'ovnnb_db' for s in socks),
-            'ovn_central_sb_remote': ','.join('unix:' + s % 'ovnsb_db' for s in socks),
+            '_ovn_central_northd_sb_remote': ','.join('unix:' + s % 'ovnsb_db' for s in socks),
         }
         members.append(CtlMember(base, i, render(os.path.join(base, 'ovn-central.%d' % i), variables)))
     yield members
