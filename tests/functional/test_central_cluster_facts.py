@@ -38,7 +38,10 @@ def run(tmp_path, members, addresses, ssl=False):
     (tmp_path / 'inventory.yml').write_text(yaml.safe_dump(inventory))
     play = [{'hosts': 'all', 'gather_facts': False,
              'vars': {'ovn_central_cluster_members': members, 'ovn_central_ssl': ssl, 'ovn_central_listen_address': '',
-                      'ovn_central_nb_port': 6641, 'ovn_central_sb_port': 6642, 'ovn_central_ssl_create_pki': False},
+                      'ovn_central_nb_port': 6641, 'ovn_central_sb_port': 6642, 'ovn_central_ssl_create_pki': False,
+                      # The role's vars/main.yml and defaults, which include_tasks of a bare file does not load.
+                      'ovn_central_nb_ssl_port': 6641, 'ovn_central_sb_ssl_port': 6642, '_ovn_central_ssl': ssl,
+                      '_ovn_central_client_proto': 'ssl' if ssl else 'tcp'},
              'tasks': [{'ansible.builtin.include_tasks': str(tmp_path / 'tasks.yml')}]}]
     (tmp_path / 'play.yml').write_text(yaml.safe_dump(play))
     proc = subprocess.run(['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'play.yml')],
