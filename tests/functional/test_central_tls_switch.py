@@ -24,6 +24,7 @@ import pytest
 
 from conftest import NB_SCHEMA, SB_SCHEMA, collection_root
 from ovsdb_cluster import free_port
+import test_central_cluster_ovnctl as ovnctl
 from test_integration_targets import ansible_playbook
 
 PLAYBOOK = '''---
@@ -176,3 +177,72 @@ def test_switch_from_tcp_to_tls_in_place(tmp_path, central):
             monitor.kill()
         monitor.wait()
         out.close()
+
+
+def test_cluster_members_take_tls_options_and_keep_raft_and_data(tmp_path):
+    """Phase 1 in a cluster: ovn-ctl's options gain the SSL files; members restart one by one,
+    keep their data, and RAFT keeps its TCP addresses (ovsdb-server cannot change them)."""
+    if not os.path.exists(ovnctl.OVN_CTL):
+        pytest.skip('no ovn-ctl (Debian package ovn-central)')
+    base = str(tmp_path)
+    pki = os.path.join(base, 'pki')
+    quiet = dict(cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.check_call(['ovs-pki', '--dir=' + pki, '--log=%s/pki.log' % base, 'init'], **quiet)
+    addresses = ['127.0.0.%d' % (i + 1) for i in range(3)]
+    nb_port, sb_port = free_port(), free_port()
+    socks = [os.path.join(base, 'c%d' % j, 'run', '%s.sock') for j in range(3)]
+
+    def options(i, transport):
+        variables = {
+            # What tasks/cluster.yml and vars/main.yml work out with ovn_central_ssl false.
+            'ovn_central_cluster_members': ['c0', 'c1', 'c2'], '_ovn_central_proto': 'tcp', 'ovn_central_ssl': False,
+            '_ovn_central_ssl': transport != 'tcp', '_ovn_central_member_address': addresses[i],
+            '_ovn_central_addresses': addresses, 'ovn_central_nb_cluster_port': nb_port,
+            'ovn_central_sb_cluster_port': sb_port, '_ovn_central_bootstrap': i == 0,
+            '_ovn_central_ssl_files': ['%s/member%d-privkey.pem' % (base, i), '%s/member%d-cert.pem' % (base, i),
+                                       '%s/switchca/cacert.pem' % pki],
+            'ovn_central_nb_remote': ','.join('unix:' + s % 'ovnnb_db' for s in socks),
+            'ovn_central_sb_remote': ','.join('unix:' + s % 'ovnsb_db' for s in socks),
+        }
+        return ovnctl.render(os.path.join(base, 'ovn-central.%d.%s' % (i, transport)), variables)
+
+    for i in range(3):
+        subprocess.check_call(['ovs-pki', '--dir=' + pki, '--log=%s/pki.log' % base, 'req+sign', 'member%d' % i, 'switch'],
+                              **quiet)
+    members = [ovnctl.CtlMember(base, i, options(i, 'tcp')) for i in range(3)]
+    assert not any('ssl' in opt for m in members for opt in m.opts)
+    everyone = ','.join('unix:' + m.path('ovnnb_db.sock') for m in members)
+
+    def up(m):
+        for db in ('nb', 'sb'):
+            m.run_db(db)
+        for db in ('nb', 'sb'):
+            ovnctl.wait('member %d in %s' % (m.index, db),
+                        lambda db=db: 'Status: cluster member' in m.status(db) and 'Role: ' in m.status(db))
+    try:
+        for m in members:
+            up(m)
+        nbctl(everyone, 'ls-add', 'before-the-switch')
+        # Phase 1: new options, one member at a time (as the role restarts them).
+        for i, old in enumerate(list(members)):
+            opts = options(i, 'tcp+ssl')
+            assert '--ovn-nb-db-ssl-key=%s/member%d-privkey.pem' % (base, i) in opts
+            assert '--ovn-northd-ssl-ca-cert=%s/switchca/cacert.pem' % pki in opts
+            assert '--db-nb-cluster-local-proto=tcp' in opts
+            old.stop()
+            members[i] = ovnctl.CtlMember(base, i, opts)
+            up(members[i])
+            # A client retries while the cluster elects a new leader (the restarted member may have led).
+            ovnctl.wait('a write after member %d restarted' % i, lambda i=i: subprocess.run(
+                ['ovn-nbctl', '--db=' + everyone, '--timeout=5', '--may-exist', 'ls-add', 'after-member-%d' % i],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode == 0)
+        names = nbctl(everyone, 'ls-list')
+        for name in ['before-the-switch'] + ['after-member-%d' % i for i in range(3)]:
+            assert names.count(name) == 1, names
+        for m in members:
+            local = subprocess.check_output(['ovsdb-tool', 'db-local-address', os.path.join(m.dir, 'db', 'ovnnb_db.db')],
+                                            universal_newlines=True).strip()
+            assert local == 'tcp:127.0.0.%d:%d' % (m.index + 1, nb_port), local
+    finally:
+        for m in members:
+            m.stop()
