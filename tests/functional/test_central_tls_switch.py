@@ -142,7 +142,9 @@ def test_switch_from_tcp_to_tls_in_place(tmp_path, central):
     monitor = subprocess.Popen(['ovsdb-client', 'monitor', tcp, 'OVN_Northbound', 'Logical_Switch', 'name'],
                                stdout=out, stderr=subprocess.STDOUT)
     try:
-        seen = lambda name: name in open(str(tmp_path / 'monitor.out')).read()  # noqa: E731
+        def seen(name):
+            with open(str(tmp_path / 'monitor.out')) as f:
+                return name in f.read()
         wait('the TCP client to see the switch', lambda: seen('before-the-switch'))
 
         # Phase 1: TLS listeners beside the TCP ones (and the PKI).
