@@ -23,7 +23,7 @@ from conftest import REPO
 UNTIL = 'One PKI for every member (made on the bootstrap member)'
 
 
-def run(tmp_path, members, addresses, ssl=False):
+def run(tmp_path, members, addresses, ssl=False, extra=None):
     with open(os.path.join(REPO, 'roles/ovn_central/tasks/cluster.yml')) as f:
         tasks = yaml.safe_load(f)
     names = [t['name'] for t in tasks]
@@ -39,8 +39,13 @@ def run(tmp_path, members, addresses, ssl=False):
     play = [{'hosts': 'all', 'gather_facts': False,
              'vars': {'ovn_central_cluster_members': members, 'ovn_central_ssl': ssl, 'ovn_central_listen_address': '',
                       'ovn_central_nb_port': 6641, 'ovn_central_sb_port': 6642, 'ovn_central_ssl_create_pki': False,
-                      'ovn_central_sb_rbac': True, 'ovn_central_sb_northd_port': 16642},
+                      'ovn_central_sb_rbac': True, 'ovn_central_sb_northd_port': 16642,
+                      # Defaults that include_tasks of a bare file does not load (vars/main.yml below).
+                      'ovn_central_nb_ssl_port': 6641, 'ovn_central_sb_ssl_port': 6642,
+                      'ovn_central_transport': 'ssl' if ssl else 'tcp'},
+             'vars_files': [os.path.join(REPO, 'roles/ovn_central/vars/main.yml')],
              'tasks': [{'ansible.builtin.include_tasks': str(tmp_path / 'tasks.yml')}]}]
+    play[0]['vars'].update(extra or {})
     (tmp_path / 'play.yml').write_text(yaml.safe_dump(play))
     proc = subprocess.run(['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'play.yml')],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False,
@@ -72,6 +77,19 @@ def test_without_ssl_northd_uses_the_nodes_listener(tmp_path):
     proc, facts = run(tmp_path, ['c1', 'c2', 'c3'], addresses)
     assert proc.returncode == 0, proc.stdout
     assert facts['c2']['northd_sb'] == facts['c2']['sb'] == 'tcp:192.0.2.11:6642,tcp:192.0.2.12:6642,tcp:192.0.2.13:6642', facts
+
+
+def test_tls_transition_publishes_the_tls_listeners(tmp_path):
+    # Switching a TCP cluster to TLS: RAFT stays on TCP (ovn_central_ssl false), clients get ssl: on the TLS ports.
+    addresses = {'c1': '192.0.2.11', 'c2': '192.0.2.12', 'c3': '192.0.2.13'}
+    proc, facts = run(tmp_path, ['c1', 'c2', 'c3'], addresses,
+                      extra={'ovn_central_transport': 'tcp+ssl', 'ovn_central_nb_ssl_port': 6651, 'ovn_central_sb_ssl_port': 6652})
+    assert proc.returncode == 0, proc.stdout
+    assert facts['c2'] == {'nb': 'ssl:192.0.2.11:6651,ssl:192.0.2.12:6651,ssl:192.0.2.13:6651',
+                           'sb': 'ssl:192.0.2.11:6652,ssl:192.0.2.12:6652,ssl:192.0.2.13:6652',
+                           # ovn-northd: the TLS listener without a role (RBAC holds on the nodes' one).
+                           'northd_sb': 'ssl:192.0.2.11:16642,ssl:192.0.2.12:16642,ssl:192.0.2.13:16642',
+                           'bootstrap': False}, facts
 
 
 def test_even_member_count_is_refused(tmp_path):

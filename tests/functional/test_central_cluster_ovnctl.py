@@ -125,7 +125,7 @@ def ctl_cluster(tmp_path):
             'ovn_central_cluster_members': ['c0', 'c1', 'c2'], '_ovn_central_proto': 'ssl',
             '_ovn_central_member_address': address, '_ovn_central_addresses': addresses,
             'ovn_central_nb_cluster_port': nb_port, 'ovn_central_sb_cluster_port': sb_port,
-            '_ovn_central_bootstrap': i == 0, 'ovn_central_ssl': True,
+            '_ovn_central_bootstrap': i == 0, 'ovn_central_ssl': True, '_ovn_central_ssl': True,
             '_ovn_central_ssl_files': ['%s/member%d-privkey.pem' % (base, i), '%s/member%d-cert.pem' % (base, i),
                                        '%s/switchca/cacert.pem' % pki],
             # The role gives northd the members' ssl: listeners; here their unix sockets, so that
