@@ -248,7 +248,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.policies = Informer('networkpolicy',
                                  client.NetworkingV1Api(api_client).list_network_policy_for_all_namespaces,
                                  self._policies_changed, metrics, self.stop_event, watch_timeout)
-        self.namespaces = Informer('namespace', self.core.list_namespace, self._queue_all_policy_namespaces,
+        self.namespaces = Informer('namespace', self.core.list_namespace, self._namespaces_changed,
                                    metrics, self.stop_event, watch_timeout)
         self.informers = [self.nodes, self.pods, self.services, self.slices, self.policies, self.namespaces]
         self.threads = []
@@ -259,7 +259,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
     def _pods_changed(self, keys):
         self.queue.add_many([('pod', k) for k in keys])
         if self.policies.synced.is_set():
-            self._queue_all_policy_namespaces()
+            self._pod_namespaces_changed(set(k.split('/', 1)[0] for k in keys))
 
     # Life ----------------------------------------------------------------------------------
     def start(self):
