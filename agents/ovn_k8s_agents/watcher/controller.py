@@ -496,6 +496,9 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         for key in ok_keys:
             self.queue.forget(key)
             self.metrics.inc('events_total', kind=key[0], result='ok')
+        # A new port joins its namespace's policy port groups (a pod annotated before, as after
+        # the loss of the database, brings no API event once its port is there).
+        self._pod_ports_created(set(k.split('/', 1)[0] for k, plan in plans.items() if plan.created))
         now = time.time()
         for plan in plans.values():
             if plan.created:

@@ -16,7 +16,9 @@ A pod's address is the one in its network annotation (what its logical switch po
 else its ``status.podIPs``. A pod change queues its own namespace (when it has policies)
 and every namespace with a policy that has a namespaceSelector peer: a peer without one
 selects pods of its policy's namespace only, and ipBlock peers select no pods. A namespace
-change (its labels) queues the namespaces with namespaceSelector peers and itself. A policy
+change (its labels) queues the namespaces with namespaceSelector peers and itself. A
+committed new pod port queues its namespace (its port groups want it; a pod that was
+annotated before brings no event of its own once its port is there). A policy
 whose peers cannot be read counts as one with a namespaceSelector (when unsure, queue).
 The cluster-wide address set of the nodes' management port addresses is the key
 ``('mgmt', '')``.
@@ -95,6 +97,13 @@ class PolicyHandler(object):
         """Pods of ``namespaces`` changed: queue the namespaces whose policies may select them."""
         own = set(namespaces) & self._policy_namespaces()
         self.queue.add_many([('netpol', ns) for ns in sorted(own | self._cross_namespace_policies())])
+
+    def _pod_ports_created(self, namespaces):
+        """Ports of pods of ``namespaces`` were committed: their policy port groups may want
+        them (port groups hold ports of their own namespace only)."""
+        own = set(namespaces) & self._policy_namespaces()
+        if own:
+            self.queue.add_many([('netpol', ns) for ns in sorted(own)])
 
     def _namespaces_changed(self, keys):
         """Namespaces changed (labels, creation, deletion): queue those whose policies have
