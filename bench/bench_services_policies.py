@@ -199,7 +199,7 @@ def cold_start(args, kube, work, nb):
 
     before = transactions(nb.dbs[0])
     t1 = time.time()
-    proc = run_watcher(kube, nb.remote, work, port, args, 'second')
+    proc = run_watcher(kube, nb.remote, work, port, args, 'second', profile_to=args.profile_restart)
     cpu = CpuMeter(kube, nb, proc)
     while ready(port) != 'leading':
         if proc.poll() is not None:
@@ -268,6 +268,7 @@ def main():
     p.add_argument('--timeout', type=float, default=1800)
     p.add_argument('--baseline', action='store_true')
     p.add_argument('--keep', action='store_true')
+    p.add_argument('--profile-restart', default=None, help='run the restarted watcher under cProfile, stats to this file')
     p.add_argument('--python', default='/usr/bin/python3')
     args = p.parse_args()
     if args.services * args.endpoints + FIRST_POD > 16000:

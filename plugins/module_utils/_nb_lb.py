@@ -235,11 +235,20 @@ def remove_load_balancer(cs, client, name):
                   _delete('Load_Balancer', row.uuid))
 
 
-def remove_load_balancers(cs, client, external_ids, keep=()):
+def remove_load_balancers(cs, client, external_ids, keep=(), names=None):
     """Delete every load balancer whose external_ids hold all of ``external_ids`` and whose
     name is not in ``keep``: a service's load balancers it no longer wants (a protocol gone),
-    or (with only the kind key) the repair pass's leftovers of deleted services."""
-    for row in client.rows('Load_Balancer'):
+    or (with only the kind key) the repair pass's leftovers of deleted services.
+
+    With ``names``, only the load balancers of those names are looked at (through the name
+    index): a caller that knows every name its rows can have does not read the whole table,
+    whose external_ids are converted anew on each read (a thousand services reading a
+    thousand load balancers each made a restart quadratic)."""
+    if names is None:
+        rows = client.rows('Load_Balancer')
+    else:
+        rows = [row for name in sorted(set(names) - set(keep)) for row in client.find('Load_Balancer', 'name', name)]
+    for row in rows:
         if row.name not in keep and all(row.external_ids.get(k) == v for k, v in external_ids.items()):
             remove_load_balancer(cs, client, row.name)
 
