@@ -166,6 +166,12 @@ def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selecti
         cs.record(label, before, after, commands)
     for group, group_row in zip(groups, group_rows):
         glabel = 'Load_Balancer_Group %s load_balancer' % group
+        if (row is not None and group_row is not None and group not in _MEMBERS.get(cs, {})
+                and any(h.uuid == group_row.uuid for h in client.holders('Load_Balancer_Group', row, 'load_balancer'))):
+            # Already a member, and this change set changed nothing of the group: found through
+            # the client's index, without reading the whole group (a restart over a thousand
+            # services read a thousand members a thousand times).
+            continue
         read, members = _group_members(cs, group, group_row)
         if name in members:
             continue
