@@ -166,6 +166,12 @@ def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selecti
         cs.record(label, before, after, commands)
     for group, group_row in zip(groups, group_rows):
         glabel = 'Load_Balancer_Group %s load_balancer' % group
+        if (row is not None and group_row is not None and group not in _MEMBERS.get(cs, {})
+                and any(h.uuid == group_row.uuid for h in client.holders('Load_Balancer_Group', row, 'load_balancer'))):
+            # Already a member, and this change set changed nothing of the group: found through
+            # the client's index, without reading the whole group (a restart over a thousand
+            # services read a thousand members a thousand times).
+            continue
         read, members = _group_members(cs, group, group_row)
         if name in members:
             continue
@@ -235,11 +241,20 @@ def remove_load_balancer(cs, client, name):
                   _delete('Load_Balancer', row.uuid))
 
 
-def remove_load_balancers(cs, client, external_ids, keep=()):
+def remove_load_balancers(cs, client, external_ids, keep=(), names=None):
     """Delete every load balancer whose external_ids hold all of ``external_ids`` and whose
     name is not in ``keep``: a service's load balancers it no longer wants (a protocol gone),
-    or (with only the kind key) the repair pass's leftovers of deleted services."""
-    for row in client.rows('Load_Balancer'):
+    or (with only the kind key) the repair pass's leftovers of deleted services.
+
+    With ``names``, only the load balancers of those names are looked at (through the name
+    index): a caller that knows every name its rows can have does not read the whole table,
+    whose external_ids are converted anew on each read (a thousand services reading a
+    thousand load balancers each made a restart quadratic)."""
+    if names is None:
+        rows = client.rows('Load_Balancer')
+    else:
+        rows = [row for name in sorted(set(names) - set(keep)) for row in client.find('Load_Balancer', 'name', name)]
+    for row in rows:
         if row.name not in keep and all(row.external_ids.get(k) == v for k, v in external_ids.items()):
             remove_load_balancer(cs, client, row.name)
 

@@ -310,6 +310,10 @@ class Client:
         found = self._index(table, column, True).get(row.uuid)
         return found[0] if found else None
 
+    def holders(self, table, row, column):
+        """Every row of ``table`` whose reference set ``column`` holds ``row``."""
+        return list(self._index(table, column, True).get(row.uuid, ()))
+
     def _index(self, table, column, children):
         """{value: [rows]} (or {child uuid: [parent]}) over the IDL copy, rebuilt whenever the
         copy changed. A one-shot module pays one scan as before; a long-lived client (the

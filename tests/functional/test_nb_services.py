@@ -242,7 +242,13 @@ def test_removal_by_owner_keeps_the_rest(nb_db):
              (_nb_acl.ensure_address_set, 'as_other', [], {'k8s.ovn.org/owner': 'default/q'}),
              (_nb_acl.ensure_port_group, 'pg_mine', [], POLICY_ACLS, {'k8s.ovn.org/owner': 'default/p'}),
              (_nb_acl.ensure_port_group, 'pg_other', [], [], {'k8s.ovn.org/owner': 'default/q'}))
-    gone = converge(nb_db, (_nb_lb.remove_load_balancers, mine, ['Service_default/web_TCP']))
+    # Limited to names (what the watcher knows a service's rows can be called): another
+    # owner's row of a named name stays, and so does the owner's row of a name not named.
+    assert not plan(nb_db, (_nb_lb.remove_load_balancers, mine, ['Service_default/web_TCP'],
+                            ['Service_default/dns_UDP', 'Service_default/web_SCTP', 'Service_default/web_UDP_'])).changed
+    assert sorted(lbs(nb_db)) == ['Service_default/dns_UDP', 'Service_default/web_TCP', 'Service_default/web_UDP', 'by-hand']
+    gone = converge(nb_db, (_nb_lb.remove_load_balancers, mine, ['Service_default/web_TCP'],
+                            ['Service_default/web_%s' % p for p in ('TCP', 'UDP', 'SCTP')]))
     assert list(gone.diff['before']) == ['Load_Balancer Service_default/web_UDP']
     converge(nb_db, (_nb_lb.remove_load_balancers, {'k8s.ovn.org/kind': 'Service'}, ['Service_default/web_TCP']))
     assert sorted(lbs(nb_db)) == ['Service_default/web_TCP', 'by-hand']

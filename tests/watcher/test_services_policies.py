@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import json
 import os
+import time
 
 import pytest
 
@@ -335,6 +336,80 @@ def test_network_policy_becomes_port_groups_address_sets_and_acls(cluster):
     wait_for('the namespace\'s policy rows to go', lambda: not [n for n in port_groups(cluster.nb) if n in (pg, deny, egress)]
              and aset not in address_sets(cluster.nb), timeout=30)
     assert policy.MGMT_ADDRESS_SET in address_sets(cluster.nb)
+
+
+def _stays(what, check, seconds=3.0):
+    """Asserts that ``check()`` holds the whole time (a handler queued with the change that
+    was awaited runs within milliseconds of it)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert check(), what
+        time.sleep(0.1)
+
+
+def test_pod_and_namespace_changes_reach_only_the_policies_that_can_select_them(cluster):
+    """A pod in X changes: namespace Y, whose policy has no namespaceSelector, is not
+    reconciled; namespace Z, whose policy selects X by its labels, is. Y's address set is
+    tampered with in the database beforehand: a reconcile of Y would put it right, so it
+    staying as it was shows that Y was not looked at."""
+    from kubernetes import client
+    net = client.NetworkingV1Api(cluster.kube.api_client())
+    a = cluster.node('a')
+    x = cluster.ns
+    y, z = 'y-%s' % cluster.tag, 'z-%s' % cluster.tag
+    team = 't-%s' % cluster.tag
+    try:
+        for name in (y, z):
+            cluster.kube.create_namespace(name)
+        cluster.core.patch_namespace(x, {'metadata': {'labels': {'team': team}}})
+        w = cluster.watcher()
+        w.wait_leading()
+        net.create_namespaced_network_policy(y, {
+            'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'local'},
+            'spec': {'podSelector': {}, 'policyTypes': ['Ingress'],
+                     'ingress': [{'from': [{'podSelector': {'matchLabels': {'app': 'web'}}}]}]}})
+        net.create_namespaced_network_policy(z, {
+            'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'cross'},
+            'spec': {'podSelector': {}, 'policyTypes': ['Ingress'],
+                     'ingress': [{'from': [{'namespaceSelector': {'matchLabels': {'team': team}},
+                                            'podSelector': {'matchLabels': {'app': 'web'}}}]}]}})
+        make_pod(cluster, 'web', a, {'app': 'web'})
+        ip = run_pods(cluster, ['web'])['web']
+        y_set = policy.rule_address_set(y, 'local', 'Ingress', 0)
+        z_set = policy.rule_address_set(z, 'cross', 'Ingress', 0)
+        wait_for('the cross-namespace peer in Z\'s address set',
+                 lambda: address_sets(cluster.nb).get(z_set) == [ip] and address_sets(cluster.nb).get(y_set) == [],
+                 timeout=60)
+        wait_for('an idle queue', lambda: w.metric('queue_depth') == 0)
+        _stays('Z\'s address set', lambda: address_sets(cluster.nb).get(z_set) == [ip], 1.0)
+        cluster.nb.ctl('add', 'Address_Set', y_set, 'addresses', '192.0.2.99')
+        tampered = ['192.0.2.99']
+        assert address_sets(cluster.nb)[y_set] == tampered
+
+        # A pod label change in X: Z's peer set follows it, Y is not reconciled.
+        cluster.core.patch_namespaced_pod('web', x, {'metadata': {'labels': {'app': 'other'}}})
+        wait_for('web out of Z\'s address set', lambda: address_sets(cluster.nb)[z_set] == [], timeout=30)
+        _stays('Y was reconciled for a pod it cannot select', lambda: address_sets(cluster.nb)[y_set] == tampered)
+        cluster.core.patch_namespaced_pod('web', x, {'metadata': {'labels': {'app': 'web'}}})
+        wait_for('web back in Z\'s address set', lambda: address_sets(cluster.nb)[z_set] == [ip], timeout=30)
+        _stays('Y was reconciled for a pod it cannot select', lambda: address_sets(cluster.nb)[y_set] == tampered)
+
+        # A namespace label change: Z (a namespaceSelector) follows it, Y is not reconciled.
+        cluster.core.patch_namespace(x, {'metadata': {'labels': {'team': 'elsewhere'}}})
+        wait_for('X\'s pods out of Z\'s address set', lambda: address_sets(cluster.nb)[z_set] == [], timeout=30)
+        _stays('Y was reconciled for a namespace label it does not select on',
+               lambda: address_sets(cluster.nb)[y_set] == tampered)
+
+        # A change to Y's own policy does reconcile Y (the tampering is put right).
+        net.patch_namespaced_network_policy('local', y, {'metadata': {'labels': {'touched': 'yes'}}})
+        wait_for('Y reconciled', lambda: address_sets(cluster.nb)[y_set] == [], timeout=30)
+    finally:
+        for name in (y, z):
+            try:
+                net.delete_collection_namespaced_network_policy(name)
+                cluster.core.delete_namespace(name)
+            except Exception:  # the test failed before it was made
+                pass
 
 
 # The role's RBAC manifest -------------------------------------------------------------------

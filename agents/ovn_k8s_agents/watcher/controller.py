@@ -248,7 +248,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.policies = Informer('networkpolicy',
                                  client.NetworkingV1Api(api_client).list_network_policy_for_all_namespaces,
                                  self._policies_changed, metrics, self.stop_event, watch_timeout)
-        self.namespaces = Informer('namespace', self.core.list_namespace, self._queue_all_policy_namespaces,
+        self.namespaces = Informer('namespace', self.core.list_namespace, self._namespaces_changed,
                                    metrics, self.stop_event, watch_timeout)
         self.informers = [self.nodes, self.pods, self.services, self.slices, self.policies, self.namespaces]
         self.threads = []
@@ -259,7 +259,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
     def _pods_changed(self, keys):
         self.queue.add_many([('pod', k) for k in keys])
         if self.policies.synced.is_set():
-            self._queue_all_policy_namespaces()
+            self._pod_namespaces_changed(set(k.split('/', 1)[0] for k in keys))
 
     # Life ----------------------------------------------------------------------------------
     def start(self):
@@ -496,6 +496,9 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         for key in ok_keys:
             self.queue.forget(key)
             self.metrics.inc('events_total', kind=key[0], result='ok')
+        # A new port joins its namespace's policy port groups (a pod annotated before, as after
+        # the loss of the database, brings no API event once its port is there).
+        self._pod_ports_created(set(k.split('/', 1)[0] for k, plan in plans.items() if plan.created))
         now = time.time()
         for plan in plans.values():
             if plan.created:

@@ -122,7 +122,9 @@ class ServiceHandler(object):
                                             external_ids=lb['external_ids'], groups=[services.LB_GROUP])
             _nb_lb.remove_load_balancers(cs, self.nb, {services.KIND_KEY: 'Service',
                                                        services.OWNER_KEY: services.owner(namespace, name)},
-                                         keep=[lb['name'] for lb in wanted])
+                                         keep=[lb['name'] for lb in wanted],
+                                         names=None if svc is None else [services.load_balancer_name(namespace, name, p)
+                                                                         for p in services.PROTOCOLS])
             if cs.changed:
                 self._commit(cs)
                 LOG.info('service removed' if svc is None else 'service converged',

@@ -13,9 +13,15 @@ A label change moves addresses between address sets and ports between port group
 whose columns did not change are never recreated.
 
 A pod's address is the one in its network annotation (what its logical switch port holds),
-else its ``status.podIPs``. Pod and namespace changes queue every namespace that has
-policies (a namespace selector may reach across namespaces). The cluster-wide address set
-of the nodes' management port addresses is the key ``('mgmt', '')``.
+else its ``status.podIPs``. A pod change queues its own namespace (when it has policies)
+and every namespace with a policy that has a namespaceSelector peer: a peer without one
+selects pods of its policy's namespace only, and ipBlock peers select no pods. A namespace
+change (its labels) queues the namespaces with namespaceSelector peers and itself. A
+committed new pod port queues its namespace (its port groups want it; a pod that was
+annotated before brings no event of its own once its port is there). A policy
+whose peers cannot be read counts as one with a namespaceSelector (when unsure, queue).
+The cluster-wide address set of the nodes' management port addresses is the key
+``('mgmt', '')``.
 
 A policy that cannot be translated is logged as an error and reported as a Warning Event on
 the policy, and the pods it selects stay isolated (``namespace_model`` fails closed).
@@ -47,6 +53,28 @@ def _with_annotated_ip(pod):
     return dict(pod, status=status)
 
 
+def reaches_other_namespaces(pol):
+    """Whether ``pol`` may pick pods of other namespaces as peers: a namespaceSelector in
+    any rule, or a rule or peer whose shape is not what the API validates (when unsure, yes)."""
+    spec = pol.get('spec') if isinstance(pol, dict) else None
+    if not isinstance(spec, dict):
+        return True
+    for key, peers_key in (('ingress', 'from'), ('egress', 'to')):
+        rules = spec.get(key) or []
+        if not isinstance(rules, list):
+            return True
+        for rule in rules:
+            if rule is None:
+                continue
+            peers = rule.get(peers_key) if isinstance(rule, dict) else None
+            if not isinstance(rule, dict) or not isinstance(peers or [], list):
+                return True
+            for peer in peers or []:
+                if not isinstance(peer, dict) or peer.get('namespaceSelector') is not None:
+                    return True
+    return False
+
+
 def _owned_by(ids, namespace):
     kind, owner = ids.get(policy.KIND_KEY), ids.get(policy.OWNER_KEY) or ''
     if kind == 'NetworkPolicy':
@@ -61,8 +89,29 @@ class PolicyHandler(object):
     def _policy_namespaces(self):
         return set(k.split('/', 1)[0] for k in self.policies.keys()) | self._policy_ns_in_nb
 
-    def _queue_all_policy_namespaces(self, _keys=None):
-        self.queue.add_many([('netpol', ns) for ns in sorted(self._policy_namespaces())])
+    def _cross_namespace_policies(self):
+        """The namespaces with a policy that may pick pods of other namespaces as peers."""
+        return set(k.split('/', 1)[0] for k, p in self.policies.items() if reaches_other_namespaces(p))
+
+    def _pod_namespaces_changed(self, namespaces):
+        """Pods of ``namespaces`` changed: queue the namespaces whose policies may select them."""
+        own = set(namespaces) & self._policy_namespaces()
+        self.queue.add_many([('netpol', ns) for ns in sorted(own | self._cross_namespace_policies())])
+
+    def _pod_ports_created(self, namespaces):
+        """Ports of pods of ``namespaces`` were committed: their policy port groups may want
+        them (port groups hold ports of their own namespace only)."""
+        own = set(namespaces) & self._policy_namespaces()
+        if own:
+            self.queue.add_many([('netpol', ns) for ns in sorted(own)])
+
+    def _namespaces_changed(self, keys):
+        """Namespaces changed (labels, creation, deletion): queue those whose policies have
+        namespaceSelectors, and the changed ones that have policies."""
+        if not self.policies.synced.is_set():
+            return
+        own = set(keys) & self._policy_namespaces()
+        self.queue.add_many([('netpol', ns) for ns in sorted(own | self._cross_namespace_policies())])
 
     def _policies_changed(self, keys):
         self.queue.add_many(sorted(set(('netpol', k.split('/', 1)[0]) for k in keys)))
