@@ -25,7 +25,7 @@ import time
 import pytest
 
 from conftest import NB_SCHEMA, REPO, nbctl, run_module
-from ovsdb_cluster import free_port
+from local_ports import free_port  # tests/lib
 
 OVN_CTL = '/usr/share/ovn/scripts/ovn-ctl'
 pytestmark = pytest.mark.skipif(not os.path.exists(OVN_CTL), reason='no ovn-ctl (Debian package ovn-central)')

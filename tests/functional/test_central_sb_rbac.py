@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from conftest import NB_SCHEMA, REPO, SB_SCHEMA, OvsdbServer, have
-from kube_control_plane import free_port
+from local_ports import free_port  # tests/lib
 from test_central_listen import converge
 from test_integration_targets import ansible_playbook
 

@@ -23,7 +23,7 @@ import time
 import pytest
 
 from conftest import NB_SCHEMA, SB_SCHEMA, collection_root
-from ovsdb_cluster import free_port
+from local_ports import free_port  # tests/lib
 import test_central_cluster_ovnctl as ovnctl
 from test_integration_targets import ansible_playbook
 

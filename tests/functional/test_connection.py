@@ -15,14 +15,7 @@ import time
 import pytest
 
 from conftest import NB_SCHEMA, run_module
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from local_ports import free_port  # tests/lib
 
 
 @pytest.fixture(scope='module')

@@ -16,16 +16,9 @@ import signal
 import socket
 import subprocess
 import time
+from local_ports import free_port  # tests/lib
 
 NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def schema_name(schema):

@@ -16,7 +16,6 @@ __metaclass__ = type
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -29,6 +28,7 @@ from ovsdb_server import NB_SCHEMA, OvsdbServer  # tests/lib
 from waiting import wait_for  # tests/lib
 
 from checkout import REPO, collection_root  # tests/lib
+from local_ports import free_port  # tests/lib
 WATCHER = os.path.join(REPO, 'agents', 'bin', 'ovn-k8s-watcher')
 CLUSTER_SUBNET = '10.128.0.0/14'
 
@@ -37,14 +37,6 @@ CLUSTER_SUBNET = '10.128.0.0/14'
 for _path in (collection_root(), os.path.join(REPO, 'agents')):
     if _path not in sys.path:
         sys.path.insert(0, _path)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Nb:
