@@ -3,22 +3,30 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Services and network policies end to end, with real TCP through the userspace datapath:
 `kubectl` makes pods, a ClusterIP service and policies; the watcher turns them into OVN load
-balancers and ACLs; a pod on node1 reaches the service's backends on node2, and a default-deny
-policy blocks a connection that an allow rule by pod label opens again."""
+balancers and ACLs; a pod on node1 reaches the service's backends on node2 and node1, scaling
+changes which backends answer, a service without endpoints refuses at once, the external host
+reaches a NodePort service through the gateway; a default-deny policy blocks a connection that
+an allow rule by pod label, one by namespace label and an ipBlock rule open again, exactly for
+those peers."""
 
+import ipaddress
 import json
 import time
 
 import pytest
 
-from conftest import NODE_NAME
+from conftest import NODE_NAME, nbctl
 from test_k8s_pods import CLIENT, kubectl, netns, host_of
 
 NS = 'lab-svc'
+# Namespaces of the namespace-selector test: one with the label a policy lets in, one without.
+PEER_NS, STRANGER_NS = 'lab-svc-peer', 'lab-svc-stranger'
+# The gateway router's address on the external network (ovn_gateway_physical_ip of node2).
+GATEWAY_IP = '172.31.0.50'
 
 
-def manifest(name, node, labels):
-    return {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': name, 'namespace': NS, 'labels': labels},
+def manifest(name, node, labels, namespace=NS):
+    return {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': name, 'namespace': namespace, 'labels': labels},
             'spec': {'nodeSelector': {'kubernetes.io/hostname': node}, 'terminationGracePeriodSeconds': 0,
                      'containers': [{'name': 'web', 'image': 'lab/none',
                                      'ports': [{'name': 'http', 'containerPort': 8080}]}]}}
@@ -28,14 +36,14 @@ def apply(*items):
     kubectl('apply', '-f', '-', stdin=json.dumps({'apiVersion': 'v1', 'kind': 'List', 'items': list(items)}))
 
 
-def pods():
-    return dict((p['metadata']['name'], p) for p in json.loads(kubectl('get', 'pods', '-n', NS, '-o', 'json').stdout)['items'])
+def pods(namespace=NS):
+    return dict((p['metadata']['name'], p) for p in json.loads(kubectl('get', 'pods', '-n', namespace, '-o', 'json').stdout)['items'])
 
 
-def wait_running(names, timeout=240):
+def wait_running(names, timeout=240, namespace=NS):
     deadline = time.time() + timeout
     while True:
-        have = pods()
+        have = pods(namespace)
         if all(have.get(n, {}).get('status', {}).get('phase') == 'Running' and have[n]['status'].get('podIP')
                for n in names):
             return have
@@ -43,11 +51,34 @@ def wait_running(names, timeout=240):
         time.sleep(1)
 
 
-def connect(lab, pod, ip, port, timeout=3):
-    """(rc, stdout) of one TCP request from ``pod`` to ip:port."""
+def connect(lab, pod, ip, port, timeout=3, full=False):
+    """(rc, stdout) of one TCP request from ``pod`` to ip:port (with ``full``, the testinfra result)."""
     client = CLIENT.replace('timeout=5', 'timeout=%d' % timeout)
     out = host_of(lab, pod).run("ip netns exec %s python3 -c '%s' %s %d" % (netns(pod), client, ip, port))
-    return out.rc, out.stdout.strip()
+    return out if full else (out.rc, out.stdout.strip())
+
+
+def make_namespace(name, labels):
+    kubectl('delete', 'namespace', name, '--ignore-not-found', '--wait=true', '--timeout=120s')
+    apply({'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': name, 'labels': labels}})
+    for _attempt in range(60):
+        if kubectl('get', 'serviceaccount', 'default', '-n', name, check=False).returncode == 0:
+            return
+        time.sleep(1)
+    raise AssertionError('namespace %s has no default service account' % name)
+
+
+def cluster_ip(name):
+    return json.loads(kubectl('get', 'service', '-n', NS, name, '-o', 'json').stdout)['spec']['clusterIP']
+
+
+def answers(lab, pod, ip, port, tries):
+    """The backends that answered ``tries`` requests from ``pod`` (failed requests count as None)."""
+    seen = []
+    for _i in range(tries):
+        rc, out = connect(lab, pod, ip, port)
+        seen.append(out.split()[0] if rc == 0 and out else None)
+    return seen
 
 
 def eventually(what, check, timeout=60):
@@ -77,7 +108,8 @@ def svc(lab):
            'spec': {'selector': {'app': 'web'}, 'ports': [{'port': 80, 'targetPort': 'http'}]}})
     running = wait_running(['client', 'other', 'web-1', 'web-2'])
     yield running
-    kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=240s')
+    for name in (NS, PEER_NS, STRANGER_NS):
+        kubectl('delete', 'namespace', name, '--ignore-not-found', '--wait=true', '--timeout=240s')
 
 
 def test_a_pod_on_node1_reaches_a_cluster_ip_service_backed_on_node2(svc, lab):
@@ -93,6 +125,47 @@ def test_a_pod_on_node1_reaches_a_cluster_ip_service_backed_on_node2(svc, lab):
     # The backend sees the client pod's own address (DNAT only, no SNAT inside the cluster).
     rc, out = connect(lab, svc['client'], vip, 80)
     assert rc == 0 and out.split()[1] == svc['client']['status']['podIP'], out
+
+
+def test_scaling_changes_which_backends_answer(svc, lab):
+    vip = cluster_ip('web')
+    # One more backend, on the client's own node: it joins the answers.
+    apply(manifest('web-3', NODE_NAME['node1'], {'app': 'web'}))
+    wait_running(['web-3'])
+    seen = set()
+
+    def three():
+        seen.update(b for b in answers(lab, svc['client'], vip, 80, 3) if b)
+        return seen == {'web-1', 'web-2', 'web-3'}
+    eventually('backends on node1 and node2 to answer through %s:80' % vip, three, timeout=120)
+    # Scaled down: the deleted backend stops answering, the others still do.
+    kubectl('delete', 'pod', '-n', NS, 'web-2', '--wait=true', '--timeout=120s')
+    eventually('web-2 to leave the service',
+               lambda: set(answers(lab, svc['client'], vip, 80, 8)) == {'web-1', 'web-3'}, timeout=120)
+
+
+def test_a_service_without_endpoints_refuses_at_once(svc, lab):
+    apply({'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'empty', 'namespace': NS},
+           'spec': {'selector': {'app': 'nothing'}, 'ports': [{'port': 81, 'targetPort': 8080}]}})
+    vip = cluster_ip('empty')
+
+    def refused():
+        # A timeout of 20 s: a hanging connection would show as a timeout, not a refusal.
+        out = connect(lab, svc['client'], vip, 81, timeout=20, full=True)
+        return out.rc != 0 and 'ConnectionRefusedError' in out.stderr and out.stderr
+    eventually('%s:81 to refuse connections' % vip, refused, timeout=120)
+
+
+def test_the_external_host_reaches_a_node_port_service_through_the_gateway(svc, lab):
+    apply({'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'web-np', 'namespace': NS},
+           'spec': {'type': 'NodePort', 'selector': {'app': 'web'}, 'ports': [{'port': 80, 'targetPort': 'http'}]}})
+    port = json.loads(kubectl('get', 'service', '-n', NS, 'web-np', '-o', 'json').stdout)['spec']['ports'][0]['nodePort']
+    backends = set(p for p in pods() if p.startswith('web-'))
+
+    def answered():
+        out = lab['external'].run("python3 -c '%s' %s %d" % (CLIENT.replace('timeout=5', 'timeout=3'), GATEWAY_IP, port))
+        return out.rc == 0 and out.stdout.split() and out.stdout.split()[0] in backends and out.stdout
+    eventually('the external host to reach %s:%d' % (GATEWAY_IP, port), answered, timeout=120)
 
 
 def test_default_deny_blocks_and_an_allow_by_pod_label_reopens(svc, lab):
@@ -114,3 +187,38 @@ def test_default_deny_blocks_and_an_allow_by_pod_label_reopens(svc, lab):
     # A label change lets the other pod in too.
     kubectl('label', 'pod', '-n', NS, 'other', 'role=client', '--overwrite')
     eventually('the relabelled pod to get in', lambda: connect(lab, svc['other'], web, 8080)[0] == 0)
+
+
+def test_an_allow_by_namespace_label_reopens_exactly_that_namespace(svc, lab):
+    make_namespace(PEER_NS, {'team': 'peer'})
+    make_namespace(STRANGER_NS, {'team': 'other'})
+    apply(manifest('visitor', NODE_NAME['node1'], {}, namespace=PEER_NS))
+    apply(manifest('stranger', NODE_NAME['node1'], {}, namespace=STRANGER_NS))
+    visitor = wait_running(['visitor'], namespace=PEER_NS)['visitor']
+    stranger = wait_running(['stranger'], namespace=STRANGER_NS)['stranger']
+    web = svc['web-1']['status']['podIP']
+    # The deny policy of the test before still holds web-1.
+    assert connect(lab, visitor, web, 8080, timeout=2)[0] != 0, 'the deny policy let a pod of another namespace in'
+    apply({'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'allow-peers', 'namespace': NS},
+           'spec': {'podSelector': {'matchLabels': {'app': 'web'}}, 'policyTypes': ['Ingress'],
+                    'ingress': [{'from': [{'namespaceSelector': {'matchLabels': {'team': 'peer'}}}]}]}})
+    eventually('the peer namespace to get in', lambda: connect(lab, visitor, web, 8080)[0] == 0)
+    assert connect(lab, stranger, web, 8080, timeout=2)[0] != 0, 'a namespace without the label got in'
+
+
+def test_an_ip_block_rule_is_honoured(svc, lab):
+    stranger = pods(STRANGER_NS)['stranger']
+    ip = stranger['status']['podIP']
+    block = str(ipaddress.ip_network(ip + '/30', strict=False))
+    web = svc['web-1']['status']['podIP']
+    # The stranger's address is in the block's range but excepted: still out.
+    apply({'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'allow-block', 'namespace': NS},
+           'spec': {'podSelector': {'matchLabels': {'app': 'web'}}, 'policyTypes': ['Ingress'],
+                    'ingress': [{'from': [{'ipBlock': {'cidr': block, 'except': [ip + '/32']}}]}]}})
+    # Once the rule is in the Northbound database, the stranger must still be out.
+    eventually('the ipBlock rule in OVN', lambda: block in nbctl(lab, '--bare', '--columns=match', 'list', 'ACL'))
+    assert connect(lab, stranger, web, 8080, timeout=2)[0] != 0, 'an excepted address got in'
+    apply({'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'allow-block', 'namespace': NS},
+           'spec': {'podSelector': {'matchLabels': {'app': 'web'}}, 'policyTypes': ['Ingress'],
+                    'ingress': [{'from': [{'ipBlock': {'cidr': ip + '/32'}}]}]}})
+    eventually('the ipBlock to let the stranger in', lambda: connect(lab, stranger, web, 8080)[0] == 0)
