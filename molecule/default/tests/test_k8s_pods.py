@@ -132,6 +132,29 @@ def e2e(lab, external_service):
         time.sleep(1)
 
 
+def test_kubectl_get_nodes_lists_every_lab_node():
+    """Every host of the cluster (central, node1 with its FQDN name, node2) is a Node object,
+    Ready as the lab's prepare step wrote it."""
+    nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
+    assert sorted(n['metadata']['name'] for n in nodes) == sorted(NODE_NAME.values())
+    for node in nodes:
+        ready = [c for c in node['status']['conditions'] if c['type'] == 'Ready']
+        assert ready and ready[0]['status'] == 'True', node['metadata']['name']
+
+
+def test_pods_are_bound_to_their_nodes_by_the_real_scheduler(e2e):
+    """The manifests name no node (only a nodeSelector): kube-scheduler bound each pod, which
+    the Scheduled event from default-scheduler shows (the lab agent, as a kubelet, writes the
+    PodScheduled condition itself, so the condition proves nothing here)."""
+    events = json.loads(kubectl('get', 'events', '-n', NS, '-o', 'json').stdout)['items']
+    for name, pod in e2e.items():
+        bound = [e for e in events if e['involvedObject']['name'] == name and e['reason'] == 'Scheduled']
+        assert bound, (name, 'no Scheduled event')
+        source = bound[0].get('reportingComponent') or bound[0].get('source', {}).get('component')
+        assert source == 'default-scheduler', (name, bound[0])
+        assert pod['spec']['nodeName'] in bound[0]['message'], (name, bound[0]['message'])
+
+
 def test_pods_get_an_address_in_their_node_subnet_and_an_annotation(e2e, lab):
     for name, pod in e2e.items():
         node = pod['spec']['nodeName']
