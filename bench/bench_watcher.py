@@ -16,6 +16,11 @@ ovsdb-servers, creates one Node and N pods bound to it, then times, side by side
              process for the port (lsp-add, addresses, port security) and one merge patch of
              the annotation, over the first B pods (default 500), extrapolated to N
 
+With ``--versus-cluster`` the watcher's run over the N pods and its restart are timed twice, side
+by side over the same pods: against one standalone Northbound ovsdb-server on plain TCP, and
+against a three-member RAFT cluster (tests/lib/ovsdb_cluster.py) that speaks only SSL to its
+clients, as a clustered TLS central does (issue 10); the ovn-nbctl baseline is then skipped.
+
 With ``--rate R --duration D`` it measures latency instead: the watcher runs over an empty
 namespace, pods are created at a steady R per second for D seconds, and for each pod the time
 from its create call's answer to its port in the Northbound database (an ``ovsdb-client
@@ -25,6 +30,7 @@ p50/p90/p99 are printed and the distributions drawn into ``--plot`` (a PNG).
 Usage (after scripts/setup):
   .venv/bin/python bench/bench_watcher.py [--pods 5000] [--baseline-pods 500] [--workers 4]
                                           [--api-workers 16] [--python /usr/bin/python3]
+  .venv/bin/python bench/bench_watcher.py --pods 5000 --versus-cluster
   .venv/bin/python bench/bench_watcher.py --rate 100 --duration 60 --plot bench/latency.png
 """
 
@@ -49,6 +55,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(REPO, 'tests', 'lib'), os.path.join(REPO, 'agents')]
 
 import kube_control_plane  # noqa: E402
+from local_ports import free_port  # noqa: E402
+from ovsdb_cluster import OvsdbCluster  # noqa: E402
+from ovs_pki import ca_cert, make_pki  # noqa: E402
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -90,8 +99,10 @@ def annotated(core, ns):
 
 
 def transactions(db):
+    """Records in a database file: a standalone file heads each with ``OVSDB JSON``, a cluster
+    member's with ``OVSDB CLUSTER`` (transactions, and RAFT's own entries such as votes)."""
     with open(db, 'rb') as f:
-        return sum(1 for line in f if line.startswith(b'OVSDB JSON'))
+        return sum(1 for line in f if line.startswith((b'OVSDB JSON ', b'OVSDB CLUSTER ')))
 
 
 def metrics_text(port):
@@ -131,10 +142,53 @@ def ready(port):
         return None
 
 
-def run_watcher(kube, remote, workdir, port, args, name, tree=REPO, profile_to=None):
+class NbDatabase:
+    """The watcher's Northbound database for one run: ``unix`` (one standalone ovsdb-server on
+    a unix socket), ``tcp`` (the same on TCP on loopback) or ``cluster-ssl`` (three RAFT
+    members, SSL listeners, certificates from ``pki``: a directory made by ovs_pki.make_pki)."""
+
+    def __init__(self, workdir, kind='unix', pki=None):
+        self.kind = kind
+        self.client, self.watcher_args = [], []
+        if kind == 'cluster-ssl':
+            ca = ca_cert(pki)
+            self.cluster = OvsdbCluster(workdir, 3, NB_SCHEMA, ssl=(os.path.join(pki, 'server-privkey.pem'),
+                                                                     os.path.join(pki, 'server-cert.pem'), ca))
+            self.remote = self.cluster.remote
+            self.dbs = [m.db for m in self.cluster.members]
+            key, cert = os.path.join(pki, 'client-privkey.pem'), os.path.join(pki, 'client-cert.pem')
+            self.client = ['--private-key=' + key, '--certificate=' + cert, '--ca-cert=' + ca]
+            self.watcher_args = ['--ssl-key', key, '--ssl-cert', cert, '--ssl-ca-cert', ca]
+            return
+        self.server = OvsdbServer(workdir, [NB_SCHEMA], 'nb')
+        self.remote, self.dbs = self.server.remote, self.server.dbs
+        if kind == 'tcp':
+            port = free_port()
+            subprocess.check_call(['ovs-appctl', '-t', os.path.join(self.server.workdir, 'nb.ctl'),
+                                   'ovsdb-server/add-remote', 'ptcp:%d:127.0.0.1' % port])
+            self.remote = 'tcp:127.0.0.1:%d' % port
+
+    def nbctl(self, *args):
+        return subprocess.check_output(['ovn-nbctl', '--db=' + self.remote] + self.client + list(args))
+
+    def pids(self):
+        if self.kind == 'cluster-ssl':
+            return dict(('ovsdb-server m%d' % m.index, m.pid()) for m in self.cluster.members)
+        with open(self.server.pidfile, encoding='ascii') as f:
+            return {'ovsdb-server': int(f.read().strip())}
+
+    def transactions(self):
+        """Transactions written to the database (a cluster member's log holds every entry)."""
+        return transactions(self.dbs[0])
+
+    def stop(self):
+        (self.cluster if self.kind == 'cluster-ssl' else self.server).stop()
+
+
+def run_watcher(kube, remote, workdir, port, args, name, tree=REPO, profile_to=None, db_args=()):
     env = dict(os.environ, OVN_K8S_COLLECTIONS_PATH=collection_root(tree))
     log = open(os.path.join(workdir, 'watcher-%s.log' % name), 'ab')
-    extra = ['--api-workers', str(args.api_workers)] if args.api_workers is not None else []
+    extra = (['--api-workers', str(args.api_workers)] if args.api_workers is not None else []) + list(db_args)
     python = [args.python] + (['-m', 'cProfile', '-o', profile_to] if profile_to else [])
     argv = python + [os.path.join(tree, 'agents', 'bin', 'ovn-k8s-watcher'),
                      '--kubeconfig', kube.kubeconfig, '--nb-remote', remote,
@@ -159,8 +213,7 @@ class CpuMeter:
 
     def __init__(self, kube, nb, watcher):
         self.pids = dict((name, p.proc.pid) for name, p in kube._procs.items() if p.proc is not None)
-        with open(nb.pidfile, encoding='ascii') as f:
-            self.pids['ovsdb-server'] = int(f.read().strip())
+        self.pids.update(nb.pids())
         self.pids['watcher'] = watcher.pid
         self.pids['bench (this process)'] = os.getpid()
         self.start = dict((k, cpu_seconds(v)) for k, v in self.pids.items())
@@ -257,8 +310,8 @@ def steady_rate(args, kube, work):
     annotation."""
     from kubernetes import client
     core = kube.core()
-    nb = OvsdbServer(os.path.join(work, 'w'), [NB_SCHEMA], 'nb')
-    subprocess.check_call(['ovn-nbctl', '--db=' + nb.remote, 'lr-add', 'ovn_cluster_router'])
+    nb = NbDatabase(os.path.join(work, 'w'))
+    nb.nbctl('lr-add', 'ovn_cluster_router')
     port = kube_control_plane.free_port()
     proc = run_watcher(kube, nb.remote, work, port, args, 'rate')
     while ready(port) != 'leading':
@@ -330,20 +383,20 @@ def steady_rate(args, kube, work):
         json.dump({'created': created, 'ports': ports, 'annotated': watch.seen, 'metrics': text}, f)
 
 
-def first_and_restart(args, kube, work, label, tree, last=True):
-    """The watcher of ``tree`` over the pods already in the API (its own Northbound database),
-    then a restart over the same pods; returns pods per second of the first run and leaves the
-    pods' annotations removed again for whatever runs next."""
+def first_and_restart(args, kube, work, label, tree, last=True, db_kind='unix', pki=None):
+    """The watcher of ``tree`` over the pods already in the API (its own Northbound database,
+    of ``db_kind``: see NbDatabase), then a restart over the same pods; returns pods per second
+    of the first run and leaves the pods' annotations removed again for whatever runs next."""
     core = kube.core()
     os.makedirs(os.path.join(work, label))
-    nb = OvsdbServer(os.path.join(work, label), [NB_SCHEMA], 'nb')
-    subprocess.check_call(['ovn-nbctl', '--db=' + nb.remote, 'lr-add', 'ovn_cluster_router'])
+    nb = NbDatabase(os.path.join(work, label), db_kind, pki)
+    nb.nbctl('lr-add', 'ovn_cluster_router')
     port = kube_control_plane.free_port()
     watch = PodWatch(core, 'bench')
     watch.start()
     total = annotated(core, 'bench')[1]
     t0 = time.time()
-    proc = run_watcher(kube, nb.remote, work, port, args, label + '-first', tree)
+    proc = run_watcher(kube, nb.remote, work, port, args, label + '-first', tree, db_args=nb.watcher_args)
     cpu = CpuMeter(kube, nb, proc)
     progress = (0, time.time())
     while len(watch.seen) < total:
@@ -357,19 +410,18 @@ def first_and_restart(args, kube, work, label, tree, last=True):
     took = max(watch.seen.values()) - t0
     watch.stop.set()
     done, total = annotated(core, 'bench')
-    ports = len(subprocess.check_output(['ovn-nbctl', '--db=' + nb.remote, '--bare', '--columns=_uuid', 'find',
-                                         'Logical_Switch_Port', 'external_ids:ovn-k8s-watcher=pod']).split())
-    print('%s (%s): %d of %d pods annotated, %d ports, in %.1fs (start-up included): %.0f pods/s'
-          % (label, tree, done, total, ports, took, total / took))
+    ports = len(nb.nbctl('--bare', '--columns=_uuid', 'find', 'Logical_Switch_Port', 'external_ids:ovn-k8s-watcher=pod').split())
+    print('%s (%s, Northbound: %s): %d of %d pods annotated, %d ports, in %.1fs (start-up included): %.0f pods/s'
+          % (label, tree, nb.kind, done, total, ports, took, total / took))
     print('profile of the first run:')
     print(profile(port))
     print(cpu.report())
     proc.terminate()
     proc.wait(30)
-    before = transactions(nb.dbs[0])
+    before = nb.transactions()
     t1 = time.time()
     proc = run_watcher(kube, nb.remote, work, port, args, label + '-second', tree,
-                       profile_to=args.profile_restart if label == 'watcher' else None)
+                       profile_to=args.profile_restart if label == 'watcher' else None, db_args=nb.watcher_args)
     cpu = CpuMeter(kube, nb, proc)
     while ready(port) != 'leading':
         if proc.poll() is not None:
@@ -382,7 +434,7 @@ def first_and_restart(args, kube, work, label, tree, last=True):
     reconcile = metric(port, 'reconcile_duration_seconds_sum', text)
     print('%s: restart over %d pods in step: ready in %.1fs after the process started (reconcile %.1fs after the '
           'lists began), %d Northbound transactions, %d annotation writes, %d event writes'
-          % (label, total, restart, reconcile, transactions(nb.dbs[0]) - before, int(writes or 0), int(events or 0)))
+          % (label, total, restart, reconcile, nb.transactions() - before, int(writes or 0), int(events or 0)))
     print(cpu.report())
     proc.terminate()
     proc.wait(30)
@@ -418,6 +470,8 @@ def main():
     p.add_argument('--profile-restart', default=None, help='run the restarted watcher under cProfile, stats to this file')
     p.add_argument('--before', default=None,
                    help='a checkout of an earlier watcher (e.g. from git archive) timed first over the same pods')
+    p.add_argument('--versus-cluster', action='store_true',
+                   help='one TCP database versus a three-member SSL cluster, side by side (no ovn-nbctl baseline)')
     p.add_argument('--python', default='/usr/bin/python3',
                    help='the interpreter of the watcher (default: the system one, as the role runs it)')
     args = p.parse_args()
@@ -436,13 +490,20 @@ def main():
         create_pods(kube, 'bench', 'bench-node', args.pods)
         print('created %d pods in %.1fs' % (args.pods, time.time() - t))
 
+        if args.versus_cluster:
+            pki = make_pki(os.path.join(work, 'pki'))
+            one = first_and_restart(args, kube, work, 'one-tcp', REPO, last=False, db_kind='tcp')
+            three = first_and_restart(args, kube, work, 'cluster-ssl', REPO, db_kind='cluster-ssl', pki=pki)
+            print('ratio three-member SSL cluster / one TCP database (pods per second): %.2fx' % (three / one))
+            return
+
         rates = {}
         for label, tree in ([('before', os.path.abspath(args.before))] if args.before else []) + [('watcher', REPO)]:
             rates[label] = first_and_restart(args, kube, work, label, tree, last=label == 'watcher')
 
         # The baseline: one ovn-nbctl and one patch per pod, in sequence, like the original.
         os.makedirs(os.path.join(work, 'b'))
-        nb2 = OvsdbServer(os.path.join(work, 'b'), [NB_SCHEMA], 'nb')
+        nb2 = OvsdbServer(os.path.join(work, 'b'), [NB_SCHEMA], 'nb')  # the baseline drives it with ovn-nbctl
         subprocess.check_call(['ovn-nbctl', '--db=' + nb2.remote, 'ls-add', 'bench-node', '--', 'set',
                                'Logical_Switch', 'bench-node', 'other_config:subnet=10.128.0.0/18'])
         n = min(args.baseline_pods, args.pods)

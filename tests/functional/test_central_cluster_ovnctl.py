@@ -26,6 +26,7 @@ import pytest
 
 from conftest import NB_SCHEMA, REPO, nbctl, run_module
 from local_ports import free_port  # tests/lib
+from ovs_pki import make_pki  # tests/lib
 
 OVN_CTL = '/usr/share/ovn/scripts/ovn-ctl'
 pytestmark = pytest.mark.skipif(not os.path.exists(OVN_CTL), reason='no ovn-ctl (Debian package ovn-central)')
@@ -112,14 +113,11 @@ def wait(what, check, timeout=60):
 def ctl_cluster(tmp_path):
     base = str(tmp_path)
     pki = os.path.join(base, 'pki')
-    quiet = dict(cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.check_call(['ovs-pki', '--dir=' + pki, '--log=%s/pki.log' % base, 'init'], **quiet)
+    make_pki(base, ['member%d' % i for i in range(3)])
     addresses = ['127.0.0.%d' % (i + 1) for i in range(3)]
     nb_port, sb_port = free_port(), free_port()
     members = []
     for i, address in enumerate(addresses):
-        subprocess.check_call(['ovs-pki', '--dir=' + pki, '--log=%s/pki.log' % base, 'req+sign', 'member%d' % i, 'switch'],
-                              **quiet)
         socks = [os.path.join(base, 'c%d' % j, 'run', '%s.sock') for j in range(3)]
         variables = {
             'ovn_central_cluster_members': ['c0', 'c1', 'c2'], '_ovn_central_proto': 'ssl',

@@ -24,6 +24,7 @@ import pytest
 
 from conftest import NB_SCHEMA, SB_SCHEMA, collection_root
 from local_ports import free_port  # tests/lib
+from ovs_pki import make_pki  # tests/lib
 import test_central_cluster_ovnctl as ovnctl
 from test_integration_targets import ansible_playbook
 
@@ -188,8 +189,7 @@ def test_cluster_members_take_tls_options_and_keep_raft_and_data(tmp_path):
         pytest.skip('no ovn-ctl (Debian package ovn-central)')
     base = str(tmp_path)
     pki = os.path.join(base, 'pki')
-    quiet = dict(cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.check_call(['ovs-pki', '--dir=' + pki, '--log=%s/pki.log' % base, 'init'], **quiet)
+    make_pki(base, ['member%d' % i for i in range(3)])
     addresses = ['127.0.0.%d' % (i + 1) for i in range(3)]
     nb_port, sb_port = free_port(), free_port()
     socks = [os.path.join(base, 'c%d' % j, 'run', '%s.sock') for j in range(3)]
@@ -209,9 +209,6 @@ def test_cluster_members_take_tls_options_and_keep_raft_and_data(tmp_path):
         }
         return ovnctl.render(os.path.join(base, 'ovn-central.%d.%s' % (i, transport)), variables)
 
-    for i in range(3):
-        subprocess.check_call(['ovs-pki', '--dir=' + pki, '--log=%s/pki.log' % base, 'req+sign', 'member%d' % i, 'switch'],
-                              **quiet)
     members = [ovnctl.CtlMember(base, i, options(i, 'tcp')) for i in range(3)]
     assert not any('ssl' in opt for m in members for opt in m.opts)
     everyone = ','.join('unix:' + m.path('ovnnb_db.sock') for m in members)

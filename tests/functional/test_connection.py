@@ -16,17 +16,13 @@ import pytest
 
 from conftest import NB_SCHEMA, run_module
 from local_ports import free_port  # tests/lib
+from ovs_pki import make_pki  # tests/lib
 
 
 @pytest.fixture(scope='module')
 def pki(tmp_path_factory):
     """A small PKI made with ovs-pki, as the central role does when asked."""
-    d = str(tmp_path_factory.mktemp('pki'))
-    run = dict(cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.check_call(['ovs-pki', '--dir=%s/pki' % d, '--log=%s/log' % d, 'init'], **run)
-    for who in ('server', 'client'):
-        subprocess.check_call(['ovs-pki', '--dir=%s/pki' % d, '--log=%s/log' % d, 'req+sign', who, 'switch'], **run)
-    return d
+    return make_pki(tmp_path_factory.mktemp('pki'))
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A real clustered (RAFT) OVSDB database on loopback for tests: ``ovsdb-tool create-cluster`` on
 the first member, ``join-cluster`` on the others, one ``ovsdb-server`` per member with a TCP
-listener for clients. Members can be killed (``kill -9``) and started again on their files."""
+listener for clients (or, given ``ssl``, an SSL one; the members' RAFT links stay on TCP, as
+the central role keeps them). Members can be killed (``kill -9``) and started again on their
+files."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -29,14 +31,14 @@ def schema_name(schema):
 class Member:
     """One member: its database file, RAFT port, client port and control socket."""
 
-    def __init__(self, workdir, index):
+    def __init__(self, workdir, index, scheme='tcp'):
         self.index = index
         self.dir = os.path.join(workdir, 'm%d' % index)
         os.makedirs(self.dir, exist_ok=True)
         self.db = os.path.join(self.dir, 'db')
         self.raft = 'tcp:127.0.0.1:%d' % free_port()
         self.port = free_port()
-        self.remote = 'tcp:127.0.0.1:%d' % self.port
+        self.remote = '%s:127.0.0.1:%d' % (scheme, self.port)
         self.sock = os.path.join(self.dir, 'db.sock')
         self.ctl = os.path.join(self.dir, 'db.ctl')
         self.pidfile = os.path.join(self.dir, 'pid')
@@ -53,12 +55,16 @@ class Member:
 
 
 class OvsdbCluster:
-    """A RAFT cluster of ``size`` ovsdb-server processes serving ``schema`` on loopback."""
+    """A RAFT cluster of ``size`` ovsdb-server processes serving ``schema`` on loopback.
 
-    def __init__(self, workdir, size=3, schema=NB_SCHEMA):
+    ``ssl``: (private key, certificate, CA certificate) of the servers; clients then connect
+    with ``ssl:`` remotes and must present a certificate signed by that CA."""
+
+    def __init__(self, workdir, size=3, schema=NB_SCHEMA, ssl=None):
         self.schema = schema
         self.name = schema_name(schema)
-        self.members = [Member(str(workdir), i) for i in range(size)]
+        self.ssl = ssl
+        self.members = [Member(str(workdir), i, 'ssl' if ssl else 'tcp') for i in range(size)]
         first = self.members[0]
         subprocess.check_call(['ovsdb-tool', 'create-cluster', first.db, schema, first.raft])
         for m in self.members[1:]:
@@ -77,10 +83,16 @@ class OvsdbCluster:
         for path in (member.sock, member.pidfile):
             if os.path.exists(path):
                 os.unlink(path)
+        if self.ssl:
+            key, cert, ca = self.ssl
+            listen = ['--remote=pssl:%d:127.0.0.1' % member.port, '--private-key=' + key,
+                      '--certificate=' + cert, '--ca-cert=' + ca]
+        else:
+            listen = ['--remote=ptcp:%d:127.0.0.1' % member.port]
         subprocess.check_call(
             ['ovsdb-server', '--detach', '--no-chdir', '--pidfile=' + member.pidfile,
              '--unixctl=' + member.ctl, '--log-file=' + member.log,
-             '--remote=punix:' + member.sock, '--remote=ptcp:%d:127.0.0.1' % member.port, member.db])
+             '--remote=punix:' + member.sock] + listen + [member.db])
         deadline = time.time() + 10
         while True:
             try:
