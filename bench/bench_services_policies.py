@@ -45,7 +45,7 @@ sys.path[:0] = [os.path.join(REPO, 'tests', 'lib'), os.path.join(REPO, 'agents')
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kube_control_plane  # noqa: E402
-from bench_watcher import CpuMeter, metric, metrics_text, ready, run_watcher, transactions  # noqa: E402
+from bench_watcher import CpuMeter, NbDatabase, metric, metrics_text, ready, run_watcher, transactions  # noqa: E402
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402
 from ovn_k8s_agents import annotation, policy  # noqa: E402
 
@@ -279,7 +279,7 @@ def main():
     try:
         kube.create_node('bench-node')
         make_objects(kube, args)
-        nb = OvsdbServer(work, [NB_SCHEMA], 'nb')
+        nb = NbDatabase(work)
         nbctl(nb.remote, 'lr-add', 'ovn_cluster_router')
         took = cold_start(args, kube, work, nb)
         switch = nb_rows(nb.remote, 'Logical_Switch', 'name', 'other_config')
