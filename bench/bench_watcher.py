@@ -152,8 +152,8 @@ class NbDatabase:
         self.client, self.watcher_args = [], []
         if kind == 'cluster-ssl':
             ca = ca_cert(pki)
-            self.cluster = OvsdbCluster(workdir, 3, NB_SCHEMA, ssl=(os.path.join(pki, 'server-privkey.pem'),
-                                                                     os.path.join(pki, 'server-cert.pem'), ca))
+            server = (os.path.join(pki, 'server-privkey.pem'), os.path.join(pki, 'server-cert.pem'), ca)
+            self.cluster = OvsdbCluster(workdir, 3, NB_SCHEMA, ssl=server)
             self.remote = self.cluster.remote
             self.dbs = [m.db for m in self.cluster.members]
             key, cert = os.path.join(pki, 'client-privkey.pem'), os.path.join(pki, 'client-cert.pem')

@@ -495,7 +495,6 @@ class ControlPlane:
 
     def create_node(self, name, internal_ip='192.0.2.10', pod_cidr=None, labels=None, ready=True):
         """Creates a Node object and writes the status a kubelet would (addresses, Ready)."""
-        from kubernetes import client
         core = self.core()
         # A plain body: the model's attribute for podCIDRs is spelled differently across client
         # versions (pod_cid_rs before 37, pod_cidrs after).

@@ -10,10 +10,14 @@ Traffic goes only to addresses inside the lab's containers and namespaces.
 import json
 import os
 import subprocess
+import sys
 import time
 
 import pytest
 import testinfra
+
+# The repository's test helpers (tests/lib: waiting.wait_for) serve the lab's tests too.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'tests', 'lib'))
 
 HOSTS = ('central', 'node1', 'node2', 'external')
 NODES = ('central', 'node1', 'node2')

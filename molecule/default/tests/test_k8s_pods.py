@@ -55,14 +55,15 @@ def create_pods(names_nodes):
     kubectl('apply', '-f', '-', stdin=json.dumps({'apiVersion': 'v1', 'kind': 'List', 'items': items}))
 
 
-def get_pods():
-    return json.loads(kubectl('get', 'pods', '-n', NS, '-o', 'json').stdout)['items']
+def get_pods(namespace=NS):
+    return json.loads(kubectl('get', 'pods', '-n', namespace, '-o', 'json').stdout)['items']
 
 
-def wait_running(names, timeout=240):
+def wait_running(names, timeout=240, namespace=NS):
+    """{name: pod} once every pod of ``names`` is Running with its address."""
     deadline = time.time() + timeout
     while True:
-        pods = dict((p['metadata']['name'], p) for p in get_pods())
+        pods = dict((p['metadata']['name'], p) for p in get_pods(namespace))
         ready = [n for n in names if pods.get(n, {}).get('status', {}).get('podIP')
                  and pods[n]['status'].get('phase') == 'Running']
         if len(ready) == len(names):
@@ -113,15 +114,23 @@ def nbctl_lab(*args):
     return nbctl(_LAB['lab'], *args)
 
 
+def fresh_namespace(name, labels=None):
+    """The namespace ``name``, deleted first if a run before left it, with ``labels``; returns
+    once the controller manager gave it its default service account (pods are refused before)."""
+    kubectl('delete', 'namespace', name, '--ignore-not-found', '--wait=true', '--timeout=120s')
+    kubectl('apply', '-f', '-', stdin=json.dumps({'apiVersion': 'v1', 'kind': 'Namespace',
+                                                 'metadata': {'name': name, 'labels': labels or {}}}))
+    for _attempt in range(60):
+        if kubectl('get', 'serviceaccount', 'default', '-n', name, check=False).returncode == 0:
+            return
+        time.sleep(1)
+    raise AssertionError('namespace %s has no default service account' % name)
+
+
 @pytest.fixture(scope='module')
 def e2e(lab, external_service):
     _LAB['lab'] = lab
-    kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s')
-    kubectl('create', 'namespace', NS)
-    for _attempt in range(60):
-        if kubectl('get', 'serviceaccount', 'default', '-n', NS, check=False).returncode == 0:
-            break
-        time.sleep(1)
+    fresh_namespace(NS)
     create_pods([('a1', NODE_NAME['node1']), ('a2', NODE_NAME['node1']), ('b1', NODE_NAME['node2'])])
     yield wait_running(['a1', 'a2', 'b1'])
     # Leave nothing behind for the other verify tests (their hand-made pods take fixed addresses).

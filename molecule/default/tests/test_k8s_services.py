@@ -6,17 +6,17 @@
 balancers and ACLs; a pod on node1 reaches the service's backends on node2 and node1, scaling
 changes which backends answer, a service without endpoints refuses at once, the external host
 reaches a NodePort service through the gateway; a default-deny policy blocks a connection that
-an allow rule by pod label, one by namespace label and an ipBlock rule open again, exactly for
-those peers."""
+an allow rule by pod label (on the named port ``http``), one by namespace label and an ipBlock
+rule open again, exactly for those peers."""
 
 import ipaddress
 import json
-import time
 
 import pytest
 
 from conftest import NODE_NAME, nbctl
-from test_k8s_pods import CLIENT, kubectl, netns, host_of
+from test_k8s_pods import CLIENT, fresh_namespace, get_pods, host_of, kubectl, netns, wait_running
+from waiting import wait_for  # tests/lib
 
 NS = 'lab-svc'
 # Namespaces of the namespace-selector test: one with the label a policy lets in, one without.
@@ -37,18 +37,7 @@ def apply(*items):
 
 
 def pods(namespace=NS):
-    return dict((p['metadata']['name'], p) for p in json.loads(kubectl('get', 'pods', '-n', namespace, '-o', 'json').stdout)['items'])
-
-
-def wait_running(names, timeout=240, namespace=NS):
-    deadline = time.time() + timeout
-    while True:
-        have = pods(namespace)
-        if all(have.get(n, {}).get('status', {}).get('phase') == 'Running' and have[n]['status'].get('podIP')
-               for n in names):
-            return have
-        assert time.time() < deadline, 'pods not running after %ds: %s' % (timeout, names)
-        time.sleep(1)
+    return dict((p['metadata']['name'], p) for p in get_pods(namespace))
 
 
 def connect(lab, pod, ip, port, timeout=3, full=False):
@@ -56,16 +45,6 @@ def connect(lab, pod, ip, port, timeout=3, full=False):
     client = CLIENT.replace('timeout=5', 'timeout=%d' % timeout)
     out = host_of(lab, pod).run("ip netns exec %s python3 -c '%s' %s %d" % (netns(pod), client, ip, port))
     return out if full else (out.rc, out.stdout.strip())
-
-
-def make_namespace(name, labels):
-    kubectl('delete', 'namespace', name, '--ignore-not-found', '--wait=true', '--timeout=120s')
-    apply({'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': name, 'labels': labels}})
-    for _attempt in range(60):
-        if kubectl('get', 'serviceaccount', 'default', '-n', name, check=False).returncode == 0:
-            return
-        time.sleep(1)
-    raise AssertionError('namespace %s has no default service account' % name)
 
 
 def cluster_ip(name):
@@ -82,24 +61,13 @@ def answers(lab, pod, ip, port, tries):
 
 
 def eventually(what, check, timeout=60):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError('timed out waiting for %s (last: %r)' % (what, last))
+    """check()'s first true value, tried once a second (each try may itself take seconds)."""
+    return wait_for(what, check, timeout=timeout, interval=1)
 
 
 @pytest.fixture(scope='module')
 def svc(lab):
-    kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s')
-    kubectl('create', 'namespace', NS)
-    for _attempt in range(60):
-        if kubectl('get', 'serviceaccount', 'default', '-n', NS, check=False).returncode == 0:
-            break
-        time.sleep(1)
+    fresh_namespace(NS)
     apply(manifest('client', NODE_NAME['node1'], {'role': 'client'}),
           manifest('other', NODE_NAME['node1'], {'role': 'other'}),
           manifest('web-1', NODE_NAME['node2'], {'app': 'web'}),
@@ -190,8 +158,8 @@ def test_default_deny_blocks_and_an_allow_by_pod_label_reopens(svc, lab):
 
 
 def test_an_allow_by_namespace_label_reopens_exactly_that_namespace(svc, lab):
-    make_namespace(PEER_NS, {'team': 'peer'})
-    make_namespace(STRANGER_NS, {'team': 'other'})
+    fresh_namespace(PEER_NS, {'team': 'peer'})
+    fresh_namespace(STRANGER_NS, {'team': 'other'})
     apply(manifest('visitor', NODE_NAME['node1'], {}, namespace=PEER_NS))
     apply(manifest('stranger', NODE_NAME['node1'], {}, namespace=STRANGER_NS))
     visitor = wait_running(['visitor'], namespace=PEER_NS)['visitor']
