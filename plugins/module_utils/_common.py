@@ -28,8 +28,15 @@ ENV_PREFIXES = {
 def connection_spec(database):
     """The connection options of a module of ``database``.
 
-    Mirrored by the doc fragment ovn_k8s.overlay.ovsdb_connection.
+    Mirrored by the doc fragment ovn_k8s.overlay.ovsdb_connection. ``database`` None: a module
+    that is told which database by an option of its own; its options have no environment
+    fallback (the remote's default is then the chosen database's own, see _ovsdb.DATABASES).
     """
+    if database is None:
+        spec = connection_spec(_ovsdb.NB_DB)
+        for option in spec.values():
+            option.pop('fallback')
+        return spec
     prefix = ENV_PREFIXES[database]
     return dict(
         remote=dict(type='str', fallback=(env_fallback, [prefix + 'REMOTE'])),
@@ -62,7 +69,8 @@ def ensure_library(module, name, import_error, probe_module):
 
 
 class OvsdbModule(AnsibleModule):
-    """An AnsibleModule that talks to one OVSDB database."""
+    """An AnsibleModule that talks to one OVSDB database (``database`` None: the module sets
+    ``self.database`` from its own options before it connects)."""
 
     def __init__(self, database, argument_spec, **kwargs):
         spec = connection_spec(database)

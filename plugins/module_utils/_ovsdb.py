@@ -46,6 +46,7 @@ except ImportError:
     OVSDBAPP_IMPORT_ERROR = traceback.format_exc()
 
 NB_DB = 'OVN_Northbound'
+SB_DB = 'OVN_Southbound'
 OVS_DB = 'Open_vSwitch'
 
 DATABASES = {
@@ -53,6 +54,11 @@ DATABASES = {
         'label': 'OVN Northbound database',
         'env': 'OVN_NB_DB',
         'default': 'unix:/var/run/ovn/ovnnb_db.sock',
+    },
+    SB_DB: {
+        'label': 'OVN Southbound database',
+        'env': 'OVN_SB_DB',
+        'default': 'unix:/var/run/ovn/ovnsb_db.sock',
     },
     OVS_DB: {
         'label': 'Open vSwitch database',
@@ -437,6 +443,14 @@ def _api_class(database):
                 return _transaction_class()(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
                                             check_error, log_errors)
         return NbApi
+    if database == SB_DB:
+        from ovsdbapp.schema.ovn_southbound import impl_idl as sb_impl_idl
+
+        class SbApi(sb_impl_idl.OvnSbApiIdlImpl):
+            def create_transaction(self, check_error=False, log_errors=True, **kwargs):
+                return _transaction_class()(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
+                                            check_error, log_errors)
+        return SbApi
     return _no_wait_ovs_api()  # a new class on every call already
 
 

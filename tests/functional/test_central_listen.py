@@ -44,24 +44,30 @@ def dbs(tmp_path):
     sb.stop()
 
 
-def converge(tmp_path, dbs, variables):
-    """Run the tasks twice; return the listeners then (NB, SB) and the two outputs."""
+def play(tmp_path, dbs, variables, *extra):
+    """One ansible-playbook run of the tasks; returns its output."""
     playbook = tmp_path / 'play.yml'
     playbook.write_text(PLAYBOOK.format(vars=variables))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_root(), ANSIBLE_NOCOLOR='1',
                ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'),
                ANSIBLE_HOME=str(tmp_path / 'ansible-home'), OVN_NB_DB=dbs[0], OVN_SB_DB=dbs[1])
-    outputs = []
-    for dummy in range(2):
-        proc = subprocess.run([ansible_playbook(), '-i', 'localhost,', '-c', 'local',
-                               '-e', 'ansible_python_interpreter=' + sys.executable, str(playbook)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              env=env, cwd=str(tmp_path), timeout=300, check=False)
-        outputs.append(proc.stdout)
-        assert proc.returncode == 0, proc.stdout
-    listeners = [subprocess.check_output([tool, '--db=' + db, 'get-connection'], universal_newlines=True).split()[-1]
-                 for tool, db in (('ovn-nbctl', dbs[0]), ('ovn-sbctl', dbs[1]))]
-    return listeners, outputs
+    proc = subprocess.run([ansible_playbook(), '-i', 'localhost,', '-c', 'local',
+                           '-e', 'ansible_python_interpreter=' + sys.executable, str(playbook)] + list(extra),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          env=env, cwd=str(tmp_path), timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout
+    return proc.stdout
+
+
+def listeners_of(dbs):
+    return [subprocess.check_output([tool, '--db=' + db, 'get-connection'], universal_newlines=True).split()[-1]
+            for tool, db in (('ovn-nbctl', dbs[0]), ('ovn-sbctl', dbs[1]))]
+
+
+def converge(tmp_path, dbs, variables):
+    """Run the tasks twice; return the listeners then (NB, SB) and the two outputs."""
+    outputs = [play(tmp_path, dbs, variables) for dummy in range(2)]
+    return listeners_of(dbs), outputs
 
 
 @pytest.mark.parametrize('variables, wanted', [
@@ -81,3 +87,17 @@ def test_default_is_the_hosts_default_address_not_every_address(tmp_path, dbs):
         assert listener.count(':') >= 2, 'a listener on every address: %s' % listener
         address = listener.split(':', 2)[2]
         assert address not in ('', '0.0.0.0', '[::]'), listener
+
+
+def test_check_mode_predicts_a_change_of_listeners_and_writes_nothing(tmp_path, dbs):
+    converge(tmp_path, dbs, '{ovn_central_listen_address: 192.0.2.10}')
+    out = play(tmp_path, dbs, '{ovn_central_listen_address: 192.0.2.20}', '--check', '--diff')
+    assert 'changed=1' in out, out
+    diff = [line.split() for line in out.splitlines() if line.startswith(('+ ', '- '))]
+    assert ['-', '"ptcp:6641:192.0.2.10"'] in diff and ['+', '"ptcp:6641:192.0.2.20"'] in diff, out
+    assert ['-', '"ptcp:6642:192.0.2.10', 'role=\\"\\""'] in diff, out
+    assert listeners_of(dbs) == ['ptcp:6641:192.0.2.10', 'ptcp:6642:192.0.2.10']
+    # The real run then makes what check mode said.
+    listeners, outputs = converge(tmp_path, dbs, '{ovn_central_listen_address: 192.0.2.20}')
+    assert listeners == ['ptcp:6641:192.0.2.20', 'ptcp:6642:192.0.2.20']
+    assert 'changed=1' in outputs[0] and 'changed=0' in outputs[1], outputs

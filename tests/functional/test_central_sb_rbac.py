@@ -158,8 +158,12 @@ def test_cluster_gives_ovn_northd_a_listener_without_role(tmp_path):
     # Databases without db: listeners: only what the role writes into them is looked at.
     nb = OvsdbServer(tmp_path, [NB_SCHEMA], 'nb')
     sb = OvsdbServer(tmp_path, [SB_SCHEMA], 'sb')
-    variables = ('{ovn_central_ssl: true, ovn_central_ssl_key: /k.pem, ovn_central_ssl_cert: /c.pem, ovn_central_ssl_ca_cert: /ca.pem, '
-                 'ovn_central_cluster_members: [localhost, c2, c3], ovn_central_listen_address: 127.0.0.1}')
+    # The SSL files must exist (ovn_db_listeners checks them); their contents are not read here.
+    for name in ('k', 'c', 'ca'):
+        (tmp_path / (name + '.pem')).write_text('not read\n')
+    variables = ('{ovn_central_ssl: true, ovn_central_ssl_key: %(d)s/k.pem, ovn_central_ssl_cert: %(d)s/c.pem, '
+                 'ovn_central_ssl_ca_cert: %(d)s/ca.pem, ovn_central_cluster_members: [localhost, c2, c3], '
+                 'ovn_central_listen_address: 127.0.0.1}' % {'d': tmp_path})
     try:
         dummy, outputs = converge(tmp_path, (nb.remote, sb.remote), variables)
         lines = subprocess.check_output(['ovn-sbctl', '--db=' + sb.remote, 'get-connection'], universal_newlines=True).splitlines()
