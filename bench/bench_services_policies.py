@@ -17,13 +17,35 @@ namespaceSelector peers on every fifth, an egress ipBlock rule on every tenth). 
   restart     the watcher again over the same objects: the time until it reports it is ready
               (every key reconciled), and the Northbound transactions and API writes it made
               (both must be zero)
+  endpoints   (--latency-changes N) with the restarted watcher still running, endpoint changes
+              as a kubelet makes them: the Ready condition of backend pods (one per service in
+              turn) to False, later back to True, through the pod status subresource at
+              --latency-rate per second; for each change the time its PATCH was answered, the
+              time a watch on the EndpointSlices saw it (the real EndpointSlice controller, which
+              may fold changes together: the output says how many slice updates carried them)
+              and the time an ``ovsdb-client monitor --timestamp`` of Load_Balancer name,vips saw
+              the service's backends change; p50/p90/p99/max and the changes that never arrived,
+              the distributions drawn into --plot (a PNG)
   baseline    (--baseline) the same VIPs the original way: one ``ovn-nbctl lb-add`` per
               service into two shared load balancers (TCP and UDP) attached to the node switch,
               in sequence; its time and the database sizes side by side
+  ovn-northd  (--northd) a copy of the cold start's Northbound database under a real ovn-northd
+              and a fresh Southbound database, twice: as the watcher made it (the load balancers
+              in the group clusterLBGroup, the group on every node switch) and with the same load
+              balancers on every switch's own load_balancer column and no group (converted in one
+              OVSDB transaction); for each, the time from northd's start to the first
+              ``ovn-nbctl --wait=sb sync``, --northd-repeats forced recomputes
+              (``inc-engine/recompute`` then a sync), northd's CPU seconds, its stopwatches, the
+              logical flows and the compacted Southbound size, side by side with the ratio. Runs
+              after the control plane is stopped. --nodes K makes K Node objects (so K node
+              switches; the pods stay on the first), at most as many /--host-prefix subnets as
+              --cluster-subnet holds (16 in the default 10.128.0.0/14; 10.128.0.0/10 holds 256)
 
 Usage (after scripts/setup):
   .venv/bin/python bench/bench_services_policies.py [--services 1000] [--endpoints 10]
       [--policies 500] [--namespaces 10] [--baseline]
+      [--latency-changes 1000 --latency-rate 20 --plot bench/endpoint-latency.png]
+      [--nodes 50 --cluster-subnet 10.128.0.0/10 --northd [--northd-repeats 3]]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -347,6 +369,8 @@ class LbMonitor:
                     pending = uuid
                     continue
                 uuid = pending if action == 'new' else uuid
+                if name.startswith('"'):  # a string that is not a plain word comes quoted (the name has a /)
+                    name = json.loads(name)
                 names[uuid] = name or names.get(uuid)
                 out.setdefault(names[uuid], []).append((when, set() if action == 'delete' else _backend_ips(vips)))
         return out
@@ -500,13 +524,14 @@ def endpoint_latency(args, kube, work, nb, proc):
     slice_updates = len(set((r[0], r[1], r[4]) for r in result if r[4] is not None))
     lb_updates = len(set((r[0], r[1], r[5]) for r in result if r[5] is not None))
     print('  never arrived (within 60 s of the last change): EndpointSlice %d, load balancer %d of %d changes; '
-          '%d changes came in %d EndpointSlice updates and %d load balancer updates (%d slice events seen in all)'
+          '%d changes came in %d EndpointSlice updates and %d load balancer updates (%d slice events seen in all, the first list included)'
           % (len(changes) - len(slice_ms), len(changes) - len(lb_ms), len(changes), len(slice_ms), slice_updates,
              lb_updates, watch.events))
     print(cpu.report())
     if args.plot:
-        x_max = max(percentile(lb_ms, 99.5) * 1.1, 10.0)
-        png.cdf_chart(args.plot, [(slice_ms, (31, 119, 180)), (between_ms, (44, 160, 44)), (lb_ms, (214, 39, 40))], x_max=x_max)
+        x_max = max(percentile(lb_ms or slice_ms or [0.0], 99.5) * 1.1, 10.0)
+        series = [(slice_ms, (31, 119, 180)), (between_ms, (44, 160, 44)), (lb_ms, (214, 39, 40))]
+        png.cdf_chart(args.plot, [s for s in series if s[0]], x_max=x_max)
         print('plot: %s (blue: patch -> EndpointSlice, green: EndpointSlice -> load balancer, red: patch -> load balancer; '
               'x clipped at %.0f ms)' % (args.plot, x_max))
     with open(os.path.join(work, 'endpoint-latency.json'), 'w', encoding='utf-8') as f:
