@@ -670,7 +670,7 @@ def northd_compare(args, work, snapshot):
     """ovn-northd on the cold start's database as the watcher made it (load balancers in a group,
     the group on every switch) and with the same load balancers on every switch directly."""
     print('ovn-northd (%s) on the cold start\'s Northbound database, two layouts of the same load balancers:'
-          % subprocess.check_output(['ovn-northd', '--version'], universal_newlines=True).split('\n')[0])
+          % subprocess.check_output(['ovn-northd', '--version'], universal_newlines=True).splitlines()[0])
     group = run_northd(args, work, 'group', snapshot, False)
     flat = run_northd(args, work, 'per-switch', snapshot, True)
     print('  per switch: %d load balancers put on each of %d switches and routers directly, the group removed' % flat['moved'])
