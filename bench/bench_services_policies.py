@@ -17,13 +17,35 @@ namespaceSelector peers on every fifth, an egress ipBlock rule on every tenth). 
   restart     the watcher again over the same objects: the time until it reports it is ready
               (every key reconciled), and the Northbound transactions and API writes it made
               (both must be zero)
+  endpoints   (--latency-changes N) with the restarted watcher still running, endpoint changes
+              as a kubelet makes them: the Ready condition of backend pods (one per service in
+              turn) to False, later back to True, through the pod status subresource at
+              --latency-rate per second; for each change the time its PATCH was answered, the
+              time a watch on the EndpointSlices saw it (the real EndpointSlice controller, which
+              may fold changes together: the output says how many slice updates carried them)
+              and the time an ``ovsdb-client monitor --timestamp`` of Load_Balancer name,vips saw
+              the service's backends change; p50/p90/p99/max and the changes that never arrived,
+              the distributions drawn into --plot (a PNG)
   baseline    (--baseline) the same VIPs the original way: one ``ovn-nbctl lb-add`` per
               service into two shared load balancers (TCP and UDP) attached to the node switch,
               in sequence; its time and the database sizes side by side
+  ovn-northd  (--northd) a copy of the cold start's Northbound database under a real ovn-northd
+              and a fresh Southbound database, twice: as the watcher made it (the load balancers
+              in the group clusterLBGroup, the group on every node switch) and with the same load
+              balancers on every switch's own load_balancer column and no group (converted in one
+              OVSDB transaction); for each, the time from northd's start to the first
+              ``ovn-nbctl --wait=sb sync``, --northd-repeats forced recomputes
+              (``inc-engine/recompute`` then a sync), northd's CPU seconds, its stopwatches, the
+              logical flows and the compacted Southbound size, side by side with the ratio. Runs
+              after the control plane is stopped. --nodes K makes K Node objects (so K node
+              switches; the pods stay on the first), at most as many /--host-prefix subnets as
+              --cluster-subnet holds (16 in the default 10.128.0.0/14; 10.128.0.0/10 holds 256)
 
 Usage (after scripts/setup):
   .venv/bin/python bench/bench_services_policies.py [--services 1000] [--endpoints 10]
       [--policies 500] [--namespaces 10] [--baseline]
+      [--latency-changes 1000 --latency-rate 20 --plot bench/endpoint-latency.png]
+      [--nodes 50 --cluster-subnet 10.128.0.0/10 --northd [--northd-repeats 3]]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,12 +53,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import calendar
+import csv
+import io
+import ipaddress
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,13 +74,15 @@ sys.path[:0] = [os.path.join(REPO, 'tests', 'lib'), os.path.join(REPO, 'agents')
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kube_control_plane  # noqa: E402
-from bench_watcher import CpuMeter, NbDatabase, metric, metrics_text, ready, run_watcher, transactions  # noqa: E402
+import png  # noqa: E402
+from bench_watcher import CpuMeter, NbDatabase, cpu_seconds, metric, metrics_text, percentile, ready, run_watcher, transactions  # noqa: E402
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402
 from ovn_k8s_agents import annotation, policy  # noqa: E402
 
 # The first node switch of an empty database gets the first /18 of 10.128.0.0/14.
 NODE_SUBNET = '10.128.0.0/18'
 FIRST_POD = 16
+SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
 
 
 def pod_ip(index):
@@ -66,6 +97,12 @@ def nbctl(remote, *args):
 def nb_rows(remote, table, *columns):
     out = json.loads(nbctl(remote, '--format=json', '--data=json', '--columns=' + ','.join(columns), 'list', table))
     return [dict(zip(out['headings'], row)) for row in out['data']]
+
+
+def container_status(i, now, ready_):
+    """The one container's status of pod ``i`` as a kubelet writes it (ready or not)."""
+    return {'name': 'c', 'image': 'x', 'imageID': '', 'ready': ready_, 'restartCount': 0, 'started': True,
+            'containerID': 'bench://p%05d' % i, 'state': {'running': {'startedAt': now}}}
 
 
 def pool_map(func, items, threads=8):
@@ -97,11 +134,7 @@ def make_objects(kube, args):
                     {'name': 'http', 'containerPort': 8080, 'protocol': 'TCP'}]}]}}
         core.create_namespaced_pod(ns, body, _preload_content=False).read()
         status = {'status': {'phase': 'Running', 'podIP': ip, 'podIPs': [{'ip': ip}], 'startTime': now,
-                             'conditions': conditions,
-                             'containerStatuses': [{'name': 'c', 'image': 'x', 'imageID': '', 'ready': True,
-                                                    'restartCount': 0, 'started': True,
-                                                    'containerID': 'bench://p%05d' % i,
-                                                    'state': {'running': {'startedAt': now}}}]}}
+                             'conditions': conditions, 'containerStatuses': [container_status(i, now, True)]}}
         core.patch_namespaced_pod_status('p%05d' % i, ns, status, _preload_content=False).read()
 
     def one_service(s):
@@ -151,7 +184,8 @@ def make_objects(kube, args):
 
 
 def converged(remote, args):
-    """Every service's load balancer with its backends and every policy's port group."""
+    """Every service's load balancer with its backends, every policy's port group and the node
+    switches that hold a load balancer group."""
     lbs = [r for r in nb_rows(remote, 'Load_Balancer', 'name', 'vips') if r['name'].startswith('Service_bench-')]
     full = 0
     for row in lbs:
@@ -162,7 +196,32 @@ def converged(remote, args):
               if dict(r['external_ids'][1]).get(policy.KIND_KEY) == 'NetworkPolicy']
     # Every policy selects one service's pods: its port group holds their ports.
     filled = sum(1 for r in groups if len(r['ports'][1] if r['ports'][0] == 'set' else [r['ports']]) == args.endpoints)
-    return full, filled
+    attached = sum(1 for r in nb_rows(remote, 'Logical_Switch', 'name', 'load_balancer_group') if cell_uuids(r['load_balancer_group']))
+    return full, filled, attached
+
+
+def cell_uuids(cell):
+    """The UUIDs in one cell of ovn-nbctl's JSON output (a single reference or a set)."""
+    if cell[0] == 'uuid':
+        return [cell[1]]
+    if cell[0] == 'set':
+        return [c[1] for c in cell[1]]
+    return []
+
+
+def add_nodes(kube, nb, args, t0):
+    """The other ``--nodes`` - 1 Node objects, made once the watcher has given bench-node its switch
+    (so that bench-node gets the first subnet, where the pods' annotations are): their switches
+    are part of the cold start."""
+    while True:
+        rows = [r for r in nb_rows(nb.remote, 'Logical_Switch', 'name', 'other_config') if r['name'] == 'bench-node']
+        if rows and dict(rows[0]['other_config'][1]).get('subnet'):
+            break
+        if time.time() - t0 > args.timeout:
+            raise SystemExit('the watcher made no switch for bench-node in %d s' % args.timeout)
+        time.sleep(0.1)
+    pool_map(lambda k: kube.create_node('bench-node-%03d' % k, internal_ip='100.64.%d.%d' % (k // 250, k % 250 + 1)),
+             range(1, args.nodes))
 
 
 def cold_start(args, kube, work, nb):
@@ -170,6 +229,8 @@ def cold_start(args, kube, work, nb):
     t0 = time.time()
     proc = run_watcher(kube, nb.remote, work, port, args, 'first')
     cpu = CpuMeter(kube, nb, proc)
+    if args.nodes > 1:
+        add_nodes(kube, nb, args, t0)
     last_count, last_change, state = transactions(nb.dbs[0]), time.time(), (0, 0)
     while True:
         if proc.poll() is not None:
@@ -179,7 +240,8 @@ def cold_start(args, kube, work, nb):
             last_count, last_change = count, time.time()
         elif time.time() - last_change >= args.quiet and metric(port, 'queue_depth') == 0:
             state = converged(nb.remote, args)
-            if state[0] >= args.services and state[1] >= args.policies and transactions(nb.dbs[0]) == last_count:
+            if (state[0] >= args.services and state[1] >= args.policies and (args.nodes == 1 or state[2] >= args.nodes)
+                    and transactions(nb.dbs[0]) == last_count):
                 break
         if time.time() - t0 > args.timeout:
             raise SystemExit('not converged in %d s (%s): see %s' % (args.timeout, converged(nb.remote, args), work))
@@ -193,9 +255,16 @@ def cold_start(args, kube, work, nb):
           % (metric(port, 'events_total{kind="netpol",result="ok"}', text) or 0,
              metric(port, 'events_total{kind="service",result="ok"}', text) or 0,
              metric(port, 'api_writes_total{kind="annotation"}', text) or 0))
+    if args.nodes > 1:
+        print('  %d node switches hold the load balancer group' % state[2])
     print(cpu.report())
     proc.terminate()
     proc.wait(30)
+    snapshot = None
+    if args.northd:
+        # The converged database, quiet now that its only writer has stopped, for ovn-northd later.
+        snapshot = os.path.join(work, 'nb-cold.db')
+        shutil.copyfile(nb.dbs[0], snapshot)
 
     before = transactions(nb.dbs[0])
     t1 = time.time()
@@ -217,9 +286,13 @@ def cold_start(args, kube, work, nb):
              metric(port, 'nb_transactions_total', text), metric(port, 'api_writes_total{kind="annotation"}', text) or 0,
              metric(port, 'api_writes_total{kind="event"}', text) or 0, args.quiet))
     print(cpu.report())
-    proc.terminate()
-    proc.wait(30)
-    return took
+    try:
+        if args.latency_changes:
+            endpoint_latency(args, kube, work, nb, proc)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return took, snapshot
 
 
 def compact_size(db):
@@ -255,6 +328,381 @@ def baseline(args, kube, work, took, size):
           % (size / 1e6, compact_size(nb2.dbs[0]) / 1e6))
 
 
+# Endpoint changes --------------------------------------------------------------------------
+def _stamp(text):
+    """Seconds since the epoch of a line ``ovsdb-client monitor --timestamp`` writes before each
+    update (UTC, milliseconds), else None."""
+    if text[:2] != '20' or text[4:5] != '-' or ',' in text:
+        return None
+    day, clock = text.split()
+    hms, _dot, frac = clock.partition('.')
+    return calendar.timegm(time.strptime(day + ' ' + hms, '%Y-%m-%d %H:%M:%S')) + float('0.' + (frac or '0'))
+
+
+def _backend_ips(vips):
+    """The backend addresses in a ``vips`` map as ovsdb-client's CSV prints it: {"vip"="ip:port,..."}."""
+    out = set()
+    for _vip, backends in re.findall(r'"([^"]*)"="([^"]*)"', vips):
+        out.update(b.rsplit(':', 1)[0].strip('[]') for b in backends.split(',') if b)
+    return out
+
+
+class LbMonitor:
+    """``ovsdb-client monitor --timestamp`` of the Load_Balancer names and vips (like PortMonitor):
+    when each load balancer's backends changed, as a separate client of the database is told."""
+
+    def __init__(self, remote, workdir):
+        self.path = os.path.join(workdir, 'lb-monitor.csv')
+        self.out = open(self.path, 'wb')
+        self.proc = subprocess.Popen(['ovsdb-client', 'monitor', '--timestamp', '--format=csv', remote, 'OVN_Northbound',
+                                      'Load_Balancer', 'name,vips'], stdout=self.out, stderr=subprocess.DEVNULL)
+
+    def history(self):
+        """{load balancer name: [(when, backend IPs after the update)]} from what was written so far."""
+        with open(self.path, encoding='utf-8') as f:
+            text = f.read()
+        out, names, when, pending = {}, {}, None, None
+        for row in csv.reader(io.StringIO(text[:text.rfind('\n') + 1])):
+            if len(row) == 1:
+                when = _stamp(row[0])
+            elif len(row) >= 4 and row[:2] != ['row', 'action'] and when is not None:
+                uuid, action, name, vips = row[:4]
+                if action == 'old':  # a modification: the old values, then a 'new' line without the row
+                    pending = uuid
+                    continue
+                uuid = pending if action == 'new' else uuid
+                if name.startswith('"'):  # a string that is not a plain word comes quoted (the name has a /)
+                    name = json.loads(name)
+                names[uuid] = name or names.get(uuid)
+                out.setdefault(names[uuid], []).append((when, set() if action == 'delete' else _backend_ips(vips)))
+        return out
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.out.close()
+
+
+class SliceWatch(threading.Thread):
+    """A watch on the EndpointSlices of the bench namespaces (``discovery.k8s.io/v1``, raw JSON like
+    PodWatch): after each event, the ready addresses of its service, {(ns, service): [(when, IPs)]}."""
+
+    def __init__(self, api_client):
+        from kubernetes import client
+        threading.Thread.__init__(self, daemon=True)
+        self.disc = client.DiscoveryV1Api(api_client)
+        self.slices, self.history, self.events = {}, {}, 0
+        self.stop = threading.Event()
+        self.rv = self.relist()
+
+    def _record(self, obj, deleted, now):
+        meta = obj['metadata']
+        svc = (meta.get('labels') or {}).get('kubernetes.io/service-name')
+        if not meta.get('namespace', '').startswith('bench-') or not svc:
+            return
+        key = (meta['namespace'], svc)
+        per_service = self.slices.setdefault(key, {})
+        if deleted:
+            per_service.pop(meta['name'], None)
+        else:
+            per_service[meta['name']] = set(e['addresses'][0] for e in obj.get('endpoints') or []
+                                            if e.get('addresses') and (e.get('conditions') or {}).get('ready') is not False)
+        self.history.setdefault(key, []).append((now, set().union(*per_service.values())))
+        self.events += 1
+
+    def relist(self):
+        doc = json.loads(self.disc.list_endpoint_slice_for_all_namespaces(_preload_content=False).data)
+        now = time.time()
+        for item in doc['items']:
+            self._record(item, False, now)
+        return doc['metadata']['resourceVersion']
+
+    def run(self):
+        while not self.stop.is_set():
+            resp = self.disc.list_endpoint_slice_for_all_namespaces(watch=True, resource_version=self.rv, timeout_seconds=30,
+                                                                    allow_watch_bookmarks=True, _preload_content=False)
+            buf = b''
+            for chunk in resp.stream(65536, decode_content=False):
+                buf += chunk
+                while b'\n' in buf:
+                    line, buf = buf.split(b'\n', 1)
+                    now = time.time()
+                    event = json.loads(line)
+                    if event.get('type') == 'ERROR':  # 410 Gone: list again
+                        self.rv = self.relist()
+                        continue
+                    self.rv = event['object']['metadata'].get('resourceVersion', self.rv)
+                    if event.get('type') in ('ADDED', 'MODIFIED', 'DELETED'):
+                        self._record(event['object'], event['type'] == 'DELETED', now)
+                if self.stop.is_set():
+                    break
+
+
+def _first(history, since, ip, ready_):
+    """The first entry of ``history`` at or after ``since`` where ``ip`` is (or is not) ready."""
+    for when, ips in history or ():
+        if when >= since and (ip in ips) == ready_:
+            return when
+    return None
+
+
+def _quantiles(label, vals):
+    return ('  %-40s p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f ms  max %7.1f ms  (%d)'
+            % (label, percentile(vals, 50), percentile(vals, 90), percentile(vals, 99), max(vals) if vals else float('nan'),
+               len(vals)))
+
+
+def endpoint_latency(args, kube, work, nb, proc):
+    """Endpoint changes as a kubelet makes them, with the restarted watcher running: the Ready
+    condition of backend pods (one per service in turn) to False, then back to True, through the
+    pod status subresource at ``--latency-rate`` per second; for each change, when the PATCH was
+    answered, when the EndpointSlice showed it and when the service's load balancer did."""
+    core = kube.core()
+    namespaces = ['bench-%d' % k for k in range(args.namespaces)]
+    n_pods = (args.latency_changes + 1) // 2
+    pods = []
+    for k in range(n_pods):
+        s, e = k % args.services, (k // args.services) % args.endpoints
+        i = s * args.endpoints + e
+        pods.append((i, namespaces[s % args.namespaces], 's%04d' % s))
+    changes = [(p, False) for p in pods] + [(p, True) for p in pods[:args.latency_changes - n_pods]]
+    monitor = LbMonitor(nb.remote, work)
+    watch = SliceWatch(kube.api_client())
+    watch.start()
+    time.sleep(1)
+    cpu = CpuMeter(kube, nb, proc)
+    done, late = [None] * len(changes), [0]
+
+    def one(c, due):
+        (i, ns, _svc), ready_ = changes[c]
+        now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+        flag = 'True' if ready_ else 'False'
+        body = {'status': {'conditions': [{'type': t, 'status': flag, 'lastTransitionTime': now} for t in ('Ready', 'ContainersReady')],
+                           'containerStatuses': [container_status(i, now, ready_)]}}
+        sent = time.time()
+        if sent - due > 0.05:
+            late[0] += 1
+        core.patch_namespaced_pod_status('p%05d' % i, ns, body, _preload_content=False).read()
+        done[c] = (sent, time.time())
+    t0 = time.time()
+    with ThreadPoolExecutor(16) as pool:
+        futures = []
+        for c in range(len(changes)):
+            due = t0 + c / args.latency_rate
+            if due > time.time():
+                time.sleep(due - time.time())
+            futures.append(pool.submit(one, c, due))
+        for f in futures:
+            f.result()
+    took = time.time() - t0
+
+    def match():
+        lbs = monitor.history()
+        out = []
+        for c, ((i, ns, svc), ready_) in enumerate(changes):
+            sent, answered = done[c]
+            seen = _first(watch.history.get((ns, svc)), sent, pod_ip(i), ready_)
+            lb = _first(lbs.get('Service_%s/%s_TCP' % (ns, svc)), sent, pod_ip(i), ready_)
+            out.append((ns, svc, sent, answered, seen, lb))
+        return out
+    deadline = time.time() + 60
+    while True:
+        result = match()
+        if all(r[4] is not None and r[5] is not None for r in result) or time.time() > deadline:
+            break
+        time.sleep(1)
+    watch.stop.set()
+    monitor.stop()
+    slice_ms = [1000 * max(0.0, r[4] - r[3]) for r in result if r[4] is not None]
+    lb_ms = [1000 * max(0.0, r[5] - r[3]) for r in result if r[5] is not None]
+    between_ms = [1000 * max(0.0, r[5] - r[4]) for r in result if r[4] is not None and r[5] is not None]
+    # The watch can hear of a change before the patching thread has read its answer: the times
+    # from the answer are clamped at 0, so the time from the request's start is printed too.
+    sent_ms = [1000 * (r[5] - r[2]) for r in result if r[5] is not None]
+    print('endpoint changes: %d Ready flips of %d backend pods over %d services (to False, then back to True), in %.1fs '
+          '(%.1f per second asked, %.1f achieved; %d sent more than 50 ms late)'
+          % (len(changes), n_pods, len(set((p[1], p[2]) for p in pods)), took, args.latency_rate, len(changes) / took, late[0]))
+    print(_quantiles('patch answered -> EndpointSlice seen', slice_ms))
+    print(_quantiles('EndpointSlice seen -> load balancer', between_ms))
+    print(_quantiles('patch answered -> load balancer', lb_ms))
+    print(_quantiles('patch sent -> load balancer', sent_ms))
+    # The EndpointSlice controller may fold several pod changes into one slice update.
+    slice_updates = len(set((r[0], r[1], r[4]) for r in result if r[4] is not None))
+    lb_updates = len(set((r[0], r[1], r[5]) for r in result if r[5] is not None))
+    print('  never arrived (within 60 s of the last change): EndpointSlice %d, load balancer %d of %d changes; '
+          '%d changes came in %d EndpointSlice updates and %d load balancer updates (%d slice events seen in all, the first list included)'
+          % (len(changes) - len(slice_ms), len(changes) - len(lb_ms), len(changes), len(slice_ms), slice_updates,
+             lb_updates, watch.events))
+    print(cpu.report())
+    if args.plot:
+        x_max = max(percentile(lb_ms or slice_ms or [0.0], 99.5) * 1.1, 10.0)
+        series = [(slice_ms, (31, 119, 180)), (between_ms, (44, 160, 44)), (lb_ms, (214, 39, 40))]
+        png.cdf_chart(args.plot, [s for s in series if s[0]], x_max=x_max)
+        print('plot: %s (blue: patch -> EndpointSlice, green: EndpointSlice -> load balancer, red: patch -> load balancer; '
+              'x clipped at %.0f ms)' % (args.plot, x_max))
+    with open(os.path.join(work, 'endpoint-latency.json'), 'w', encoding='utf-8') as f:
+        json.dump({'changes': [[p[0], p[1], p[2], r] for (p, r) in changes], 'results': result}, f)
+
+
+# ovn-northd --------------------------------------------------------------------------------
+def ovsdb_transact(sock, db, ops):
+    """One OVSDB transaction over a unix socket (JSON-RPC, RFC 7047), checked: ``ovsdb-client
+    transact`` takes it as one argument, and the per-switch layout's is larger than an argument
+    may be (128 KiB)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(sock)
+    try:
+        conn.sendall(json.dumps({'method': 'transact', 'params': [db] + ops, 'id': 1}).encode())
+        buf, decoder, msg = b'', json.JSONDecoder(), {}
+        while msg.get('id') != 1:
+            chunk = conn.recv(1 << 20)
+            if not chunk:
+                raise SystemExit('ovsdb-server closed the connection during the transaction')
+            buf += chunk
+            while buf.strip():
+                try:
+                    text = buf.decode('utf-8').lstrip()
+                    msg, end = decoder.raw_decode(text)
+                except ValueError:  # an incomplete message (or character) so far
+                    break
+                buf = text[end:].encode('utf-8')
+                if msg.get('method') == 'echo':
+                    conn.sendall(json.dumps({'result': msg.get('params'), 'error': None, 'id': msg.get('id')}).encode())
+                if msg.get('id') == 1:
+                    break
+    finally:
+        conn.close()
+    errors = [r for r in msg.get('result') or [] if r and r.get('error')]
+    if msg.get('error') or errors:
+        raise SystemExit('the transaction failed: %s' % (msg.get('error') or errors))
+    return msg['result']
+
+
+def per_switch_layout(nb):
+    """Turn the watcher's layout into the per-switch one in one transaction: every holder of the
+    group gets the group's load balancers in its own ``load_balancer`` column, and the group goes."""
+    groups = [g for g in nb_rows(nb.remote, 'Load_Balancer_Group', '_uuid', 'name', 'load_balancer') if g['name'] == 'clusterLBGroup']
+    if not groups:
+        raise SystemExit('the watcher\'s database has no load balancer group clusterLBGroup')
+    gid, lbs = groups[0]['_uuid'][1], cell_uuids(groups[0]['load_balancer'])
+    ops, holders = [], 0
+    for table in ('Logical_Switch', 'Logical_Router'):
+        for row in nb_rows(nb.remote, table, '_uuid', 'load_balancer_group'):
+            if gid in cell_uuids(row['load_balancer_group']):
+                ops.append({'op': 'mutate', 'table': table, 'where': [['_uuid', '==', ['uuid', row['_uuid'][1]]]],
+                            'mutations': [['load_balancer', 'insert', ['set', [['uuid', u] for u in lbs]]],
+                                          ['load_balancer_group', 'delete', ['set', [['uuid', gid]]]]]})
+                holders += 1
+    ops.append({'op': 'delete', 'table': 'Load_Balancer_Group', 'where': [['_uuid', '==', ['uuid', gid]]]})
+    ovsdb_transact(nb.sock, 'OVN_Northbound', ops)
+    return len(lbs), holders
+
+
+def stopwatches(text):
+    """``stopwatch/show`` -> {name: {'Total samples': n, 'Maximum': ms, ...}}."""
+    out, name = {}, None
+    for line in text.splitlines():
+        if line.startswith("Statistics for '"):
+            name = line.split("'")[1]
+            out[name] = {}
+        elif name and ':' in line:
+            key, value = line.strip().split(':', 1)
+            try:
+                out[name][key.strip()] = float(value.split()[0])
+            except (IndexError, ValueError):
+                pass
+    return out
+
+
+def row_count(remote, db, table):
+    out = subprocess.check_output(['ovsdb-client', 'transact', remote, json.dumps(
+        [db, {'op': 'select', 'table': table, 'where': [], 'columns': ['_uuid']}])])
+    return len(json.loads(out)[0]['rows'])
+
+
+def run_northd(args, work, label, snapshot, per_switch):
+    """A real ovn-northd against a copy of ``snapshot`` and a fresh Southbound database."""
+    d = os.path.join(work, 'northd-' + label)
+    os.makedirs(d)
+    nb = OvsdbServer(d, [NB_SCHEMA], 'nb')
+    nb.stop(wait=True)
+    shutil.copyfile(snapshot, nb.dbs[0])
+    subprocess.check_call(['ovsdb-tool', 'compact', nb.dbs[0]])
+    nb.start()
+    sb = OvsdbServer(d, [SB_SCHEMA], 'sb')
+    out = {}
+    if per_switch:
+        out['moved'] = per_switch_layout(nb)
+    nbctl(nb.remote, 'init')
+    ctl = os.path.join(d, 'northd.ctl')
+    wait = ['--timeout=%d' % args.timeout, '--wait=sb', 'sync']
+
+    def appctl(*cmd):
+        return subprocess.check_output(['ovn-appctl', '-t', ctl] + list(cmd), universal_newlines=True)
+    t0 = time.time()
+    proc = subprocess.Popen(['ovn-northd', '--ovnnb-db=' + nb.remote, '--ovnsb-db=' + sb.remote, '--unixctl=' + ctl,
+                             '--pidfile=' + os.path.join(d, 'northd.pid'), '--log-file=' + os.path.join(d, 'northd.log')],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        nbctl(nb.remote, *wait)
+        out['first'] = time.time() - t0
+        out['cpu_first'] = cpu_seconds(proc.pid)
+        appctl('stopwatch/reset')
+        t = time.time()
+        nbctl(nb.remote, *wait)
+        out['sync'] = time.time() - t
+        out['recompute'] = []
+        for _i in range(args.northd_repeats):
+            t = time.time()
+            appctl('inc-engine/recompute')
+            nbctl(nb.remote, *wait)
+            out['recompute'].append(time.time() - t)
+        out['cpu'] = cpu_seconds(proc.pid)
+        out['stopwatch'] = stopwatches(appctl('stopwatch/show'))
+        out['lflows'] = row_count(sb.remote, 'OVN_Southbound', 'Logical_Flow')
+        out['dp_groups'] = row_count(sb.remote, 'OVN_Southbound', 'Logical_DP_Group')
+        out['sb_lbs'] = row_count(sb.remote, 'OVN_Southbound', 'Load_Balancer')
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        sb.stop(wait=True)
+        nb.stop(wait=True)
+    out['sb_size'] = compact_size(sb.dbs[0])
+    out['nb_size'] = compact_size(nb.dbs[0])
+    return out
+
+
+def northd_compare(args, work, snapshot):
+    """ovn-northd on the cold start's database as the watcher made it (load balancers in a group,
+    the group on every switch) and with the same load balancers on every switch directly."""
+    print('ovn-northd (%s) on the cold start\'s Northbound database, two layouts of the same load balancers:'
+          % subprocess.check_output(['ovn-northd', '--version'], universal_newlines=True).splitlines()[0])
+    group = run_northd(args, work, 'group', snapshot, False)
+    flat = run_northd(args, work, 'per-switch', snapshot, True)
+    print('  per switch: %d load balancers put on each of %d switches and routers directly, the group removed' % flat['moved'])
+
+    def median(vals):
+        return sorted(vals)[len(vals) // 2]
+    rows = [('start -> first --wait=sb sync (s)', lambda r: r['first'], '%.2f'),
+            ('northd CPU until then (s)', lambda r: r['cpu_first'], '%.2f'),
+            ('--wait=sb sync, no recompute forced (s)', lambda r: r['sync'], '%.3f'),
+            ('recompute + sync, median of %d (s)' % args.northd_repeats, lambda r: median(r['recompute']), '%.3f'),
+            ('recompute + sync, max (s)', lambda r: max(r['recompute']), '%.3f'),
+            ('northd CPU, start to end (s)', lambda r: r['cpu'], '%.2f')]
+    for watch in ('ovnnb_db_run', 'build_lflows', 'lflows_lbs', 'lflows_to_sb'):
+        rows.append(('stopwatch %s max (ms)' % watch, lambda r, w=watch: r['stopwatch'].get(w, {}).get('Maximum', float('nan')), '%.0f'))
+    rows += [('logical flows', lambda r: r['lflows'], '%d'),
+             ('logical datapath groups', lambda r: r['dp_groups'], '%d'),
+             ('Southbound load balancers', lambda r: r['sb_lbs'], '%d'),
+             ('Southbound compacted (MB)', lambda r: r['sb_size'] / 1e6, '%.2f'),
+             ('Northbound compacted (MB)', lambda r: r['nb_size'] / 1e6, '%.2f')]
+    print('  %-44s %14s %14s %8s' % ('', 'group', 'per switch', 'ratio'))
+    for name, get, fmt in rows:
+        a, b = get(group), get(flat)
+        print('  %-44s %14s %14s %8s' % (name, fmt % a, fmt % b, '%.2fx' % (b / a) if a else '-'))
+    print('  (stopwatches since the first sync: one plain sync and the %d forced recomputes)' % args.northd_repeats)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--services', type=int, default=1000)
@@ -270,29 +718,58 @@ def main():
     p.add_argument('--keep', action='store_true')
     p.add_argument('--profile-restart', default=None, help='run the restarted watcher under cProfile, stats to this file')
     p.add_argument('--python', default='/usr/bin/python3')
+    p.add_argument('--nodes', type=int, default=1, help='Node objects, so node switches (the pods stay on the first)')
+    p.add_argument('--cluster-subnet', default='10.128.0.0/14',
+                   help="the watcher's --cluster-subnet; must begin at 10.128.0.0 (more nodes: e.g. 10.128.0.0/10)")
+    p.add_argument('--latency-changes', type=int, default=0,
+                   help='endpoint changes (pod Ready flips) timed with the restarted watcher running (0: none)')
+    p.add_argument('--latency-rate', type=float, default=20.0, help='endpoint changes per second')
+    p.add_argument('--plot', default=None, help='PNG of the endpoint-change latency distributions')
+    p.add_argument('--northd', action='store_true',
+                   help='ovn-northd on the cold start\'s database: the load balancer group versus per-switch attachment')
+    p.add_argument('--northd-repeats', type=int, default=3, help='forced recomputes timed per layout')
     args = p.parse_args()
     if args.services * args.endpoints + FIRST_POD > 16000:
         raise SystemExit('at most about 16,000 pods fit the node subnet %s' % NODE_SUBNET)
+    cluster = ipaddress.ip_network(args.cluster_subnet)
+    if cluster.network_address != ipaddress.ip_address('10.128.0.0') or cluster.prefixlen > 18:
+        raise SystemExit('--cluster-subnet %s must begin at 10.128.0.0 and hold %s (the pods\' addresses)'
+                         % (args.cluster_subnet, NODE_SUBNET))
+    if not 1 <= args.nodes <= 2 ** (args.host_prefix - cluster.prefixlen):
+        raise SystemExit('--nodes %d: between 1 and %d node subnets of /%d fit %s'
+                         % (args.nodes, 2 ** (args.host_prefix - cluster.prefixlen), args.host_prefix, cluster))
+    if not 0 <= (args.latency_changes + 1) // 2 <= args.services * args.endpoints or args.latency_rate <= 0:
+        raise SystemExit('--latency-changes %d: each change flips one of the %d pods, two changes per pod at most; '
+                         '--latency-rate must be above 0' % (args.latency_changes, args.services * args.endpoints))
     work = tempfile.mkdtemp(prefix='bench-svc-pol-')
-    kube = kube_control_plane.ControlPlane(kube_control_plane.bin_dir())
-    kube.start()
+    nb = None
     try:
-        kube.create_node('bench-node')
-        make_objects(kube, args)
-        nb = NbDatabase(work)
-        nbctl(nb.remote, 'lr-add', 'ovn_cluster_router')
-        took = cold_start(args, kube, work, nb)
-        switch = nb_rows(nb.remote, 'Logical_Switch', 'name', 'other_config')
-        subnets = [dict(r['other_config'][1]).get('subnet') for r in switch]
-        if NODE_SUBNET not in subnets:
-            print('WARNING: the node switch has %s, not %s: the pods\' annotations did not fit it' % (subnets, NODE_SUBNET))
-        nb.stop()
-        size = compact_size(nb.dbs[0])
-        print('Northbound database of the watcher, compacted: %.1f MB' % (size / 1e6))
-        if args.baseline:
-            baseline(args, kube, work, took, size)
+        kube = kube_control_plane.ControlPlane(kube_control_plane.bin_dir())
+        kube.start()
+        try:
+            kube.create_node('bench-node')
+            make_objects(kube, args)
+            nb = NbDatabase(work)
+            nbctl(nb.remote, 'lr-add', 'ovn_cluster_router')
+            took, snapshot = cold_start(args, kube, work, nb)
+            switch = nb_rows(nb.remote, 'Logical_Switch', 'name', 'other_config')
+            subnets = dict((r['name'], dict(r['other_config'][1]).get('subnet')) for r in switch)
+            if subnets.get('bench-node') != NODE_SUBNET:
+                print('WARNING: the node switch has %s, not %s: the pods\' annotations did not fit it'
+                      % (subnets.get('bench-node'), NODE_SUBNET))
+            nb.stop()
+            size = compact_size(nb.dbs[0])
+            print('Northbound database of the watcher, compacted: %.1f MB' % (size / 1e6))
+            if args.baseline:
+                baseline(args, kube, work, took, size)
+        finally:
+            if nb is not None:
+                nb.stop()  # again after a failure: a second stop does nothing
+            kube.stop()
+        if args.northd:
+            # With the control plane stopped: ovn-northd has the cores to itself (but for other sessions).
+            northd_compare(args, work, snapshot)
     finally:
-        kube.stop()
         if args.keep:
             print('kept %s' % work)
         else:
