@@ -386,6 +386,14 @@ def test_pod_and_namespace_changes_reach_only_the_policies_that_can_select_them(
         tampered = ['192.0.2.99']
         assert address_sets(cluster.nb)[y_set] == tampered
 
+        # A readiness flip of the pod in X (an endpoint change, the most frequent pod update)
+        # changes nothing a policy reads: Z, tampered with too, is not reconciled for it.
+        cluster.nb.ctl('add', 'Address_Set', z_set, 'addresses', '192.0.2.98')
+        cluster.core.patch_namespaced_pod_status('web', x, {'status': {'conditions': [
+            {'type': 'Ready', 'status': 'False'}, {'type': 'ContainersReady', 'status': 'False'}]}})
+        _stays('Z was reconciled for a readiness change',
+               lambda: sorted(address_sets(cluster.nb)[z_set]) == sorted([ip, '192.0.2.98']), 2.0)
+
         # A pod label change in X: Z's peer set follows it, Y is not reconciled.
         cluster.core.patch_namespaced_pod('web', x, {'metadata': {'labels': {'app': 'other'}}})
         wait_for('web out of Z\'s address set', lambda: address_sets(cluster.nb)[z_set] == [], timeout=30)

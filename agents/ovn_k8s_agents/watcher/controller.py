@@ -241,6 +241,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self._gateways_seen = None
         self._slice_owner = {}
         self._policy_ns_in_nb = set()
+        self._pod_policy_facts = None  # pod key -> netpol.policy_facts as last seen (the pod informer's thread)
         self.services = Informer('service', self.core.list_service_for_all_namespaces, self._changed('service'),
                                  metrics, self.stop_event, watch_timeout)
         self.slices = Informer('endpointslice', client.DiscoveryV1Api(api_client).list_endpoint_slice_for_all_namespaces,
@@ -259,7 +260,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
     def _pods_changed(self, keys):
         self.queue.add_many([('pod', k) for k in keys])
         if self.policies.synced.is_set():
-            self._pod_namespaces_changed(set(k.split('/', 1)[0] for k in keys))
+            self._pods_changed_for_policies(keys)
 
     # Life ----------------------------------------------------------------------------------
     def start(self):

@@ -29,6 +29,7 @@ the policy, and the pods it selects stay isolated (``namespace_model`` fails clo
 
 from __future__ import absolute_import, division, print_function
 
+import functools
 import logging
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _nb_acl, _ovsdb
@@ -40,17 +41,39 @@ TABLES = dict(_nb_acl.PORT_GROUP_TABLES, **_nb_acl.ADDRESS_SET_TABLES)
 POLICY_KINDS = ('NetworkPolicy', 'NetworkPolicyDeny')
 
 
+@functools.lru_cache(maxsize=65536)
+def _annotated_ip(legacy, modern):
+    """The address in a pod's network annotation (its two forms' raw values), or None. Cached:
+    every policy sync looks at every pod, and the annotation of a pod rarely changes."""
+    raw = dict((k, v) for k, v in ((annotation.LEGACY_KEY, legacy), (annotation.MODERN_KEY, modern)) if v is not None)
+    try:
+        net = annotation.parse(raw)
+    except annotation.AnnotationError:
+        return None
+    return str(net.ip) if net is not None else None
+
+
 def _with_annotated_ip(pod):
     """``pod`` with ``status.podIPs`` from its network annotation when it has one."""
-    meta = pod.get('metadata') or {}
-    try:
-        net = annotation.parse(meta.get('annotations'))
-    except annotation.AnnotationError:
+    notes = (pod.get('metadata') or {}).get('annotations') or {}
+    ip = _annotated_ip(notes.get(annotation.LEGACY_KEY), notes.get(annotation.MODERN_KEY))
+    if ip is None:
         return pod
-    if net is None:
-        return pod
-    status = dict(pod.get('status') or {}, podIP=str(net.ip), podIPs=[{'ip': str(net.ip)}])
+    status = dict(pod.get('status') or {}, podIP=ip, podIPs=[{'ip': ip}])
     return dict(pod, status=status)
+
+
+def policy_facts(pod):
+    """What the translation of policies reads of a pod (policy.Cluster, PodInfo): a change of
+    anything else (its readiness, a condition, a container's state) cannot change a port group
+    or an address set."""
+    if pod is None:
+        return None
+    meta, spec, status = pod.get('metadata') or {}, pod.get('spec') or {}, pod.get('status') or {}
+    notes = meta.get('annotations') or {}
+    return (tuple(sorted((meta.get('labels') or {}).items())), bool(spec.get('hostNetwork')), spec.get('nodeName'),
+            status.get('phase') in ('Succeeded', 'Failed'), notes.get(annotation.LEGACY_KEY),
+            notes.get(annotation.MODERN_KEY), status.get('podIP'), tuple(p.get('ip') for p in status.get('podIPs') or []))
 
 
 def reaches_other_namespaces(pol):
@@ -92,6 +115,29 @@ class PolicyHandler(object):
     def _cross_namespace_policies(self):
         """The namespaces with a policy that may pick pods of other namespaces as peers."""
         return set(k.split('/', 1)[0] for k, p in self.policies.items() if reaches_other_namespaces(p))
+
+    def _pods_changed_for_policies(self, keys):
+        """Pods ``keys`` changed: queue the namespaces whose policies may select them, if what
+        the policies read of a pod changed (a readiness flip, the most frequent pod update, does
+        not; before this filter it made every endpoint change recompute its namespace's
+        policies over every pod of the cluster)."""
+        seen = self._pod_policy_facts
+        if seen is None:
+            # The first pod change once the policies are listed: what every other pod looked
+            # like then is the reference (the start-up reconcile of each namespace read it).
+            changed = set(keys)
+            seen = self._pod_policy_facts = dict((k, policy_facts(p)) for k, p in self.pods.items() if k not in changed)
+        namespaces = set()
+        for key in keys:
+            facts = policy_facts(self.pods.get(key))
+            if key not in seen or seen[key] != facts:
+                namespaces.add(key.split('/', 1)[0])
+            if facts is None:
+                seen.pop(key, None)
+            else:
+                seen[key] = facts
+        if namespaces:
+            self._pod_namespaces_changed(namespaces)
 
     def _pod_namespaces_changed(self, namespaces):
         """Pods of ``namespaces`` changed: queue the namespaces whose policies may select them."""
