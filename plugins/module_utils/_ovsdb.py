@@ -336,7 +336,7 @@ class Client:
                 for uuid in _referenced(row, column):
                     index.setdefault(uuid, []).append(row)
             else:
-                index.setdefault(getattr(row, column), []).append(row)
+                index.setdefault(_scalar(row, column), []).append(row)
         self._indexes[key] = (seqno, index)
         return index
 
@@ -408,18 +408,34 @@ class Client:
                                     % (self.label, self.remote, exc))
 
 
-def _referenced(row, column):
-    """The UUIDs in reference column ``column`` of ``row``.
+def _unchanged_datum(row, column):
+    """The IDL's own datum of ``column`` of ``row`` when the row has no change pending, else None.
 
-    Read from the IDL's own copy of the column when the row has no change pending: the IDL's
-    attribute access rebuilds the whole set on every read (ovs 3.1), which for a group of a
-    thousand load balancers made each index rebuild convert a thousand references.
+    The IDL's attribute access rebuilds the value on every read (ovs 3.1: a whole set is
+    converted, atom by atom); an index over thousands of rows, rebuilt after each commit, pays
+    that for every row.
     """
     own = row.__dict__
     data = own.get('_data')
-    if (data is not None and column in data and data[column].type.is_set()
-            and not own.get('_changes') and not own.get('_mutations')):
-        return [atom.value for atom in data[column].values]
+    if data is None or column not in data or own.get('_changes') or own.get('_mutations'):
+        return None
+    return data[column]
+
+
+def _scalar(row, column):
+    """The value of a scalar (exactly one value) column, as ``getattr(row, column)`` gives it."""
+    datum = _unchanged_datum(row, column)
+    if datum is not None and datum.type.is_scalar() and len(datum.values) == 1 and not datum.type.key.ref_table_name:
+        return next(iter(datum.values)).value
+    return getattr(row, column)
+
+
+def _referenced(row, column):
+    """The UUIDs in reference set ``column`` of ``row`` (a group of a thousand load balancers
+    read through the IDL's attribute access converted a thousand references per index rebuild)."""
+    datum = _unchanged_datum(row, column)
+    if datum is not None and datum.type.is_set():
+        return [atom.value for atom in datum.values]
     return [child.uuid for child in getattr(row, column)]
 
 
