@@ -620,7 +620,40 @@ def row_count(remote, db, table):
     return len(json.loads(out)[0]['rows'])
 
 
-def run_northd(args, work, label, snapshot, per_switch):
+def original_layout(nb):
+    """Turn the watcher's layout into the original's, for the same services: all VIPs in two
+    shared load balancers (TCP, UDP) attached to every switch and router that held the group;
+    the group and the per-service load balancers go. One transaction."""
+    groups = [g for g in nb_rows(nb.remote, 'Load_Balancer_Group', '_uuid', 'name', 'load_balancer') if g['name'] == 'clusterLBGroup']
+    if not groups:
+        raise SystemExit('the watcher\'s database has no load balancer group clusterLBGroup')
+    gid, members = groups[0]['_uuid'][1], set(cell_uuids(groups[0]['load_balancer']))
+    vips = {'tcp': [], 'udp': []}
+    ops = []
+    for lb in nb_rows(nb.remote, 'Load_Balancer', '_uuid', 'vips', 'protocol'):
+        if lb['_uuid'][1] not in members:
+            continue
+        protocol = lb['protocol'] if isinstance(lb['protocol'], str) else 'tcp'
+        vips.setdefault(protocol, []).extend(lb['vips'][1])
+        ops.append({'op': 'delete', 'table': 'Load_Balancer', 'where': [['_uuid', '==', ['uuid', lb['_uuid'][1]]]]})
+    for protocol in ('tcp', 'udp'):
+        ops.insert(0, {'op': 'insert', 'table': 'Load_Balancer', 'uuid-name': 'shared_' + protocol,
+                       'row': {'name': 'k8s-cluster-lb-' + protocol, 'protocol': protocol, 'vips': ['map', vips[protocol]]}})
+    holders = 0
+    for table in ('Logical_Switch', 'Logical_Router'):
+        for row in nb_rows(nb.remote, table, '_uuid', 'load_balancer_group'):
+            if gid in cell_uuids(row['load_balancer_group']):
+                ops.insert(2, {'op': 'mutate', 'table': table, 'where': [['_uuid', '==', ['uuid', row['_uuid'][1]]]],
+                               'mutations': [['load_balancer', 'insert', ['set', [['named-uuid', 'shared_tcp'],
+                                                                                  ['named-uuid', 'shared_udp']]]],
+                                             ['load_balancer_group', 'delete', ['set', [['uuid', gid]]]]]})
+                holders += 1
+    ops.append({'op': 'delete', 'table': 'Load_Balancer_Group', 'where': [['_uuid', '==', ['uuid', gid]]]})
+    ovsdb_transact(nb.sock, 'OVN_Northbound', ops)
+    return sum(len(v) for v in vips.values()), holders
+
+
+def run_northd(args, work, label, snapshot, layout):
     """A real ovn-northd against a copy of ``snapshot`` and a fresh Southbound database."""
     d = os.path.join(work, 'northd-' + label)
     os.makedirs(d)
@@ -631,8 +664,10 @@ def run_northd(args, work, label, snapshot, per_switch):
     nb.start()
     sb = OvsdbServer(d, [SB_SCHEMA], 'sb')
     out = {}
-    if per_switch:
+    if layout == 'per-switch':
         out['moved'] = per_switch_layout(nb)
+    elif layout == 'original':
+        out['moved'] = original_layout(nb)
     nbctl(nb.remote, 'init')
     ctl = os.path.join(d, 'northd.ctl')
     wait = ['--timeout=%d' % args.timeout, '--wait=sb', 'sync']
@@ -674,12 +709,15 @@ def run_northd(args, work, label, snapshot, per_switch):
 
 def northd_compare(args, work, snapshot):
     """ovn-northd on the cold start's database as the watcher made it (load balancers in a group,
-    the group on every switch) and with the same load balancers on every switch directly."""
-    print('ovn-northd (%s) on the cold start\'s Northbound database, two layouts of the same load balancers:'
+    the group on every switch), with the same load balancers on every switch directly, and with
+    the same VIPs the original's way (two shared load balancers on every switch)."""
+    print('ovn-northd (%s) on the cold start\'s Northbound database, three layouts of the same services:'
           % subprocess.check_output(['ovn-northd', '--version'], universal_newlines=True).splitlines()[0])
-    group = run_northd(args, work, 'group', snapshot, False)
-    flat = run_northd(args, work, 'per-switch', snapshot, True)
+    group = run_northd(args, work, 'group', snapshot, 'group')
+    flat = run_northd(args, work, 'per-switch', snapshot, 'per-switch')
+    orig = run_northd(args, work, 'original', snapshot, 'original')
     print('  per switch: %d load balancers put on each of %d switches and routers directly, the group removed' % flat['moved'])
+    print('  original: %d VIPs in two shared load balancers on each of %d switches and routers' % orig['moved'])
 
     def median(vals):
         return sorted(vals)[len(vals) // 2]
@@ -696,10 +734,11 @@ def northd_compare(args, work, snapshot):
              ('Southbound load balancers', lambda r: r['sb_lbs'], '%d'),
              ('Southbound compacted (MB)', lambda r: r['sb_size'] / 1e6, '%.2f'),
              ('Northbound compacted (MB)', lambda r: r['nb_size'] / 1e6, '%.2f')]
-    print('  %-44s %14s %14s %8s' % ('', 'group', 'per switch', 'ratio'))
+    print('  %-44s %12s %12s %8s %12s %8s' % ('', 'group', 'per switch', 'ratio', 'original', 'ratio'))
     for name, get, fmt in rows:
-        a, b = get(group), get(flat)
-        print('  %-44s %14s %14s %8s' % (name, fmt % a, fmt % b, '%.2fx' % (b / a) if a else '-'))
+        a, b, c = get(group), get(flat), get(orig)
+        print('  %-44s %12s %12s %8s %12s %8s' % (name, fmt % a, fmt % b, '%.2fx' % (b / a) if a else '-',
+                                                  fmt % c, '%.2fx' % (c / a) if a else '-'))
     print('  (stopwatches since the first sync: one plain sync and the %d forced recomputes)' % args.northd_repeats)
 
 
