@@ -65,7 +65,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -75,7 +74,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kube_control_plane  # noqa: E402
 import png  # noqa: E402
-from bench_watcher import CpuMeter, NbDatabase, cpu_seconds, metric, metrics_text, percentile, ready, run_watcher, transactions  # noqa: E402
+from bench_watcher import CpuMeter, NbDatabase, RawWatch, cpu_seconds, metric, metrics_text, percentile, ready, run_watcher, transactions  # noqa: E402
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402
 from ovn_k8s_agents import annotation, policy  # noqa: E402
 
@@ -383,17 +382,21 @@ class LbMonitor:
         self.out.close()
 
 
-class SliceWatch(threading.Thread):
-    """A watch on the EndpointSlices of the bench namespaces (``discovery.k8s.io/v1``, raw JSON like
-    PodWatch): after each event, the ready addresses of its service, {(ns, service): [(when, IPs)]}."""
+class SliceWatch(RawWatch):
+    """A watch on the EndpointSlices of the bench namespaces (``discovery.k8s.io/v1``): after each
+    event, the ready addresses of its service, {(ns, service): [(when, IPs)]}."""
 
     def __init__(self, api_client):
         from kubernetes import client
-        threading.Thread.__init__(self, daemon=True)
         self.disc = client.DiscoveryV1Api(api_client)
         self.slices, self.history, self.events = {}, {}, 0
-        self.stop = threading.Event()
-        self.rv = self.relist()
+        RawWatch.__init__(self)
+
+    def list_call(self, **kwargs):
+        return self.disc.list_endpoint_slice_for_all_namespaces(**kwargs)
+
+    def on_object(self, obj, kind, now):
+        self._record(obj, kind == 'DELETED', now)
 
     def _record(self, obj, deleted, now):
         meta = obj['metadata']
@@ -409,33 +412,6 @@ class SliceWatch(threading.Thread):
                                             if e.get('addresses') and (e.get('conditions') or {}).get('ready') is not False)
         self.history.setdefault(key, []).append((now, set().union(*per_service.values())))
         self.events += 1
-
-    def relist(self):
-        doc = json.loads(self.disc.list_endpoint_slice_for_all_namespaces(_preload_content=False).data)
-        now = time.time()
-        for item in doc['items']:
-            self._record(item, False, now)
-        return doc['metadata']['resourceVersion']
-
-    def run(self):
-        while not self.stop.is_set():
-            resp = self.disc.list_endpoint_slice_for_all_namespaces(watch=True, resource_version=self.rv, timeout_seconds=30,
-                                                                    allow_watch_bookmarks=True, _preload_content=False)
-            buf = b''
-            for chunk in resp.stream(65536, decode_content=False):
-                buf += chunk
-                while b'\n' in buf:
-                    line, buf = buf.split(b'\n', 1)
-                    now = time.time()
-                    event = json.loads(line)
-                    if event.get('type') == 'ERROR':  # 410 Gone: list again
-                        self.rv = self.relist()
-                        continue
-                    self.rv = event['object']['metadata'].get('resourceVersion', self.rv)
-                    if event.get('type') in ('ADDED', 'MODIFIED', 'DELETED'):
-                        self._record(event['object'], event['type'] == 'DELETED', now)
-                if self.stop.is_set():
-                    break
 
 
 def _first(history, since, ip, ready_):

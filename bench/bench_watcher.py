@@ -234,30 +234,34 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(round(q / 100.0 * (len(values) - 1))))]
 
 
-class PodWatch(threading.Thread):
-    """Records when each pod of ``ns`` is first seen with its ``ovn`` annotation (a raw watch:
-    no client models, so the bench spends little of the shared CPU on it)."""
+class RawWatch(threading.Thread):
+    """A list, then a watch from its resourceVersion, on raw JSON (no client models, so the bench
+    spends little of the shared CPU on it); 410 Gone lists again. Subclasses give ``list_call``
+    (the client's list method, with its fixed arguments) and ``on_object(obj, event type or
+    None for a listed object, when)``."""
 
-    def __init__(self, core, ns):
+    def __init__(self):
         threading.Thread.__init__(self, daemon=True)
-        self.core, self.ns = core, ns
-        self.seen = {}
         self.stop = threading.Event()
         self.rv = self.relist()
 
+    def list_call(self, **kwargs):
+        raise NotImplementedError
+
+    def on_object(self, obj, kind, now):
+        raise NotImplementedError
+
     def relist(self):
-        doc = json.loads(self.core.list_namespaced_pod(self.ns, _preload_content=False).data)
+        doc = json.loads(self.list_call(_preload_content=False).data)
         now = time.time()
-        for pod in doc['items']:
-            meta = pod['metadata']
-            if 'ovn' in (meta.get('annotations') or {}):
-                self.seen.setdefault(meta['name'], now)
+        for obj in doc['items']:
+            self.on_object(obj, None, now)
         return doc['metadata']['resourceVersion']
 
     def run(self):
         while not self.stop.is_set():
-            resp = self.core.list_namespaced_pod(self.ns, watch=True, resource_version=self.rv, timeout_seconds=30,
-                                                 allow_watch_bookmarks=True, _preload_content=False)
+            resp = self.list_call(watch=True, resource_version=self.rv, timeout_seconds=30, allow_watch_bookmarks=True,
+                                  _preload_content=False)
             buf = b''
             for chunk in resp.stream(65536, decode_content=False):
                 buf += chunk
@@ -268,12 +272,28 @@ class PodWatch(threading.Thread):
                     if event.get('type') == 'ERROR':  # 410 Gone: list again
                         self.rv = self.relist()
                         continue
-                    meta = event['object']['metadata']
-                    self.rv = meta.get('resourceVersion', self.rv)
-                    if 'ovn' in (meta.get('annotations') or {}) and meta.get('name') not in self.seen:
-                        self.seen[meta['name']] = now
+                    self.rv = event['object']['metadata'].get('resourceVersion', self.rv)
+                    if event.get('type') in ('ADDED', 'MODIFIED', 'DELETED'):
+                        self.on_object(event['object'], event['type'], now)
                 if self.stop.is_set():
                     break
+
+
+class PodWatch(RawWatch):
+    """Records when each pod of ``ns`` is first seen with its ``ovn`` annotation."""
+
+    def __init__(self, core, ns):
+        self.core, self.ns = core, ns
+        self.seen = {}
+        RawWatch.__init__(self)
+
+    def list_call(self, **kwargs):
+        return self.core.list_namespaced_pod(self.ns, **kwargs)
+
+    def on_object(self, obj, kind, now):
+        meta = obj['metadata']
+        if kind != 'DELETED' and 'ovn' in (meta.get('annotations') or {}):
+            self.seen.setdefault(meta['name'], now)
 
 
 class PortMonitor:

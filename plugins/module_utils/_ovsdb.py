@@ -467,22 +467,22 @@ def _api_class(database):
     first client's (perhaps stopped) connection; a subclass per client gives each its own.
     """
     if database == NB_DB:
-        from ovsdbapp.schema.ovn_northbound import impl_idl
-
-        class NbApi(impl_idl.OvnNbApiIdlImpl):
-            def create_transaction(self, check_error=False, log_errors=True, **kwargs):
-                return _transaction_class()(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
-                                            check_error, log_errors)
-        return NbApi
+        from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl_idl
+        return _following_api(nb_impl_idl.OvnNbApiIdlImpl)
     if database == SB_DB:
         from ovsdbapp.schema.ovn_southbound import impl_idl as sb_impl_idl
-
-        class SbApi(sb_impl_idl.OvnSbApiIdlImpl):
-            def create_transaction(self, check_error=False, log_errors=True, **kwargs):
-                return _transaction_class()(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
-                                            check_error, log_errors)
-        return SbApi
+        return _following_api(sb_impl_idl.OvnSbApiIdlImpl)
     return _no_wait_ovs_api()  # a new class on every call already
+
+
+def _following_api(base):
+    """A subclass of ovsdbapp's API class ``base`` whose transactions follow a lost connection
+    (see _transaction_class)."""
+    class Api(base):
+        def create_transaction(self, check_error=False, log_errors=True, **kwargs):
+            return _transaction_class()(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
+                                        check_error, log_errors)
+    return Api
 
 
 _TRANSACTION_CLASS = []
