@@ -192,7 +192,7 @@ def run_watcher(kube, remote, workdir, port, args, name, tree=REPO, profile_to=N
     python = [args.python] + (['-m', 'cProfile', '-o', profile_to] if profile_to else [])
     argv = python + [os.path.join(tree, 'agents', 'bin', 'ovn-k8s-watcher'),
                      '--kubeconfig', kube.kubeconfig, '--nb-remote', remote,
-                     '--cluster-subnet', '10.128.0.0/14', '--host-prefix', str(args.host_prefix),
+                     '--cluster-subnet', getattr(args, 'cluster_subnet', '10.128.0.0/14'), '--host-prefix', str(args.host_prefix),
                      '--workers', str(args.workers)] + extra
     return subprocess.Popen(argv + ['--lease-name', '', '--metrics-address', '127.0.0.1:%d' % port, '--log-level', 'warning'],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
