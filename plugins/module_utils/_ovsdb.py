@@ -308,8 +308,28 @@ class Client:
     def find(self, table, column, value):
         """All rows of ``table`` whose ``column`` equals ``value``."""
         if isinstance(value, str):
+            found = self._idl_lookup(table, column, value)
+            if found:
+                return found
+            # Not there, or renamed by another client (ovs 3.1's IDL keeps such a row under its
+            # old value): the scan says for sure.
             return list(self._index(table, column, False).get(value, ()))
         return [r for r in self.idl.tables[table].rows.values() if getattr(r, column) == value]
+
+    def _idl_lookup(self, table, column, value):
+        """The rows the IDL's own index of ``column`` (see _index_names) holds for ``value``, or
+        None without such an index. The IDL keeps it as rows come and go, so finding a row costs
+        no scan even right after a commit; an entry is checked against the row's current value
+        (ovs 3.1's IDL does not move a row whose indexed column another client changed)."""
+        rows = self.idl.tables[table].rows
+        index = getattr(rows, 'indexes', {}).get(column)
+        if index is None or [c.column for c in index.columns] != [column]:
+            return None
+        entry = rows.IndexEntry(**{column: value})
+        try:
+            return [r for r in index.irange(entry, entry) if getattr(r, column) == value]
+        except KeyError:  # an entry of a row that is gone: fall back to a scan
+            return None
 
     def holder(self, table, row, column='ports'):
         """The row of ``table`` whose reference set ``column`` holds ``row``, or None."""

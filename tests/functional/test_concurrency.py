@@ -133,3 +133,32 @@ def test_two_gateways_never_share_a_join_subnet(nb_db, python):
         assert not nets[0].overlaps(nets[1]), nets
         routes = nbctl(nb_db, 'lr-route-list', cr)
         assert routes.count('src-ip') == 2 and '0.0.0.0/0' not in routes, routes
+
+
+LOOKUP = '''
+import json, subprocess, sys
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
+remote = sys.argv[1]
+with _ovsdb.Client(_ovsdb.NB_DB, remote=remote) as client:
+    def names(value):
+        return [r.name for r in client.find('Logical_Switch_Port', 'name', value)]
+    seen = {'before': [names('p1'), names('p2')]}
+    # Another client renames p2 and deletes p1 while this one holds its copy.
+    subprocess.check_call(['ovn-nbctl', '--db=' + remote, 'set', 'Logical_Switch_Port', 'p2', 'name=p9',
+                           '--', 'lsp-del', 'p1'])
+    client.settle()
+    seen['after'] = [names('p1'), names('p2'), names('p9')]
+print(json.dumps(seen))
+'''
+
+
+def test_lookups_by_name_follow_other_clients_renames_and_deletes(nb_db, python):
+    """Client.find answers from the IDL's own name index: a row another client renamed is found
+    under its new name only (ovs 3.1's IDL keeps it indexed under the old one), a deleted row
+    not at all."""
+    nbctl(nb_db, 'ls-add', 's1', '--', 'lsp-add', 's1', 'p1', '--', 'lsp-add', 's1', 'p2')
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (collection_root(), python['env'].get('PYTHONPATH')) if p)
+    out = subprocess.check_output([python['python'], '-c', LOOKUP, nb_db], env=env, universal_newlines=True)
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert seen == {'before': [['p1'], ['p2']], 'after': [[], [], ['p9']]}, seen
