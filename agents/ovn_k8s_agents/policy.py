@@ -36,6 +36,7 @@ IPv4 or IPv6.
 
 from __future__ import absolute_import, division, print_function
 
+import functools
 import hashlib
 import ipaddress
 
@@ -125,17 +126,21 @@ def on_pod_network(pod):
             and status.get('phase') not in ('Succeeded', 'Failed'))
 
 
+@functools.lru_cache(maxsize=131072)
+def ipv4_int(ip):
+    """``ip`` as an integer if it is an IPv4 address, else None. Cached: every translation looks
+    at every pod's addresses, and parsing them was most of a policy sync over thousands of pods."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    return int(address) if address.version == 4 else None
+
+
 def pod_ipv4(pod):
     status = pod.get('status') or {}
     ips = [p.get('ip') for p in status.get('podIPs') or []] or [status.get('podIP')]
-    out = []
-    for ip in ips:
-        try:
-            if ip and ipaddress.ip_address(ip).version == 4:
-                out.append(ip)
-        except ValueError:
-            continue
-    return out
+    return [ip for ip in ips if isinstance(ip, str) and ip and ipv4_int(ip) is not None]
 
 
 def named_port(pod, name, protocol):
@@ -156,7 +161,7 @@ class PodInfo:
         meta = _meta(pod)
         self.obj, self.namespace, self.labels = pod, meta.get('namespace'), meta.get('labels') or {}
         self.lsp = pod_port(self.namespace, meta.get('name'))
-        self.ipv4 = [(int(ipaddress.ip_address(ip)), ip) for ip in pod_ipv4(pod)]
+        self.ipv4 = [(ipv4_int(ip), ip) for ip in pod_ipv4(pod)]
 
 
 class Cluster:

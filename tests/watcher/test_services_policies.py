@@ -368,6 +368,11 @@ def test_pod_and_namespace_changes_reach_only_the_policies_that_can_select_them(
             'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'local'},
             'spec': {'podSelector': {}, 'policyTypes': ['Ingress'],
                      'ingress': [{'from': [{'podSelector': {'matchLabels': {'app': 'web'}}}]}]}})
+        # X's own policy (no namespaceSelector): only pod changes in X can queue X.
+        net.create_namespaced_network_policy(x, {
+            'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'own'},
+            'spec': {'podSelector': {}, 'policyTypes': ['Ingress'],
+                     'ingress': [{'from': [{'podSelector': {'matchLabels': {'app': 'web'}}}]}]}})
         net.create_namespaced_network_policy(z, {
             'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'cross'},
             'spec': {'podSelector': {}, 'policyTypes': ['Ingress'],
@@ -377,9 +382,10 @@ def test_pod_and_namespace_changes_reach_only_the_policies_that_can_select_them(
         ip = run_pods(cluster, ['web'])['web']
         y_set = policy.rule_address_set(y, 'local', 'Ingress', 0)
         z_set = policy.rule_address_set(z, 'cross', 'Ingress', 0)
+        x_set = policy.rule_address_set(x, 'own', 'Ingress', 0)
         wait_for('the cross-namespace peer in Z\'s address set',
-                 lambda: address_sets(cluster.nb).get(z_set) == [ip] and address_sets(cluster.nb).get(y_set) == [],
-                 timeout=60)
+                 lambda: address_sets(cluster.nb).get(z_set) == [ip] and address_sets(cluster.nb).get(y_set) == []
+                 and address_sets(cluster.nb).get(x_set) == [ip], timeout=60)
         wait_for('an idle queue', lambda: w.metric('queue_depth') == 0)
         _stays('Z\'s address set', lambda: address_sets(cluster.nb).get(z_set) == [ip], 1.0)
         cluster.nb.ctl('add', 'Address_Set', y_set, 'addresses', '192.0.2.99')
@@ -387,12 +393,14 @@ def test_pod_and_namespace_changes_reach_only_the_policies_that_can_select_them(
         assert address_sets(cluster.nb)[y_set] == tampered
 
         # A readiness flip of the pod in X (an endpoint change, the most frequent pod update)
-        # changes nothing a policy reads: Z, tampered with too, is not reconciled for it.
-        cluster.nb.ctl('add', 'Address_Set', z_set, 'addresses', '192.0.2.98')
+        # changes nothing a policy reads: X, tampered with too, is not reconciled for it. (X, not
+        # Z: Z's namespaceSelector makes any pod change anywhere queue it, and earlier tests'
+        # namespaces may still be going away.)
+        cluster.nb.ctl('add', 'Address_Set', x_set, 'addresses', '192.0.2.98')
         cluster.core.patch_namespaced_pod_status('web', x, {'status': {'conditions': [
             {'type': 'Ready', 'status': 'False'}, {'type': 'ContainersReady', 'status': 'False'}]}})
-        _stays('Z was reconciled for a readiness change',
-               lambda: sorted(address_sets(cluster.nb)[z_set]) == sorted([ip, '192.0.2.98']), 2.0)
+        _stays('X was reconciled for a readiness change',
+               lambda: sorted(address_sets(cluster.nb)[x_set]) == sorted([ip, '192.0.2.98']), 2.0)
 
         # A pod label change in X: Z's peer set follows it, Y is not reconciled.
         cluster.core.patch_namespaced_pod('web', x, {'metadata': {'labels': {'app': 'other'}}})
