@@ -34,6 +34,7 @@ import traceback
 
 OVSDBAPP_IMPORT_ERROR = None
 try:
+    import ovs.db.data
     import ovs.db.idl
     import ovs.jsonrpc
     import ovs.poller
@@ -335,6 +336,15 @@ class Client:
         """The row of ``table`` whose reference set ``column`` holds ``row``, or None."""
         found = self._index(table, column, True).get(row.uuid)
         return found[0] if found else None
+
+    def holds(self, holder, column, row):
+        """True if reference set ``column`` of row ``holder`` holds ``row``: one look-up in the
+        IDL's own copy of the set, where :meth:`holder` indexes every row of the table (after each
+        commit, thousands of ports over the node switches)."""
+        datum = _unchanged_datum(holder, column)
+        if datum is not None and datum.type.is_set():
+            return ovs.db.data.Atom(datum.type.key.type, row.uuid) in datum.values
+        return any(child.uuid == row.uuid for child in getattr(holder, column))
 
     def holders(self, table, row, column):
         """Every row of ``table`` whose reference set ``column`` holds ``row``."""

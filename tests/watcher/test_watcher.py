@@ -222,6 +222,12 @@ def test_bad_input(cluster):
     # An annotation that names an address outside the node's subnet.
     cluster.pod('foreign', a, annotations=annotation.PodNetwork('10.200.0.5/24', '0a:58:0a:c8:00:05', '10.200.0.1').annotations())
     wait_for('an AnnotationConflict event', lambda: [e for e in cluster.events('foreign') if e.reason == 'AnnotationConflict'])
+    # A port of the pod's name that someone else made on another switch: reported, left alone.
+    cluster.nb.ctl('ls-add', 'squat-%s' % cluster.tag, '--', 'lsp-add', 'squat-%s' % cluster.tag, '%s_squatter' % cluster.ns)
+    cluster.pod('squatter', a)
+    ev = wait_for('a PortConflict event', lambda: [e for e in cluster.events('squatter') if e.reason == 'PortConflict'])
+    assert 'squat-%s' % cluster.tag in ev[0].message, ev[0].message
+    assert 'ovn' not in cluster.annotation('squatter')
     # A /29 holds four pods (network, router, management and broadcast addresses are taken).
     names = ['p%d' % i for i in range(5)]
     for n in names:

@@ -549,8 +549,11 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         except annotation.AnnotationError as e:
             raise BadInput('MalformedAnnotation', '%s; the watcher leaves this pod alone until the annotation '
                            'is removed or corrected' % e)
-        owner = self.nb.holder('Logical_Switch', row) if row is not None else None
-        if row is not None and (owner is None or owner.name != switch_name):
+        # Its own node's switch holding the port is the usual case, answered without indexing
+        # every switch's ports.
+        in_switch = row is not None and self.nb.holds(view.row, 'ports', row)
+        if row is not None and not in_switch:
+            owner = self.nb.holder('Logical_Switch', row)
             if row.external_ids.get(MARKER) != 'pod':
                 raise BadInput('PortConflict', 'pod %s: logical switch port %s exists on %s and was not made '
                                'by the watcher' % (key, port_name, owner.name if owner else '(no switch)'))
@@ -564,7 +567,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             ip = current.interface.ip
             why = view.reserved(ip)
             # Its own port holding it settles who holds it without reading the whole switch.
-            own = row is not None and owner is not None and owner.name == switch_name and ip in _cached_port(row)[1]
+            own = in_switch and ip in _cached_port(row)[1]
             holder = port_name if own else view.used.get(ip)
             if why is None and current.interface.network != view.subnet:
                 why = 'its prefix is not that of %s' % view.subnet
