@@ -144,7 +144,9 @@ def _port_on(cs, client, kind, name, parent, removing=False):
     table, word, parent_table, parent_word = kind
     row = client.find_one(table, 'name', name)
     if row is not None:
-        owner = owner_of(client, kind, row)
+        # Where it should be, asked of that parent's own ports (no index of every parent's).
+        expected = client.find_one(parent_table, 'name', parent)
+        owner = parent if expected is not None and client.holds(expected, 'ports', row) else owner_of(client, kind, row)
         if owner != parent:
             raise Conflict('%s %s exists on %s %s, not on %s; %s'
                            % (word, name, parent_word, owner or '(none)', parent,
