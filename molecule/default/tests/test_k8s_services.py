@@ -15,7 +15,8 @@ import json
 import pytest
 
 from conftest import NODE_NAME, nbctl
-from test_k8s_pods import CLIENT, fresh_namespace, get_pods, host_of, kubectl, netns, wait_running
+from test_k8s_pods import CLIENT, fresh_namespace, get_pods, host_of, kubectl, netns
+from test_k8s_pods import wait_running as wait_running_in
 from waiting import wait_for  # tests/lib
 
 NS = 'lab-svc'
@@ -38,6 +39,11 @@ def apply(*items):
 
 def pods(namespace=NS):
     return dict((p['metadata']['name'], p) for p in get_pods(namespace))
+
+
+def wait_running(names, timeout=240, namespace=NS):
+    """test_k8s_pods.wait_running, in this module's namespace unless told otherwise."""
+    return wait_running_in(names, timeout=timeout, namespace=namespace)
 
 
 def connect(lab, pod, ip, port, timeout=3, full=False):
