@@ -53,7 +53,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import calendar
 import csv
 import io
 import ipaddress
@@ -74,7 +73,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kube_control_plane  # noqa: E402
 import png  # noqa: E402
-from bench_watcher import CpuMeter, NbDatabase, RawWatch, cpu_seconds, metric, metrics_text, percentile, ready, run_watcher, transactions  # noqa: E402
+from bench_watcher import CpuMeter, NbDatabase, OvsdbMonitor, RawWatch, monitor_stamp, cpu_seconds, metric, metrics_text, percentile, ready, run_watcher, transactions  # noqa: E402
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402
 from ovn_k8s_agents import annotation, policy  # noqa: E402
 
@@ -328,16 +327,6 @@ def baseline(args, kube, work, took, size):
 
 
 # Endpoint changes --------------------------------------------------------------------------
-def _stamp(text):
-    """Seconds since the epoch of a line ``ovsdb-client monitor --timestamp`` writes before each
-    update (UTC, milliseconds), else None."""
-    if text[:2] != '20' or text[4:5] != '-' or ',' in text:
-        return None
-    day, clock = text.split()
-    hms, _dot, frac = clock.partition('.')
-    return calendar.timegm(time.strptime(day + ' ' + hms, '%Y-%m-%d %H:%M:%S')) + float('0.' + (frac or '0'))
-
-
 def _backend_ips(vips):
     """The backend addresses in a ``vips`` map as ovsdb-client's CSV prints it: {"vip"="ip:port,..."}."""
     out = set()
@@ -346,15 +335,11 @@ def _backend_ips(vips):
     return out
 
 
-class LbMonitor:
-    """``ovsdb-client monitor --timestamp`` of the Load_Balancer names and vips (like PortMonitor):
-    when each load balancer's backends changed, as a separate client of the database is told."""
+class LbMonitor(OvsdbMonitor):
+    """When each load balancer's backends changed (its names and vips)."""
 
     def __init__(self, remote, workdir):
-        self.path = os.path.join(workdir, 'lb-monitor.csv')
-        self.out = open(self.path, 'wb')
-        self.proc = subprocess.Popen(['ovsdb-client', 'monitor', '--timestamp', '--format=csv', remote, 'OVN_Northbound',
-                                      'Load_Balancer', 'name,vips'], stdout=self.out, stderr=subprocess.DEVNULL)
+        OvsdbMonitor.__init__(self, remote, workdir, 'Load_Balancer', 'name,vips', 'lb-monitor.csv')
 
     def history(self):
         """{load balancer name: [(when, backend IPs after the update)]} from what was written so far."""
@@ -363,7 +348,7 @@ class LbMonitor:
         out, names, when, pending = {}, {}, None, None
         for row in csv.reader(io.StringIO(text[:text.rfind('\n') + 1])):
             if len(row) == 1:
-                when = _stamp(row[0])
+                when = monitor_stamp(row[0])
             elif len(row) >= 4 and row[:2] != ['row', 'action'] and when is not None:
                 uuid, action, name, vips = row[:4]
                 if action == 'old':  # a modification: the old values, then a 'new' line without the row
@@ -377,9 +362,7 @@ class LbMonitor:
         return out
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.out.close()
+        self.end()
 
 
 class SliceWatch(RawWatch):

@@ -296,28 +296,47 @@ class PodWatch(RawWatch):
             self.seen.setdefault(meta['name'], now)
 
 
-class PortMonitor:
-    """``ovsdb-client monitor --timestamp`` of the Logical_Switch_Port names: when each port
-    was committed, as a separate client of the database is told."""
+def monitor_stamp(text):
+    """Seconds since the epoch of a line ``ovsdb-client monitor --timestamp`` writes before each
+    update (UTC, milliseconds), else None."""
+    if text[:2] != '20' or text[4:5] != '-' or ',' in text:
+        return None
+    day, clock = text.split()
+    hms, _dot, frac = clock.partition('.')
+    return calendar.timegm(time.strptime(day + ' ' + hms, '%Y-%m-%d %H:%M:%S')) + float('0.' + (frac or '0'))
 
-    def __init__(self, remote, workdir):
-        self.path = os.path.join(workdir, 'monitor.csv')
+
+class OvsdbMonitor:
+    """``ovsdb-client monitor --timestamp --format=csv`` of ``columns`` of a Northbound ``table``
+    into a file: when each change was committed, as a separate client of the database is told."""
+
+    def __init__(self, remote, workdir, table, columns, filename):
+        self.path = os.path.join(workdir, filename)
         self.out = open(self.path, 'wb')
         self.proc = subprocess.Popen(['ovsdb-client', 'monitor', '--timestamp', '--format=csv', remote, 'OVN_Northbound',
-                                      'Logical_Switch_Port', 'name'], stdout=self.out, stderr=subprocess.DEVNULL)
+                                      table, columns], stdout=self.out, stderr=subprocess.DEVNULL)
 
-    def stop(self):
+    def end(self):
         self.proc.terminate()
         self.proc.wait(10)
         self.out.close()
+
+
+class PortMonitor(OvsdbMonitor):
+    """When each Logical_Switch_Port was inserted, by name."""
+
+    def __init__(self, remote, workdir):
+        OvsdbMonitor.__init__(self, remote, workdir, 'Logical_Switch_Port', 'name', 'monitor.csv')
+
+    def stop(self):
+        self.end()
         seen, when = {}, None
         with open(self.path, encoding='utf-8') as f:
             for line in f:
                 line = line.strip()
-                if line[:2] == '20' and line[4:5] == '-' and ',' not in line:
-                    day, clock = line.split()
-                    hms, _dot, frac = clock.partition('.')
-                    when = calendar.timegm(time.strptime(day + ' ' + hms, '%Y-%m-%d %H:%M:%S')) + float('0.' + (frac or '0'))
+                stamp = monitor_stamp(line)
+                if stamp is not None:
+                    when = stamp
                 elif ',insert,' in line and when is not None:
                     name = line.rsplit(',', 1)[1].strip('"')
                     seen.setdefault(name, when)
