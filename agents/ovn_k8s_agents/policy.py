@@ -167,9 +167,11 @@ class PodInfo:
 class Cluster:
     """The pods (on the pod network) and namespace labels the translation looks at."""
 
-    def __init__(self, pods, namespaces):
+    def __init__(self, pods, namespaces, infos=None):
+        """``infos``: the pods already read as :class:`PodInfo` (those on the pod network),
+        instead of ``pods``; a caller that keeps them between translations saves the parse."""
         self.ns_labels = dict((_meta(n).get('name'), _meta(n).get('labels') or {}) for n in namespaces or [])
-        self.pods = [PodInfo(p) for p in pods or [] if on_pod_network(p)]
+        self.pods = list(infos) if infos is not None else [PodInfo(p) for p in pods or [] if on_pod_network(p)]
         self.by_ns = {}
         for pod in self.pods:
             self.by_ns.setdefault(pod.namespace, []).append(pod)

@@ -28,8 +28,32 @@ def check_mac(mac, what):
     return mac.lower()
 
 
+def memoised(cache, key, compute, limit=65536):
+    """``compute(key)``, remembered in ``cache`` (a dict, emptied when it reaches ``limit``).
+    For pure parses of text the watcher sees again on every reconcile (every pod's address,
+    every address set's members); an exception is not remembered."""
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    value = compute(key)
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+_CANONICAL_IPS = {}
+
+
+def _canonical_ip(text):
+    return str(ipaddress.ip_address(text))
+
+
 def check_ip(ip, what):
     try:
+        if isinstance(ip, str):
+            return memoised(_CANONICAL_IPS, ip, _canonical_ip)
         return str(ipaddress.ip_address(ip))
     except ValueError:
         raise InvalidInput('%s: %r is not an IP address' % (what, ip))

@@ -20,7 +20,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import strs
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import memoised, strs
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._nb_lb import (
     IdlCommand,
     _delete,
@@ -33,6 +33,7 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._nb_lb import (
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     Conflict,
     InvalidInput,
+    column_set,
     plain,
 )
 
@@ -62,11 +63,18 @@ def check_match_name(name, what):
 
 
 # Address sets -------------------------------------------------------------
+def _canonical_address(text):
+    if '/' in text:
+        return str(ipaddress.ip_network(text, strict=False))
+    return str(ipaddress.ip_address(text))
+
+
+_CANONICAL_ADDRESSES, _IP_ORDERS = {}, {}
+
+
 def check_address(address, what):
     try:
-        if '/' in str(address):
-            return str(ipaddress.ip_network(str(address), strict=False))
-        return str(ipaddress.ip_address(str(address)))
+        return memoised(_CANONICAL_ADDRESSES, str(address), _canonical_address)
     except ValueError:
         raise InvalidInput('%s: %r is not an IP address or CIDR' % (what, address))
 
@@ -78,19 +86,22 @@ def get_address_set(client, name):
 def ensure_address_set(cs, client, name, addresses, external_ids=None):
     """Create address set ``name`` or converge its addresses (exactly) and external_ids."""
     what = 'address set %s' % check_match_name(name, 'an address set')
-    wanted = sorted(set(check_address(a, what) for a in addresses), key=_ip_order)
+    want = set(check_address(a, what) for a in addresses)
     ids = strs(external_ids, what + ' external_ids')
     row = get_address_set(client, name)
     label = 'Address_Set %s' % name
     if row is None:
-        columns = dict(name=name, addresses=wanted, external_ids=ids or {})
+        columns = dict(name=name, addresses=sorted(want, key=_ip_order), external_ids=ids or {})
         cs.create(label, columns, _insert('Address_Set', columns))
         return
     before, after, commands = {}, {}, []
-    current = sorted(row.addresses, key=_ip_order)
-    if current != wanted:
-        add = [a for a in wanted if a not in row.addresses]
-        drop = [a for a in current if a not in wanted]
+    # Compared as sets, sorted only for a change's diff (the watcher converges every address
+    # set of a namespace's policies on each of its reconciles, most of them in step).
+    have = column_set(row, 'addresses')
+    if have != want:
+        current, wanted = sorted(have, key=_ip_order), sorted(want, key=_ip_order)
+        add = [a for a in wanted if a not in have]
+        drop = [a for a in current if a not in want]
         before['addresses'], after['addresses'] = current, wanted
         commands.append(_mutate_values('Address_Set', row.uuid, 'addresses', add=add, remove=drop))
     _external_ids(row, 'Address_Set', ids, before, after, commands)
@@ -111,12 +122,18 @@ def remove_address_sets(cs, client, external_ids, keep=()):
             remove_address_set(cs, client, row.name)
 
 
-def _ip_order(text):
+def _parse_order(text):
     try:
         net = ipaddress.ip_network(text, strict=False)
         return (net.version, int(net.network_address), net.prefixlen)
     except ValueError:
         return (9, 0, 0)
+
+
+def _ip_order(text):
+    """Sort key of an address set member (memoised: the watcher sorts every policy's address
+    sets on every reconcile)."""
+    return memoised(_IP_ORDERS, text, _parse_order)
 
 
 # ACLs ---------------------------------------------------------------------

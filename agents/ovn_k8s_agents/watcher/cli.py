@@ -18,6 +18,8 @@ import threading
 import time
 import uuid
 
+from ovn_k8s_agents.watcher import heap
+
 LOG = logging.getLogger('ovn_k8s_watcher')
 
 # Attributes every LogRecord has; anything else came through ``extra=`` and is a field.
@@ -126,6 +128,7 @@ class Watcher(object):
         self.args = args
         self.stop_event = threading.Event()
         self.metrics = Metrics()
+        heap.watch_pauses(self.metrics)
         self.controller = None
         self.leading = False
         self.nb = None
@@ -159,7 +162,11 @@ class Watcher(object):
         client = api_client(args.kubeconfig, args.api_workers)
         LOG.info('starting', extra=dict(identity=args.identity, nb_remote=args.nb_remote,
                                         api=client.configuration.host))
-        self.nb = connect_nb(args, self.stop_event, nb_tables())
+        heap.loading()  # the Northbound copy: see watcher/heap.py
+        try:
+            self.nb = connect_nb(args, self.stop_event, nb_tables())
+        finally:
+            heap.settled()
         elector = None
         if args.lease_name:
             elector = LeaderElector(client, args.lease_namespace, args.lease_name, args.identity,

@@ -34,7 +34,7 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import mer
 from kubernetes.client.exceptions import ApiException
 from ovn_k8s_agents import annotation
 
-from ovn_k8s_agents.watcher import lb, netpol
+from ovn_k8s_agents.watcher import heap, lb, netpol
 from ovn_k8s_agents.watcher.informer import Informer
 from ovn_k8s_agents.watcher.workqueue import WorkQueue
 
@@ -44,6 +44,8 @@ LOG = logging.getLogger('ovn_k8s_watcher')
 MARKER = 'ovn-k8s-watcher'
 POD_IDS = ('namespace', 'pod', 'pod-uid')
 COMPONENT = 'ovn-k8s-watcher'
+# The longest a start-up reconcile runs without the cycle collector (watcher/heap.py).
+HEAP_LOADING_MAX = 120.0
 
 
 def nb_tables():
@@ -240,7 +242,9 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.resync_period = float(resync_period)
         self._gateways_seen = None
         self._slice_owner = {}
+        self._slices_by_service = {}  # 'ns/service' -> (EndpointSlice keys,): lb._index_slice
         self._policy_ns_in_nb = set()
+        self._pod_info_cache = {}     # pod key -> (pod object, policy.PodInfo or None): netpol._pod_infos
         self._pod_policy_facts = None  # pod key -> netpol.policy_facts as last seen (the pod informer's thread)
         self.services = Informer('service', self.core.list_service_for_all_namespaces, self._changed('service'),
                                  metrics, self.stop_event, watch_timeout)
@@ -253,6 +257,8 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                                    metrics, self.stop_event, watch_timeout)
         self.informers = [self.nodes, self.pods, self.services, self.slices, self.policies, self.namespaces]
         self.threads = []
+        self._heap_lock = threading.Lock()
+        self._heap_loading = False
 
     def _changed(self, kind):
         return lambda keys: self.queue.add_many([(kind, k) for k in keys])
@@ -266,8 +272,13 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
     def start(self):
         """List both kinds, queue every key and every stale port, start workers and watches."""
         t0 = time.monotonic()
+        heap.loading()  # until reconciled: see watcher/heap.py
+        self._heap_loading = True
+        # All kinds at once: the API server prepares the small lists while the pods' is read.
+        with ThreadPoolExecutor(len(self.informers), thread_name_prefix='list') as pool:
+            for done in [pool.submit(informer.relist) for informer in self.informers]:
+                done.result()
         for informer in self.informers:
-            informer.relist()
             informer.synced.set()
         keys = [('node', k) for k in self.nodes.keys()] + self._stale_nodes()
         keys += [('pod', k) for k in self.pods.keys()] + self._stale_pods()
@@ -293,20 +304,32 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         while not self.stop_event.is_set():
             if self.queue.idle():
                 took = time.monotonic() - t0
+                self._heap_settled()
                 self.metrics.observe('reconcile_duration_seconds', took)
                 LOG.info('reconciled', extra=dict(seconds=round(took, 3), pods=len(self.pods.keys()),
                                                   nodes=len(self.nodes.keys())))
                 self.ready.set()
                 return
+            if time.monotonic() - t0 > HEAP_LOADING_MAX:
+                self._heap_settled()  # a reconcile that does not end still gets its collector back
             time.sleep(0.02)
+
+    def _heap_settled(self):
+        with self._heap_lock:
+            if self._heap_loading:
+                self._heap_loading = False
+                heap.settled()
 
     def _resync(self):
         """Gateway routers are made by a role, not announced by the API: look again now and then."""
         while not self.stop_event.wait(self.resync_period):
             self.queue.add(('gateways', ''))
+            if not self._heap_loading:
+                heap.refreeze()
 
     def stop(self):
         self.stop_event.set()
+        self._heap_settled()
         self.queue.shutdown()
         for informer in self.informers:
             informer.stop()
@@ -317,16 +340,16 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
 
     def _stale_nodes(self):
         with self.nb_lock:
-            return [('node', row.external_ids.get(_alloc.NODE_KEY) or row.name)
+            return [('node', _ovsdb.read(row, 'external_ids').get(_alloc.NODE_KEY) or row.name)
                     for row in self.nb.rows('Logical_Switch')
-                    if row.external_ids.get(MARKER) == 'node'
-                    and self.nodes.get(row.external_ids.get(_alloc.NODE_KEY) or row.name) is None]
+                    if _ovsdb.read(row, 'external_ids').get(MARKER) == 'node'
+                    and self.nodes.get(_ovsdb.read(row, 'external_ids').get(_alloc.NODE_KEY) or row.name) is None]
 
     def _stale_pods(self):
         out = []
         with self.nb_lock:
             for row in self.nb.rows('Logical_Switch_Port'):
-                ids = row.external_ids
+                ids = _ovsdb.read(row, 'external_ids')
                 if ids.get(MARKER) == 'pod' and ids.get('namespace') and ids.get('pod'):
                     key = '%s/%s' % (ids['namespace'], ids['pod'])
                     if self.pods.get(key) is None:

@@ -72,7 +72,9 @@ class ServiceHandler(object):
             name = (((obj or {}).get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL)
             if name is None:
                 name = self._slice_owner.pop(key, None)
+                self._index_slice(key, name, None)
             elif obj is not None:
+                self._index_slice(key, self._slice_owner.get(key), name)
                 self._slice_owner[key] = name
             if name:
                 out.add(('service', '%s/%s' % (ns, name)))
@@ -84,20 +86,41 @@ class ServiceHandler(object):
         for key, obj in self.slices.items():
             name = ((obj.get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL)
             if name:
+                self._index_slice(key, self._slice_owner.get(key), name)
                 self._slice_owner[key] = name
 
+    def _index_slice(self, key, old, new):
+        """Slice ``key`` moved from service ``old`` to ``new`` of its namespace (either None).
+        The index's entries are tuples, replaced rather than changed, so a worker reading one
+        never sees it change (the informer's thread writes, the workers read)."""
+        if old == new:
+            return
+        ns = key.split('/', 1)[0]
+        if old is not None:
+            rest = tuple(k for k in self._slices_by_service.get('%s/%s' % (ns, old), ()) if k != key)
+            if rest:
+                self._slices_by_service['%s/%s' % (ns, old)] = rest
+            else:
+                self._slices_by_service.pop('%s/%s' % (ns, old), None)
+        if new is not None:
+            self._slices_by_service['%s/%s' % (ns, new)] = self._slices_by_service.get('%s/%s' % (ns, new), ()) + (key,)
+
     def _slices_of(self, namespace, name):
-        prefix = namespace + '/'
-        return [obj for key, obj in self.slices.items()
-                if key.startswith(prefix)
-                and ((obj.get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL) == name]
+        """The service's EndpointSlices, through the index by service (scanning every slice of
+        the cluster for each service made a restart's service work quadratic)."""
+        out = []
+        for key in self._slices_by_service.get('%s/%s' % (namespace, name), ()):
+            obj = self.slices.get(key)
+            if obj is not None and ((obj.get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL) == name:
+                out.append(obj)
+        return out
 
     def _stale_services(self):
         """Keys of services whose load balancers are in the database but which are gone."""
         out = set()
         with self.nb_lock:
             for row in self.nb.rows('Load_Balancer'):
-                ids = row.external_ids
+                ids = _ovsdb.read(row, 'external_ids')
                 if ids.get(services.KIND_KEY) == 'Service' and ids.get(services.OWNER_KEY):
                     if self.services.get(ids[services.OWNER_KEY]) is None:
                         out.add(('service', ids[services.OWNER_KEY]))

@@ -63,6 +63,7 @@ class Metrics(object):
         'api_patch_seconds': ('histogram', "One pod's annotation PATCH to the API server."),
         'queue_wait_seconds': ('histogram', 'A pod key queued until a worker takes it.'),
         'batch_pods': ('histogram', 'Pods planned in one batch.'),
+        'gc_pause_seconds': ('histogram', "Python's cycle collector stopping every thread (watcher/heap.py)."),
     }
 
     def __init__(self):

@@ -168,19 +168,35 @@ class PolicyHandler(object):
         with self.nb_lock:
             for table in ('Port_Group', 'Address_Set'):
                 for row in self.nb.rows(table):
-                    ids = row.external_ids
+                    ids = _ovsdb.read(row, 'external_ids')
                     if ids.get(policy.KIND_KEY) in POLICY_KINDS and ids.get(policy.OWNER_KEY):
                         out.add(ids[policy.OWNER_KEY].split('/', 1)[0])
         self._policy_ns_in_nb |= out
         return [('netpol', ns) for ns in sorted(out)]
+
+    def _pod_infos(self):
+        """Every pod on the pod network as a ``policy.PodInfo``, each read once per version of
+        the pod: the informer's store replaces a pod's object on every change, so an entry
+        whose object is the one in the store is still right. (A restart reconciles every
+        namespace with policies, each over every pod: reading 10,000 pods ten times over was
+        most of its policy work.) Workers may call this at once: the worst is a pod read twice."""
+        old, new, infos = self._pod_info_cache, {}, []
+        for key, pod in self.pods.items():
+            entry = old.get(key)
+            if entry is None or entry[0] is not pod:
+                entry = (pod, policy.PodInfo(_with_annotated_ip(pod)) if policy.on_pod_network(pod) else None)
+            new[key] = entry
+            if entry[1] is not None:
+                infos.append(entry[1])
+        self._pod_info_cache = new
+        return infos
 
     def _sync_policies(self, namespace):
         prefix = namespace + '/'
         policies = [p for k, p in self.policies.items() if k.startswith(prefix)]
         model = dict(port_groups=[], address_sets=[], errors=[], warnings=[])
         if policies:
-            cluster = policy.Cluster([_with_annotated_ip(p) for dummy, p in self.pods.items()],
-                                     [n for dummy, n in self.namespaces.items()])
+            cluster = policy.Cluster(None, [n for dummy, n in self.namespaces.items()], infos=self._pod_infos())
             model = policy.namespace_model(namespace, policies, cluster)
         with self.nb_lock:
             self._settle()
@@ -194,10 +210,10 @@ class PolicyHandler(object):
             keep_pg = set(pg['name'] for pg in model['port_groups'])
             keep_as = set(a['name'] for a in model['address_sets'])
             for row in self.nb.rows('Port_Group'):
-                if row.name not in keep_pg and _owned_by(row.external_ids, namespace):
+                if row.name not in keep_pg and _owned_by(_ovsdb.read(row, 'external_ids'), namespace):
                     _nb_acl.remove_port_group(cs, self.nb, row.name)
             for row in self.nb.rows('Address_Set'):
-                if row.name not in keep_as and _owned_by(row.external_ids, namespace):
+                if row.name not in keep_as and _owned_by(_ovsdb.read(row, 'external_ids'), namespace):
                     _nb_acl.remove_address_set(cs, self.nb, row.name)
             if cs.changed:
                 self._commit(cs)
