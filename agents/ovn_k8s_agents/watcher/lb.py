@@ -74,7 +74,10 @@ class ServiceHandler(object):
                 name = self._slice_owner.pop(key, None)
                 self._index_slice(key, name, None)
             elif obj is not None:
-                self._index_slice(key, self._slice_owner.get(key), name)
+                old = self._slice_owner.get(key)
+                if old is not None and old != name:
+                    out.add(('service', '%s/%s' % (ns, old)))  # it lost this slice's endpoints
+                self._index_slice(key, old, name)
                 self._slice_owner[key] = name
             if name:
                 out.add(('service', '%s/%s' % (ns, name)))
