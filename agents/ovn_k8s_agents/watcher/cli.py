@@ -132,6 +132,8 @@ class Watcher(object):
         self.controller = None
         self.leading = False
         self.nb = None
+        self.nb_done = threading.Event()   # the Northbound copy loaded (or failed: nb_error)
+        self.nb_error = None
         self.nb_lock = threading.Lock()
         self.metrics.gauge('queue_depth', lambda: self.controller.queue.depth() if self.controller else 0)
         self.metrics.gauge('retrying_keys', lambda: self.controller.queue.retrying() if self.controller else 0)
@@ -162,17 +164,17 @@ class Watcher(object):
         client = api_client(args.kubeconfig, args.api_workers)
         LOG.info('starting', extra=dict(identity=args.identity, nb_remote=args.nb_remote,
                                         api=client.configuration.host))
-        heap.loading()  # the Northbound copy: see watcher/heap.py
-        try:
-            self.nb = connect_nb(args, self.stop_event, nb_tables())
-        finally:
-            heap.settled()
+        # The Northbound copy loads in the background while the lease is taken and the API's
+        # start-up lists are read (Controller.list_all); the controller waits for it after them.
+        threading.Thread(target=self._connect_nb, args=(nb_tables(),), name='nb-connect', daemon=True).start()
         elector = None
         if args.lease_name:
             elector = LeaderElector(client, args.lease_namespace, args.lease_name, args.identity,
                                     args.lease_duration, args.renew_deadline, args.retry_period)
         try:
             while not self.stop_event.is_set():
+                if self.nb_error is not None:   # a standby learns of bad settings too
+                    raise self.nb_error
                 if elector is not None and not self._acquire(elector):
                     continue
                 self.leading = True
@@ -188,6 +190,26 @@ class Watcher(object):
             if server is not None:
                 server.stop()
             LOG.info('stopped')
+
+    def _connect_nb(self, tables):
+        heap.loading()  # the Northbound copy: see watcher/heap.py
+        try:
+            self.nb = connect_nb(self.args, self.stop_event, tables)
+        except BaseException as e:  # bad SSL files or remote: the term reports it
+            self.nb_error = e
+        finally:
+            heap.settled()
+            self.nb_done.set()
+
+    def _wait_nb(self, elector):
+        """Wait for the Northbound copy, renewing the lease meanwhile. False: stop, or the
+        lease was lost while waiting."""
+        while not self.nb_done.wait(self.args.retry_period if elector else 1.0):
+            if self.stop_event.is_set() or (elector is not None and not self._renew(elector)):
+                return False
+        if self.nb_error is not None:
+            raise self.nb_error
+        return self.nb is not None
 
     def _acquire(self, elector):
         try:
@@ -208,20 +230,38 @@ class Watcher(object):
                                                batch=args.batch, watch_timeout=args.watch_timeout,
                                                nb_lock=self.nb_lock, resync_period=args.resync_period,
                                                api_workers=args.api_workers)
+            failure = None
             try:
-                self.controller.start()
-                break
+                self.controller.list_all()
             except Exception as e:
-                LOG.warning('start-up list failed: retrying', extra=dict(reason=str(e)[:300], retry_in=delay))
-                self.controller.stop()
-                self.controller = None
-                self.stop_event.wait(delay)
-                delay = min(delay * 2, 30)
-                if elector is not None and not self._renew(elector):
+                failure = e
+            if failure is None:
+                try:
+                    connected = self._wait_nb(elector)  # raises what made the copy impossible
+                except BaseException:
+                    self._drop_controller()
+                    raise
+                if not connected:
+                    self._drop_controller()
                     return
+                self.controller.nb = self.nb
+                try:
+                    self.controller.start()
+                    break
+                except Exception as e:
+                    failure = e
+            LOG.warning('start-up failed: retrying', extra=dict(reason=str(failure)[:300], retry_in=delay))
+            self._drop_controller()
+            self.stop_event.wait(delay)
+            delay = min(delay * 2, 30)
+            if elector is not None and not self._renew(elector):
+                return
         while not self.stop_event.wait(args.retry_period if elector else 1.0):
             if elector is not None and not self._renew(elector):
                 break
+        self._drop_controller()
+
+    def _drop_controller(self):
         if self.controller is not None:
             self.controller.stop()
             self.controller = None

@@ -258,6 +258,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.informers = [self.nodes, self.pods, self.services, self.slices, self.policies, self.namespaces]
         self.threads = []
         self._heap_lock = threading.Lock()
+        self._t0 = None                  # when list_all began
         self._heap_loading = False
 
     def _changed(self, kind):
@@ -269,9 +270,10 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self._pods_changed_for_policies(keys)
 
     # Life ----------------------------------------------------------------------------------
-    def start(self):
-        """List both kinds, queue every key and every stale port, start workers and watches."""
-        t0 = time.monotonic()
+    def list_all(self):
+        """The start-up lists of every kind (no Northbound access: the watcher runs them while
+        its Northbound copy loads). The watches resume from these lists' resourceVersions."""
+        self._t0 = time.monotonic()
         heap.loading()  # until reconciled: see watcher/heap.py
         self._heap_loading = True
         # All kinds at once: the API server prepares the small lists while the pods' is read.
@@ -280,6 +282,13 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                 done.result()
         for informer in self.informers:
             informer.synced.set()
+
+    def start(self):
+        """List every kind (unless :meth:`list_all` did), queue every key and every stale row,
+        start workers and watches. ``self.nb`` must be connected by now."""
+        if self._t0 is None:
+            self.list_all()
+        t0 = self._t0
         keys = [('node', k) for k in self.nodes.keys()] + self._stale_nodes()
         keys += [('pod', k) for k in self.pods.keys()] + self._stale_pods()
         keys += [('gateways', ''), ('mgmt', '')]
