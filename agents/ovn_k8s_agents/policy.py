@@ -173,11 +173,32 @@ class Cluster:
         self.ns_labels = dict((_meta(n).get('name'), _meta(n).get('labels') or {}) for n in namespaces or [])
         self.pods = list(infos) if infos is not None else [PodInfo(p) for p in pods or [] if on_pod_network(p)]
         self.by_ns = {}
+        self._label_index = {}  # namespace -> {(label, value): [PodInfo]}: matching()
         for pod in self.pods:
             self.by_ns.setdefault(pod.namespace, []).append(pod)
 
     def in_namespace(self, ns):
         return self.by_ns.get(ns, [])
+
+    def matching(self, ns, selector, what):
+        """The pods of ``ns`` that ``selector`` picks, in their usual order. With matchLabels,
+        only the pods that hold the rarest of those labels are tested (an index per namespace,
+        built on first use): a namespaceSelector peer looks at every namespace's pods, for
+        every policy that has one."""
+        pods = self.in_namespace(ns)
+        wanted = (selector or {}).get('matchLabels') or {}
+        if wanted and len(pods) > 16:
+            index = self._label_index.get(ns)
+            if index is None:
+                index = self._label_index[ns] = {}
+                for pod in pods:
+                    for pair in pod.labels.items():
+                        index.setdefault(pair, []).append(pod)
+            try:
+                pods = min((index.get(pair, ()) for pair in wanted.items()), key=len)
+            except TypeError:  # a value that is not a string: let the full test say what is wrong
+                pass
+        return [p for p in pods if selector_matches(selector, p.labels, what)]
 
     def namespaces_matching(self, selector, what):
         names = set(self.ns_labels) | set(self.by_ns)
@@ -207,7 +228,7 @@ def policy_types(policy):
 def selected_pods(policy, cluster):
     ns = _meta(policy).get('namespace')
     selector = (policy.get('spec') or {}).get('podSelector') or {}
-    return [p for p in cluster.in_namespace(ns) if selector_matches(selector, p.labels, 'podSelector')]
+    return cluster.matching(ns, selector, 'podSelector')
 
 
 def _peer_pods(peer, ns, cluster, part):
@@ -218,9 +239,10 @@ def _peer_pods(peer, ns, cluster, part):
         namespaces = cluster.namespaces_matching(ns_sel, part + ' namespaceSelector')
     out = []
     for name in namespaces:
-        for pod in cluster.in_namespace(name):
-            if pod_sel is None or selector_matches(pod_sel, pod.labels, part + ' podSelector'):
-                out.append(pod)
+        if pod_sel is None:
+            out.extend(cluster.in_namespace(name))
+        else:
+            out.extend(cluster.matching(name, pod_sel, part + ' podSelector'))
     return out
 
 

@@ -35,6 +35,7 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
     InvalidInput,
     column_set,
     plain,
+    referenced,
 )
 
 ACL_COLUMNS = ['name', 'direction', 'priority', 'match', 'action', 'log', 'severity', 'options',
@@ -234,7 +235,9 @@ def ensure_port_group(cs, client, name, ports, acls, external_ids=None, missing_
         cs.create(label, after, _create_port_group(name, ids or {}, port_refs, list(wanted_acls.values())))
         return missing
     before, after, commands = {}, {}, []
-    current_ports = sorted(p.name for p in row.ports)
+    # Compared by UUID first: reading every member's name through the IDL is what costs.
+    same = len(lsps) == len(wanted_ports) and set(referenced(row, 'ports')) == set(r.uuid for r in lsps.values())
+    current_ports = wanted_ports if same else sorted(p.name for p in row.ports)
     if current_ports != wanted_ports:
         add = [ref for p, ref in zip(wanted_ports, port_refs) if p not in current_ports]
         drop = [('Logical_Switch_Port', p.uuid) for p in row.ports if p.name not in wanted_ports]

@@ -363,7 +363,7 @@ class Client:
         index = {}
         for row in list(self.idl.tables[table].rows.values()):
             if children:
-                for uuid in _referenced(row, column):
+                for uuid in referenced(row, column):
                     index.setdefault(uuid, []).append(row)
             else:
                 index.setdefault(_scalar(row, column), []).append(row)
@@ -460,7 +460,7 @@ def _scalar(row, column):
     return getattr(row, column)
 
 
-def _referenced(row, column):
+def referenced(row, column):
     """The UUIDs in reference set ``column`` of ``row`` (a group of a thousand load balancers
     read through the IDL's attribute access converted a thousand references per index rebuild)."""
     datum = _unchanged_datum(row, column)
