@@ -37,9 +37,10 @@ class AnnotationError(ValueError):
 class PodNetwork(object):
     """A pod's address on the default network: ``ip`` with prefix, ``mac``, ``gateway``."""
 
-    __slots__ = ('interface', 'mac', 'gateway')
+    __slots__ = ('interface', 'mac', 'gateway', '_notes')
 
     def __init__(self, ip_cidr, mac, gateway):
+        self._notes = None
         self.interface = ipaddress.ip_interface(str(ip_cidr))
         self.mac = str(mac).lower()
         self.gateway = ipaddress.ip_address(str(gateway))
@@ -75,6 +76,11 @@ class PodNetwork(object):
 
     def annotations(self):
         """The two annotation values (JSON strings) that describe this address."""
+        if self._notes is None:
+            self._notes = self._annotations()
+        return dict(self._notes)
+
+    def _annotations(self):
         legacy = {'ip_address': self.cidr, 'mac_address': self.mac, 'gateway_ip': str(self.gateway)}
         modern = {DEFAULT_NETWORK: {
             'ip_addresses': [self.cidr], 'mac_address': self.mac,
@@ -97,6 +103,9 @@ def parse(annotations, pod='pod'):
         key, raw = MODERN_KEY, annotations[MODERN_KEY]
     else:
         return None
+    hit = _PARSED.get((key, raw)) if isinstance(raw, str) else None
+    if hit is not None:
+        return hit
     try:
         value = json.loads(raw)
         if key == MODERN_KEY:
@@ -105,7 +114,16 @@ def parse(annotations, pod='pod'):
             gateway = value.get('gateway_ip') or value['gateway_ips'][0]
         else:
             ip_cidr, gateway = value['ip_address'], value['gateway_ip']
-        return PodNetwork(ip_cidr, value['mac_address'], gateway)
+        net = PodNetwork(ip_cidr, value['mac_address'], gateway)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
         raise AnnotationError('pod %s: annotation %s is malformed (%s): %r'
                               % (pod, key, e if not isinstance(e, KeyError) else 'no %s' % e, raw))
+    if len(_PARSED) >= 65536:
+        _PARSED.clear()
+    _PARSED[(key, raw)] = net
+    return net
+
+
+# (annotation key, value) -> PodNetwork: the watcher reads every pod's annotation on each of its
+# reconciles, and a pod's annotation rarely changes. PodNetwork values are never changed in place.
+_PARSED = {}
