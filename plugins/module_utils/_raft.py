@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# PRIVATE: not a public API of the collection; it may change without notice.
+"""A clustered (RAFT) OVSDB server's own view of its membership, through its control socket.
+
+RAFT membership is not in the database: ``ovs-appctl -t CTL cluster/status DB`` and
+``cluster/leave DB`` are the server's interface to it (ovsdbapp has none), so this talks to the
+server's unixctl socket with ``ovs-appctl``. ``run`` is a function like
+``AnsibleModule.run_command``: ``run(argv) -> (rc, stdout, stderr)``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import time
+
+DATABASES = {
+    'nb': dict(name='OVN_Northbound', ctl='/var/run/ovn/ovnnb_db.ctl'),
+    'sb': dict(name='OVN_Southbound', ctl='/var/run/ovn/ovnsb_db.ctl'),
+}
+
+_FIELD = re.compile(r'^([A-Za-z][A-Za-z ]*):\s*(.*)$')
+_SERVER = re.compile(r'^\s+([0-9a-f]{4}) \(([0-9a-f]{4}) at ([^)]+)\)(.*)$')
+
+
+class RaftError(Exception):
+    """The server cannot be asked, or did not do what was asked; the text says which server."""
+
+
+def parse_status(text):
+    """``cluster/status`` output -> dict: ``server_id``, ``cluster_id``, ``address``, ``status``,
+    ``role``, ``leader``, ``term`` and ``servers`` ([{id, address, self}])."""
+    fields, servers = {}, []
+    for line in text.splitlines():
+        server = _SERVER.match(line)
+        if server:
+            servers.append(dict(id=server.group(1), address=server.group(3), self='(self)' in server.group(4)))
+            continue
+        m = _FIELD.match(line)
+        if m:
+            fields.setdefault(m.group(1).strip(), m.group(2).strip())
+    return dict(server_id=fields.get('Server ID', '').split(' ')[0] or None,
+                cluster_id=fields.get('Cluster ID', '').split(' ')[0] or None,
+                address=fields.get('Address'), status=fields.get('Status'), role=fields.get('Role'),
+                leader=fields.get('Leader'), term=fields.get('Term'), servers=servers)
+
+
+def status(run, ctl, db_name):
+    """The server's view of its membership of ``db_name``, or None when it serves no cluster of
+    that name (it left, or the database is not clustered there). Raises RaftError when the
+    server cannot be asked (no control socket: it is not running)."""
+    if not os.path.exists(ctl):
+        raise RaftError('%s: no control socket %s; is the database server running? (a stopped '
+                        'member cannot leave: remove it from another member with cluster/kick)'
+                        % (db_name, ctl))
+    rc, out, err = run(['ovs-appctl', '-t', ctl, 'cluster/status', db_name])
+    if rc == 0:
+        return parse_status(out)
+    text = (err or out or '').strip()
+    if 'unknown cluster' in text or 'unknown database' in text or 'not clustered' in text:
+        return None
+    raise RaftError('%s: cluster/status through %s failed: %s' % (db_name, ctl, text or 'rc %d' % rc))
+
+
+def check_can_leave(view, db_name):
+    """Raise RaftError when the server of ``view`` (its status) may not leave: it is the last."""
+    if len(view['servers']) <= 1:
+        raise RaftError('%s: server %s is the only member of its cluster; it cannot leave (stop it, '
+                        'or convert the database with ovsdb-tool cluster-to-standalone)'
+                        % (db_name, view['server_id']))
+
+
+def leave(run, ctl, db_name, timeout, sleep=time.sleep, clock=time.monotonic):
+    """Make the server leave the cluster of ``db_name`` and wait until it has (the others no
+    longer count it). Returns its status before. Refuses to take out the last member."""
+    before = status(run, ctl, db_name)
+    if before is None:
+        return None
+    check_can_leave(before, db_name)
+    rc, out, err = run(['ovs-appctl', '-t', ctl, 'cluster/leave', db_name])
+    if rc != 0:
+        raise RaftError('%s: cluster/leave of server %s failed: %s'
+                        % (db_name, before['server_id'], (err or out or '').strip() or 'rc %d' % rc))
+    deadline = clock() + timeout
+    while True:
+        now = status(run, ctl, db_name)
+        if now is None or now.get('status') in ('left cluster',):
+            return before
+        if clock() > deadline:
+            raise RaftError('%s: server %s is still %r %ss after cluster/leave (a leave needs the '
+                            "votes of a majority of the cluster's members: are enough of them up?)"
+                            % (db_name, before['server_id'], now.get('status'), timeout))
+        sleep(0.2)

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ovn_cluster_member: a member leaves a real RAFT cluster (ovsdb-server, Debian's Northbound
+schema, on loopback: tests/lib/ovsdb_cluster.py), with check mode, idempotence and the refusals."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from conftest import nbctl, run_module
+from ovsdb_cluster import OvsdbCluster
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = OvsdbCluster(tmp_path, 3)
+    yield c
+    c.stop()
+
+
+def servers_seen_by(cluster, member):
+    return sorted(line.split()[0] for line in cluster.status(member)['text'].split('Servers:')[1].splitlines()
+                  if line.strip())
+
+
+def leave(member, check_mode=False):
+    return run_module('ovn_cluster_member', dict(database='nb', state='absent', ctl=member.ctl, timeout=30),
+                      check_mode=check_mode)
+
+
+def test_a_follower_leaves_check_mode_first_then_for_real_then_nothing(cluster):
+    leader = cluster.wait_leader()
+    follower = [m for m in cluster.members if m is not leader][0]
+    own_id = cluster.status(follower)['Server ID'].split()[0]
+    assert len(servers_seen_by(cluster, leader)) == 3
+
+    res = leave(follower, check_mode=True)
+    assert not res.get('failed') and res['changed'], res
+    assert res['diff']['before'] == {'OVN_Northbound cluster member': own_id}
+    assert cluster.status(follower)['Status'] == 'cluster member'   # check mode changed nothing
+    assert len(servers_seen_by(cluster, leader)) == 3
+
+    res = leave(follower)
+    assert not res.get('failed') and res['changed'], res
+    assert res['cluster']['server_id'] == own_id and res['cluster']['status'] == 'cluster member'
+    assert own_id not in servers_seen_by(cluster, leader)
+    assert len(servers_seen_by(cluster, leader)) == 2
+
+    again = leave(follower)
+    assert not again.get('failed') and not again['changed'], again
+
+    # The two left go on: a change through them is committed.
+    rest = ','.join(m.remote for m in cluster.members if m is not follower)
+    res = run_module('ovn_logical_switch', dict(remote=rest, name='after-leave'))
+    assert not res.get('failed') and res['changed'], res
+    assert 'after-leave' in nbctl(rest, 'ls-list')
+
+
+def test_the_leader_leaves_and_the_others_keep_the_data(cluster):
+    res = run_module('ovn_logical_switch', dict(remote=cluster.remote, name='before-leave'))
+    assert not res.get('failed') and res['changed'], res
+    old = cluster.wait_leader()
+    res = leave(old)
+    assert not res.get('failed') and res['changed'], res
+    assert res['cluster']['role'] == 'leader'
+    new = cluster.wait_leader(other_than=old)
+    assert len(servers_seen_by(cluster, new)) == 2
+    rest = ','.join(m.remote for m in cluster.members if m is not old)
+    assert 'before-leave' in nbctl(rest, 'ls-list')
+
+
+def test_membership_is_waited_for_and_its_absence_named(cluster):
+    member = cluster.members[1]
+    res = run_module('ovn_cluster_member', dict(database='nb', ctl=member.ctl, timeout=10))
+    assert not res.get('failed') and not res['changed'], res
+    assert res['cluster']['status'] == 'cluster member' and len(res['cluster']['servers']) == 3
+    assert leave(member)['changed']
+    res = run_module('ovn_cluster_member', dict(database='nb', ctl=member.ctl, timeout=1))
+    assert res.get('failed') and 'OVN_Northbound' in res['msg'] and 'not in a cluster' in res['msg'], res
+
+
+def test_refusals_change_nothing_and_name_the_server(tmp_path):
+    single = OvsdbCluster(tmp_path / 'one', 1)
+    try:
+        for check_mode in (True, False):
+            res = leave(single.members[0], check_mode=check_mode)
+            assert res.get('failed') and 'only member' in res['msg'] and 'OVN_Northbound' in res['msg'], res
+        assert single.status(single.members[0])['Status'] == 'cluster member'
+    finally:
+        single.stop()
+    res = run_module('ovn_cluster_member', dict(database='nb', state='absent', ctl=str(tmp_path / 'nothing.ctl')))
+    assert res.get('failed') and 'no control socket' in res['msg'] and 'nothing.ctl' in res['msg'], res
