@@ -46,8 +46,14 @@ def test_collector_off_while_loading_and_frozen_after(collector):
     assert gc.get_freeze_count() >= len(kept), 'what was alive at the end of the load is frozen'
     before = gc.get_freeze_count()
     newer = [[i] for i in range(1000)]
+    garbage = [[i] for i in range(500)]
+    for a in garbage:
+        a.append(a)                     # each its own cycle: only the collector frees them
+    del garbage, a
     heap.refreeze()
-    assert gc.get_freeze_count() >= before + len(newer)
+    frozen = gc.get_freeze_count() - before
+    assert frozen >= len(newer), 'what is alive since the last freeze is frozen'
+    assert frozen < len(newer) + 500, 'cyclic garbage is collected, not frozen'
 
 
 def test_pauses_are_observed(collector):

@@ -18,10 +18,10 @@ None of that memory is cyclic garbage (JSON and IDL rows are freed by reference 
 so :func:`loading` turns the collector off while a large state is read, and :func:`settled`
 moves everything alive then into the permanent generation (``gc.freeze``) and turns it back
 on: later collections walk only what was made since. The watcher calls :func:`settled` again
-at every resync, so objects replaced since then (a pod's new version) do not pile up in the
-walked generations. Cyclic garbage that exists at a freeze is kept, not collected; the
-collector runs between freezes, so that is what a few milliseconds produce, not a leak that
-grows with time. Each collection's pause is observed in the ``gc_pause_seconds`` histogram.
+at every resync (:func:`refreeze`), after a collection of what was made since the last freeze,
+so objects replaced since then (a pod's new version) do not pile up in the walked generations
+and cyclic garbage is not frozen with them. Each collection's pause is observed in the
+``gc_pause_seconds`` histogram.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -64,6 +64,11 @@ def settled():
 
 
 def refreeze():
-    """Move what survived since the last freeze into the permanent generation (each resync)."""
+    """Collect what became garbage since the last freeze, then move what survived into the
+    permanent generation (each resync). The collection walks only the objects made since the
+    last freeze, not the frozen heap, so it is short."""
     with _LOCK:
+        if _LOADING[0]:
+            return
+        gc.collect()
         gc.freeze()
