@@ -280,6 +280,7 @@ class Client:
         self.idl = idl
         self.conditions = dict(conditions or {})
         self._indexes = {}
+        self._found = (None, {})  # (change_seqno, {(table, column, value): rows}): find()
 
     def other_view(self, tables, conditions):
         """A second, read-only client of the same database with other tables/conditions.
@@ -307,15 +308,24 @@ class Client:
         return list(self.idl.tables[table].rows.values())
 
     def find(self, table, column, value):
-        """All rows of ``table`` whose ``column`` equals ``value``."""
-        if isinstance(value, str):
+        """All rows of ``table`` whose ``column`` equals ``value``. Answers are remembered until
+        the IDL copy changes: planning one pod's port asks for the same port and switch three
+        times, and a restart in step plans thousands without a change in between."""
+        if not isinstance(value, str):
+            return [r for r in self.idl.tables[table].rows.values() if getattr(r, column) == value]
+        seqno = self.idl.change_seqno
+        if self._found[0] != seqno:
+            self._found = (seqno, {})
+        key = (table, column, value)
+        found = self._found[1].get(key)
+        if found is None:
             found = self._idl_lookup(table, column, value)
-            if found:
-                return found
-            # Not there, or renamed by another client (ovs 3.1's IDL keeps such a row under its
-            # old value): the scan says for sure.
-            return list(self._index(table, column, False).get(value, ()))
-        return [r for r in self.idl.tables[table].rows.values() if getattr(r, column) == value]
+            if not found:
+                # Not there, or renamed by another client (ovs 3.1's IDL keeps such a row under
+                # its old value): the scan says for sure.
+                found = list(self._index(table, column, False).get(value, ()))
+            self._found[1][key] = found = tuple(found)
+        return list(found)
 
     def _idl_lookup(self, table, column, value):
         """The rows the IDL's own index of ``column`` (see _index_names) holds for ``value``, or
