@@ -14,12 +14,12 @@ version_added: 0.1.0
 description:
   - Works on the clustered (RAFT) OVN Northbound or Southbound database served on this host,
     through the database server's control socket (C(ovs-appctl cluster/status) and
-    C(cluster/leave)): RAFT membership is the server's own state, not a table.
+    C(cluster/leave)), since RAFT membership is the server's own state, not a table.
   - O(state=absent) makes this host's server leave the cluster and waits until the other members
     no longer count it (a leave is committed by a majority of the members). The server keeps
     running without the database; stop it and move its database file away afterwards (the
     C(ovn_central) role does both when a host is marked to leave).
-  - O(state=present) changes nothing: it waits until this host's server is a cluster member (it
+  - O(state=present) changes nothing. It waits until this host's server is a cluster member (it
     may still be joining) and fails when it is not one within O(timeout).
   - Refuses to take out the only member of a cluster, and fails with the server named when its
     control socket is missing (a stopped member cannot leave; remove it from a running member
