@@ -152,21 +152,23 @@ class Watcher(object):
         return True, 'leading'
 
     def run(self):
-        from ovn_k8s_agents.watcher.controller import Controller, nb_tables
-        from ovn_k8s_agents.watcher.leader import LeaderElector
         from ovn_k8s_agents.watcher.metrics import HealthServer
+        from ovn_k8s_agents.watcher.tables import nb_tables
         args = self.args
         server = None
         if args.metrics_address:
             server = HealthServer(args.metrics_address, self.metrics, self.healthy, self.ready)
             server.start()
             LOG.info('serving /metrics, /healthz, /readyz', extra=dict(address=server.address))
+        # The Northbound copy loads in the background while the Kubernetes client is imported,
+        # the lease is taken and the API's start-up lists are read (Controller.list_all); the
+        # controller waits for it after them.
+        threading.Thread(target=self._connect_nb, args=(nb_tables(),), name='nb-connect', daemon=True).start()
+        from ovn_k8s_agents.watcher.controller import Controller
+        from ovn_k8s_agents.watcher.leader import LeaderElector
         client = api_client(args.kubeconfig, args.api_workers)
         LOG.info('starting', extra=dict(identity=args.identity, nb_remote=args.nb_remote,
                                         api=client.configuration.host))
-        # The Northbound copy loads in the background while the lease is taken and the API's
-        # start-up lists are read (Controller.list_all); the controller waits for it after them.
-        threading.Thread(target=self._connect_nb, args=(nb_tables(),), name='nb-connect', daemon=True).start()
         elector = None
         if args.lease_name:
             elector = LeaderElector(client, args.lease_namespace, args.lease_name, args.identity,

@@ -30,7 +30,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _ovsdb
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables
 from kubernetes.client.exceptions import ApiException
 from ovn_k8s_agents import annotation
 
@@ -46,12 +45,6 @@ POD_IDS = ('namespace', 'pod', 'pod-uid')
 COMPONENT = 'ovn-k8s-watcher'
 # The longest a start-up reconcile runs without the cycle collector (watcher/heap.py).
 HEAP_LOADING_MAX = 120.0
-
-
-def nb_tables():
-    """The Northbound tables and columns the watcher reads."""
-    return merge_tables(_nb.NODE_NETWORK_TABLES, _nb.LSP_TABLES, _alloc.TABLES, lb.TABLES, netpol.TABLES,
-                        {'Logical_Switch': ['name', 'ports', 'other_config', 'external_ids']})
 
 
 class BadInput(Exception):
