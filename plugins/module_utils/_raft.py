@@ -67,7 +67,13 @@ def status(run, ctl, db_name):
 
 
 def check_can_leave(view, db_name):
-    """Raise RaftError when the server of ``view`` (its status) may not leave: it is the last."""
+    """Raise RaftError when the server of ``view`` (its status) may not leave: it is still
+    joining, or it is the last member. (A server already leaving may: the leave is waited for.)"""
+    if view.get('status') == 'leaving cluster':
+        return
+    if view.get('status') != 'cluster member':
+        raise RaftError('%s: server %s is %r, not a cluster member yet; it can leave once it has joined'
+                        % (db_name, view['server_id'], view.get('status')))
     if len(view['servers']) <= 1:
         raise RaftError('%s: server %s is the only member of its cluster; it cannot leave (stop it, '
                         'or convert the database with ovsdb-tool cluster-to-standalone)'
@@ -81,7 +87,9 @@ def leave(run, ctl, db_name, timeout, sleep=time.sleep, clock=time.monotonic):
     if before is None:
         return None
     check_can_leave(before, db_name)
-    rc, out, err = run(['ovs-appctl', '-t', ctl, 'cluster/leave', db_name])
+    rc, out, err = 0, '', ''
+    if before.get('status') != 'leaving cluster':
+        rc, out, err = run(['ovs-appctl', '-t', ctl, 'cluster/leave', db_name])
     if rc != 0:
         raise RaftError('%s: cluster/leave of server %s failed: %s'
                         % (db_name, before['server_id'], (err or out or '').strip() or 'rc %d' % rc))

@@ -227,3 +227,14 @@ def vswitchd(ovs_db, tmp_path, host_and_peer):
             time.sleep(0.05)
     except (OSError, ValueError):
         pass
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A three-member RAFT cluster of the Northbound database on loopback (tests/lib/ovsdb_cluster.py)."""
+    from ovsdb_cluster import OvsdbCluster
+    c = OvsdbCluster(tmp_path, 3)
+    for member in c.members:
+        c.wait_member(member)  # a member may still be joining when the first leader is elected
+    yield c
+    c.stop()

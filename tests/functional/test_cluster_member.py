@@ -8,17 +8,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import pytest
+import os
+import signal
+import subprocess
 
-from conftest import nbctl, run_module
-from ovsdb_cluster import OvsdbCluster
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = OvsdbCluster(tmp_path, 3)
-    yield c
-    c.stop()
+from conftest import NB_SCHEMA, nbctl, run_module
+from local_ports import free_port  # tests/lib
+from ovsdb_cluster import OvsdbCluster, schema_name
 
 
 def servers_seen_by(cluster, member):
@@ -93,3 +89,23 @@ def test_refusals_change_nothing_and_name_the_server(tmp_path):
         single.stop()
     res = run_module('ovn_cluster_member', dict(database='nb', state='absent', ctl=str(tmp_path / 'nothing.ctl')))
     assert res.get('failed') and 'no control socket' in res['msg'] and 'nothing.ctl' in res['msg'], res
+
+
+def test_a_member_still_joining_is_named_not_taken_out(tmp_path):
+    """A server whose cluster never answers stays 'joining cluster': it cannot leave yet, and
+    waiting for its membership ends with its state named."""
+    db, ctl, pidfile = str(tmp_path / 'db'), str(tmp_path / 'db.ctl'), str(tmp_path / 'pid')
+    lonely = 'tcp:127.0.0.1:%d' % free_port()
+    nobody = 'tcp:127.0.0.1:%d' % free_port()       # no server there: the join never completes
+    subprocess.check_call(['ovsdb-tool', 'join-cluster', db, schema_name(NB_SCHEMA), lonely, nobody])
+    subprocess.check_call(['ovsdb-server', '--detach', '--no-chdir', '--pidfile=' + pidfile, '--unixctl=' + ctl,
+                           '--log-file=' + str(tmp_path / 'log'), db])
+    try:
+        for check_mode in (True, False):
+            res = run_module('ovn_cluster_member', dict(database='nb', state='absent', ctl=ctl), check_mode=check_mode)
+            assert res.get('failed') and 'joining cluster' in res['msg'] and 'not a cluster member yet' in res['msg'], res
+        res = run_module('ovn_cluster_member', dict(database='nb', ctl=ctl, timeout=1))
+        assert res.get('failed') and 'joining cluster' in res['msg'] and 'after 1s' in res['msg'], res
+    finally:
+        with open(pidfile) as f:
+            os.kill(int(f.read()), signal.SIGTERM)

@@ -20,14 +20,7 @@ import threading
 import pytest
 
 from conftest import collection_root, nbctl, run_module
-from ovsdb_cluster import OvsdbCluster, ReplyCutter
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = OvsdbCluster(tmp_path, 3)
-    yield c
-    c.stop()
+from ovsdb_cluster import ReplyCutter
 
 
 def core():
