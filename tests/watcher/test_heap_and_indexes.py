@@ -56,6 +56,29 @@ def test_collector_off_while_loading_and_frozen_after(collector):
     assert frozen < len(newer) + 500, 'cyclic garbage is collected, not frozen'
 
 
+def test_a_load_that_does_not_end_gets_the_collector_back(collector, monkeypatch):
+    """The watcher waiting for an unreachable Northbound database must not go without the
+    collector for as long as that lasts."""
+    import time
+    monkeypatch.setattr(heap, 'LOADING_MAX', 0.2)
+    gc.enable()
+    heap.loading()
+    assert not gc.isenabled()
+    deadline = time.monotonic() + 5
+    while not gc.isenabled() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gc.isenabled(), 'still off after LOADING_MAX'
+    heap.loading()                      # a load joining the expired one leaves it on
+    assert gc.isenabled()
+    heap.settled()
+    heap.settled()
+    assert gc.isenabled()
+    heap.loading()                      # a new load, after all ended, turns it off again
+    assert not gc.isenabled()
+    heap.settled()
+    assert gc.isenabled()
+
+
 def test_pauses_are_observed(collector):
     metrics = Metrics()
     callback = heap.watch_pauses(metrics)

@@ -43,8 +43,6 @@ LOG = logging.getLogger('ovn_k8s_watcher')
 MARKER = 'ovn-k8s-watcher'
 POD_IDS = ('namespace', 'pod', 'pod-uid')
 COMPONENT = 'ovn-k8s-watcher'
-# The longest a start-up reconcile runs without the cycle collector (watcher/heap.py).
-HEAP_LOADING_MAX = 120.0
 
 
 class BadInput(Exception):
@@ -312,8 +310,6 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                                                   nodes=len(self.nodes.keys())))
                 self.ready.set()
                 return
-            if time.monotonic() - t0 > HEAP_LOADING_MAX:
-                self._heap_settled()  # a reconcile that does not end still gets its collector back
             time.sleep(0.02)
 
     def _heap_settled(self):

@@ -15,9 +15,9 @@ number of objects grows by a quarter, so:
   second over 10,000 pods on a busy machine): the tail of the endpoint-change latency.
 
 None of that memory is cyclic garbage (JSON and IDL rows are freed by reference counting),
-so :func:`loading` turns the collector off while a large state is read, and :func:`settled`
-moves everything alive then into the permanent generation (``gc.freeze``) and turns it back
-on: later collections walk only what was made since. The watcher calls :func:`settled` again
+so :func:`loading` turns the collector off while a large state is read (for at most
+:data:`LOADING_MAX` seconds), and :func:`settled` moves everything alive then into the permanent
+generation (``gc.freeze``) and turns it back on: later collections walk only what was made since. The watcher freezes again
 at every resync (:func:`refreeze`), after a collection of what was made since the last freeze,
 so objects replaced since then (a pod's new version) do not pile up in the walked generations
 and cyclic garbage is not frozen with them. Each collection's pause is observed in the
@@ -31,8 +31,14 @@ import threading
 import time
 
 _LOCK = threading.Lock()
-_LOADING = [0]
+# count: loads under way; generation: which run of overlapping loads; expired: that run outlived
+# LOADING_MAX and has its collector back.
+_STATE = dict(count=0, generation=0, expired=False)
 _STARTED = {}
+
+# The longest the collector stays off, however long a load lasts: the watcher waiting for an
+# unreachable Northbound database, or a cold start of a large cluster, keeps collecting cycles.
+LOADING_MAX = 120.0
 
 
 def watch_pauses(metrics):
@@ -47,19 +53,34 @@ def watch_pauses(metrics):
 
 
 def loading():
-    """A large state is about to be read: no cycle collection until :func:`settled`."""
+    """A large state is about to be read: no cycle collection until :func:`settled` (or until
+    the loads that overlap with this one have lasted :data:`LOADING_MAX` seconds)."""
     with _LOCK:
-        _LOADING[0] += 1
-        gc.disable()
+        if _STATE['count'] == 0:
+            _STATE['generation'] += 1
+            _STATE['expired'] = False
+            timer = threading.Timer(LOADING_MAX, _expire, args=(_STATE['generation'],))
+            timer.daemon = True
+            timer.start()
+        _STATE['count'] += 1
+        if not _STATE['expired']:
+            gc.disable()
+
+
+def _expire(generation):
+    with _LOCK:
+        if _STATE['count'] and _STATE['generation'] == generation:
+            _STATE['expired'] = True
+            gc.enable()
 
 
 def settled():
     """What is alive now stays: freeze it, and collect cycles among newer objects only.
     Calls pair with :func:`loading`; the collector comes back on with the last of them."""
     with _LOCK:
-        _LOADING[0] = max(0, _LOADING[0] - 1)
+        _STATE['count'] = max(0, _STATE['count'] - 1)
         gc.freeze()
-        if _LOADING[0] == 0:
+        if _STATE['count'] == 0:
             gc.enable()
 
 
@@ -68,7 +89,7 @@ def refreeze():
     permanent generation (each resync). The collection walks only the objects made since the
     last freeze, not the frozen heap, so it is short."""
     with _LOCK:
-        if _LOADING[0]:
+        if _STATE['count'] and not _STATE['expired']:
             return
         gc.collect()
         gc.freeze()
