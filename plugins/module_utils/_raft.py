@@ -80,26 +80,42 @@ def check_can_leave(view, db_name):
                         % (db_name, view['server_id']))
 
 
-def leave(run, ctl, db_name, timeout, sleep=time.sleep, clock=time.monotonic):
-    """Make the server leave the cluster of ``db_name`` and wait until it has (the others no
-    longer count it). Returns its status before. Refuses to take out the last member."""
-    before = status(run, ctl, db_name)
-    if before is None:
-        return None
-    check_can_leave(before, db_name)
-    rc, out, err = 0, '', ''
-    if before.get('status') != 'leaving cluster':
-        rc, out, err = run(['ovs-appctl', '-t', ctl, 'cluster/leave', db_name])
-    if rc != 0:
-        raise RaftError('%s: cluster/leave of server %s failed: %s'
-                        % (db_name, before['server_id'], (err or out or '').strip() or 'rc %d' % rc))
+def _wait(run, ctl, db_name, timeout, done, sleep, clock):
+    """Poll the server's status until ``done(status)`` or ``timeout`` seconds: (done, last status)."""
     deadline = clock() + timeout
     while True:
         now = status(run, ctl, db_name)
-        if now is None or now.get('status') in ('left cluster',):
-            return before
-        if clock() > deadline:
-            raise RaftError('%s: server %s is still %r %ss after cluster/leave (a leave needs the '
-                            "votes of a majority of the cluster's members: are enough of them up?)"
-                            % (db_name, before['server_id'], now.get('status'), timeout))
+        if done(now):
+            return True, now
+        if clock() >= deadline:
+            return False, now
         sleep(0.2)
+
+
+def wait_member(run, ctl, db_name, timeout, sleep=time.sleep, clock=time.monotonic):
+    """The server's status once it is a cluster member; RaftError naming its state when it is
+    not one within ``timeout`` seconds."""
+    ok, now = _wait(run, ctl, db_name, timeout, lambda st: st is not None and st.get('status') == 'cluster member',
+                    sleep, clock)
+    if not ok:
+        raise RaftError('%s: the server at %s is %s' % (
+            db_name, ctl, 'not in a cluster' if now is None
+            else '%r, not a cluster member, after %ss' % (now.get('status'), timeout)))
+    return now
+
+
+def leave(run, ctl, db_name, view, timeout, sleep=time.sleep, clock=time.monotonic):
+    """Make the server whose status is ``view`` leave the cluster of ``db_name`` and wait until
+    it has (the others no longer count it). Refuses to take out the last member."""
+    check_can_leave(view, db_name)
+    if view.get('status') != 'leaving cluster':
+        rc, out, err = run(['ovs-appctl', '-t', ctl, 'cluster/leave', db_name])
+        if rc != 0:
+            raise RaftError('%s: cluster/leave of server %s failed: %s'
+                            % (db_name, view['server_id'], (err or out or '').strip() or 'rc %d' % rc))
+    ok, now = _wait(run, ctl, db_name, timeout, lambda st: st is None or st.get('status') == 'left cluster',
+                    sleep, clock)
+    if not ok:
+        raise RaftError('%s: server %s is still %r %ss after cluster/leave (a leave needs the '
+                        "votes of a majority of the cluster's members: are enough of them up?)"
+                        % (db_name, view['server_id'], now.get('status'), timeout))

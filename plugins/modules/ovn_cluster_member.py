@@ -87,8 +87,6 @@ diff:
   type: dict
 '''
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _raft
@@ -109,24 +107,18 @@ def main():
         return module.run_command(argv)
 
     try:
-        before = _raft.status(run, ctl, db['name'])
         if p['state'] == 'present':
-            deadline = time.monotonic() + p['timeout']
-            while before is None or before.get('status') != 'cluster member':
-                if module.check_mode or time.monotonic() > deadline:
-                    module.fail_json(msg='%s: the server at %s is %s' % (
-                        db['name'], ctl, 'not in a cluster' if before is None else repr(before.get('status'))
-                        + ', not a cluster member, after %ss' % p['timeout']), cluster=before)
-                time.sleep(0.5)
-                before = _raft.status(run, ctl, db['name'])
-            module.exit_json(changed=False, cluster=before)
+            # Reads only; in check mode it does not wait.
+            now = _raft.wait_member(run, ctl, db['name'], 0 if module.check_mode else p['timeout'])
+            module.exit_json(changed=False, cluster=now)
+        before = _raft.status(run, ctl, db['name'])
         if before is None:
             module.exit_json(changed=False, cluster=None)
         label = '%s cluster member' % db['name']
         diff = dict(before={label: before['server_id']}, after={})
         _raft.check_can_leave(before, db['name'])
         if not module.check_mode:
-            _raft.leave(run, ctl, db['name'], p['timeout'])
+            _raft.leave(run, ctl, db['name'], before, p['timeout'])
         module.exit_json(changed=True, cluster=before, diff=diff)
     except _raft.RaftError as e:
         module.fail_json(msg=str(e))
