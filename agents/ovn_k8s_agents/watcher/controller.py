@@ -338,10 +338,13 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
 
     def _stale_nodes(self):
         with self.nb_lock:
-            return [('node', _ovsdb.read(row, 'external_ids').get(_alloc.NODE_KEY) or row.name)
-                    for row in self.nb.rows('Logical_Switch')
-                    if _ovsdb.read(row, 'external_ids').get(MARKER) == 'node'
-                    and self.nodes.get(_ovsdb.read(row, 'external_ids').get(_alloc.NODE_KEY) or row.name) is None]
+            out = []
+            for row in self.nb.rows('Logical_Switch'):
+                ids = _ovsdb.read(row, 'external_ids')
+                node = ids.get(_alloc.NODE_KEY) or row.name
+                if ids.get(MARKER) == 'node' and self.nodes.get(node) is None:
+                    out.append(('node', node))
+            return out
 
     def _stale_pods(self):
         out = []
