@@ -44,8 +44,11 @@ def dbs(tmp_path):
     sb.stop()
 
 
-def play(tmp_path, dbs, variables, *extra):
-    """One ansible-playbook run of the tasks; returns its output."""
+def play(tmp_path, dbs, variables, *extra, tls=False):
+    """One ansible-playbook run of the tasks (on TCP unless ``tls``: TLS is the role's default);
+    returns its output."""
+    if not tls:
+        extra = ('-e', '{"ovn_cluster_tls": false}') + extra
     playbook = tmp_path / 'play.yml'
     playbook.write_text(PLAYBOOK.format(vars=variables))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_root(), ANSIBLE_NOCOLOR='1',
@@ -101,3 +104,21 @@ def test_check_mode_predicts_a_change_of_listeners_and_writes_nothing(tmp_path, 
     listeners, outputs = converge(tmp_path, dbs, '{ovn_central_listen_address: 192.0.2.20}')
     assert listeners == ['ptcp:6641:192.0.2.20', 'ptcp:6642:192.0.2.20']
     assert 'changed=1' in outputs[0] and 'changed=0' in outputs[1], outputs
+
+
+def test_tls_is_the_default_with_a_pki_made_for_it(tmp_path, dbs):
+    """Nothing said about TLS: the role makes a CA and the databases' certificate and listens
+    with pssl only, the Southbound listener holding nodes to their chassis (role ovn-controller)."""
+    pki = tmp_path / 'pki'
+    variables = '{ovn_central_listen_address: 192.0.2.10, ovn_central_pki_dir: "%s"}' % pki
+    outputs = [play(tmp_path, dbs, variables, tls=True) for dummy in range(2)]
+    assert 'changed=0' not in outputs[0] and 'changed=0' in outputs[1], outputs[1]
+    assert listeners_of(dbs) == ['pssl:6641:192.0.2.10', 'pssl:6642:192.0.2.10']
+    role = subprocess.check_output(['ovn-sbctl', '--db=' + dbs[1], '--bare', '--columns=role', 'list', 'Connection'],
+                                   universal_newlines=True).strip()
+    assert role == 'ovn-controller', role
+    for name in ('switchca/cacert.pem', 'ovn-central-cert.pem', 'ovn-central-privkey.pem'):
+        assert (pki / name).exists(), name
+    ssl = subprocess.check_output(['ovn-nbctl', '--db=' + dbs[0], '--bare', '--columns=certificate', 'list', 'SSL'],
+                                  universal_newlines=True).strip()
+    assert ssl == str(pki / 'ovn-central-cert.pem'), ssl

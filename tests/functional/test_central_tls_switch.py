@@ -128,7 +128,9 @@ def test_switch_from_tcp_to_tls_in_place(tmp_path, central):
     nb, sb, nb_ssl, sb_ssl = free_port(), free_port(), free_port(), free_port()
     variables = {'ovn_central_listen_address': '127.0.0.1', 'ovn_central_nb_port': nb, 'ovn_central_sb_port': sb,
                  'ovn_central_nb_ssl_port': nb_ssl, 'ovn_central_sb_ssl_port': sb_ssl,
-                 'ovn_central_ssl_create_pki': 'true', 'ovn_central_pki_dir': pki, 'ovn_central_pki_clients': '[watcher]'}
+                 'ovn_central_ssl_create_pki': 'true', 'ovn_central_pki_dir': pki, 'ovn_central_pki_clients': '[watcher]',
+                 # A central made before TLS was the default, on TCP.
+                 'ovn_central_ssl': 'false'}
     pids = [db.pid() for db in central]
     tcp = 'tcp:127.0.0.1:%d' % nb
     ssl = 'ssl:127.0.0.1:%d' % nb_ssl

@@ -19,7 +19,10 @@ import testinfra
 # The repository's test helpers (tests/lib: waiting.wait_for) serve the lab's tests too.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'tests', 'lib'))
 
-HOSTS = ('central', 'node1', 'node2', 'external')
+HOSTS = ('central', 'central2', 'central3', 'node1', 'node2', 'external')
+# The members of the clustered central databases (central is also the master node).
+CENTRALS = ('central', 'central2', 'central3')
+CENTRAL_IP = {'central': '172.31.0.10', 'central2': '172.31.0.13', 'central3': '172.31.0.14'}
 NODES = ('central', 'node1', 'node2')
 # Each node's name in OVN and Kubernetes (ovn_node_name in molecule.yml): node1 has an FQDN
 # longer than an interface name may be.
@@ -47,7 +50,7 @@ def lab():
 
 
 def nbctl(lab, *args):
-    return lab['central'].check_output('ovn-nbctl ' + ' '.join("'%s'" % a for a in args))
+    return lab['central'].check_output('ovn-nbctl --no-leader-only ' + ' '.join("'%s'" % a for a in args))
 
 
 def mac_of(ip):
@@ -98,7 +101,7 @@ class Pod:
         self.host.run('systemctl stop pod-%s-*.service' % self.name)
         self.host.run('ovs-vsctl --if-exists del-port br-int %s' % self.veth)
         self.host.run('ip netns del %s' % self.name)
-        self.lab['central'].run('ovn-nbctl --if-exists lsp-del %s' % self.name)
+        self.lab['central'].run('ovn-nbctl --no-leader-only --if-exists lsp-del %s' % self.name)
 
 
 def serve(host, unit, port, netns=None):
@@ -145,7 +148,7 @@ def _diagnostics():
                               check=False)
         out.append('--- %s: %s\n%s' % (name, cmd, proc.stdout))
 
-    run('central', 'ovn-nbctl show; ovn-sbctl show')
+    run('central', 'ovn-nbctl --no-leader-only show; ovn-sbctl --no-leader-only show; for d in nb sb; do ovn-appctl -t /var/run/ovn/ovn${d}_db.ctl cluster/status OVN_$([ $d = nb ] && echo Northbound || echo Southbound); done')
     for name in NODES:
         run(name, 'ovs-vsctl show; ip -br addr; ip route')
         run(name, 'journalctl -u ovn-controller -u ovn-k8s-management-port --no-pager -n 25')

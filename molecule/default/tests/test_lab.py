@@ -15,7 +15,7 @@ CLUSTER = ipaddress.ip_network(CLUSTER_SUBNET)
 MGMT_INTERFACE = 'ovn-k8s-mp0'
 GATEWAY_IP = '172.31.0.50'
 # Each host's address on the lab network (the hosts' "physical" network).
-LAB_IP = {'central': '172.31.0.10', 'node1': '172.31.0.11', 'node2': '172.31.0.12', 'external': '172.31.0.100'}
+LAB_IP = {'central': '172.31.0.10', 'central2': '172.31.0.13', 'central3': '172.31.0.14', 'node1': '172.31.0.11', 'node2': '172.31.0.12', 'external': '172.31.0.100'}
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 
 
@@ -75,7 +75,7 @@ def test_gateway_router_on_the_gateway_chassis(lab):
 
 def test_every_node_is_a_chassis_with_its_kept_system_id_and_geneve(lab):
     sb = json.loads(lab['central'].check_output(
-        'ovn-sbctl --format=json --columns=name,hostname list Chassis'))
+        'ovn-sbctl --no-leader-only --format=json --columns=name,hostname list Chassis'))
     names = dict((row[1], row[0]) for row in sb['data'])
     for node in NODES:
         host = lab[node]
@@ -90,9 +90,9 @@ def test_every_node_is_a_chassis_with_its_kept_system_id_and_geneve(lab):
 def test_pods_are_bound_on_their_own_nodes(lab, pods):
     for pod in pods.values():
         chassis = lab['central'].check_output(
-            'ovn-sbctl --bare --columns=chassis find Port_Binding logical_port=%s' % pod.name)
+            'ovn-sbctl --no-leader-only --bare --columns=chassis find Port_Binding logical_port=%s' % pod.name)
         assert chassis, pod.name
-        assert lab['central'].check_output('ovn-sbctl --bare --columns=name list Chassis %s'
+        assert lab['central'].check_output('ovn-sbctl --no-leader-only --bare --columns=name list Chassis %s'
                                            % chassis) == system_id(lab[pod.node])
 
 

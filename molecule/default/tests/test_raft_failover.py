@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The central databases as a three-member RAFT cluster speaking only TLS (the lab's default):
+every member is in both clusters, nothing listens on TCP for clients, the Southbound database
+holds a node's certificate to its own chassis, and with the Northbound leader's ovsdb-server
+killed (-9) pods keep talking while the watcher, a module run and ovn-controller go on against
+the new leader; the killed member rejoins and catches up.
+
+This file runs after the other lab tests (pytest takes the files in name order), so that they
+see the cluster as site.yml left it."""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import CENTRAL_IP, CENTRALS, NODE_NAME, nbctl
+from test_k8s_pods import HOST_OF, fresh_namespace, kubectl, netns
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+NS = 'lab-failover'
+DBS = {'nb': ('OVN_Northbound', '/var/run/ovn/ovnnb_db.ctl', 6641),
+       'sb': ('OVN_Southbound', '/var/run/ovn/ovnsb_db.ctl', 6642)}
+NODE_PKI = '/etc/ovn-k8s/pki/ovn-controller-%s.pem'
+NODE_CA = '/etc/ovn-k8s/pki/cacert.pem'
+# The bound on pings lost while the Northbound leader is killed: the datapath does not need the
+# Northbound database, so none should be lost; two (0.4 s of pings) allow for a busy machine.
+PING_LOSS_BOUND = 2
+
+
+def remotes(port):
+    return ','.join('ssl:%s:%d' % (CENTRAL_IP[c], port) for c in CENTRALS)
+
+
+def cluster_status(host, db):
+    name, ctl, _port = DBS[db]
+    return host.run('ovn-appctl -t %s cluster/status %s' % (ctl, name))
+
+
+def role_of(host, db):
+    out = cluster_status(host, db)
+    match = re.search(r'^Role: (\w+)', out.stdout, re.M) if out.rc == 0 else None
+    return match.group(1) if match else None
+
+
+def term_of(host, db):
+    match = re.search(r'^Term: (\d+)', cluster_status(host, db).stdout, re.M)
+    return int(match.group(1)) if match else -1
+
+
+def leader(lab, db, after_term=-1, timeout=60):
+    """The member that leads ``db`` in a term later than ``after_term``."""
+    deadline = time.time() + timeout
+    while True:
+        leaders = [c for c in CENTRALS if role_of(lab[c], db) == 'leader' and term_of(lab[c], db) > after_term]
+        if len(leaders) == 1:
+            return leaders[0]
+        assert time.time() < deadline, 'no single %s leader after term %d: %s' % (db, after_term, leaders)
+        time.sleep(0.5)
+
+
+def wait_member(lab, host, db, timeout=120):
+    """``host`` is a voting member again, and the leader counts three servers."""
+    deadline = time.time() + timeout
+    while True:
+        out = cluster_status(lab[host], db)
+        if out.rc == 0 and 'Status: cluster member' in out.stdout and role_of(lab[host], db) in ('leader', 'follower'):
+            lead = cluster_status(lab[leader(lab, db)], db).stdout
+            servers = lead.split('Servers:', 1)[-1]
+            if len(re.findall(r'\(\w+ at ssl:', servers)) == 3:
+                return
+        assert time.time() < deadline, '%s did not rejoin the %s cluster: %s' % (host, db, out.stdout + out.stderr)
+        time.sleep(1)
+
+
+def test_every_member_is_in_both_clusters_over_tls(lab):
+    for db in DBS:
+        lead = leader(lab, db)
+        servers = cluster_status(lab[lead], db).stdout.split('Servers:', 1)[-1]
+        for c in CENTRALS:
+            assert 'Status: cluster member' in cluster_status(lab[c], db).stdout, (c, db)
+            # RAFT between the members is TLS too (the lab is created with ovn_central_ssl).
+            assert 'at ssl:%s:' % CENTRAL_IP[c] in servers, (db, c, servers)
+
+
+def test_clients_only_have_tls_listeners_and_remotes(lab):
+    for db in DBS:
+        targets = nbctl(lab, '--bare', '--columns=target', 'list', 'Connection').split() if db == 'nb' else \
+            lab['central'].check_output('ovn-sbctl --no-leader-only --bare --columns=target list Connection').split()
+        assert targets and all(t.startswith('pssl:') for t in targets), (db, targets)
+    for c in CENTRALS:
+        listening = lab[c].check_output('ss -Htln')
+        for port in (6641, 6642):
+            assert re.search(r':%d\s' % port, listening), (c, port, listening)
+        # A client without TLS gets no OVSDB answer from any member.
+        plain = lab['node1'].run('timeout 10 ovsdb-client --timeout=5 list-dbs tcp:%s:6641' % CENTRAL_IP[c])
+        assert plain.rc != 0, (c, plain.stdout)
+    for node in ('node1', 'node2'):
+        ids = json.loads(lab[node].check_output('ovs-vsctl --format=json get Open_vSwitch . external_ids'))
+        pairs = dict(ids[1])
+        assert pairs['ovn-remote'] == remotes(6642), (node, pairs)
+        assert pairs['ovn-nb'] == remotes(6641), (node, pairs)
+        status = lab[node].check_output('ovn-appctl -t ovn-controller connection-status')
+        assert status.strip() == 'connected', (node, status)
+        for f in (NODE_PKI % 'privkey', NODE_PKI % 'cert', NODE_CA):
+            st = lab[node].file(f)
+            assert st.exists and st.user == 'root' and st.mode == 0o600, (node, f)
+
+
+def test_a_node_certificate_cannot_change_another_chassis(lab):
+    """Southbound RBAC for real: node1's certificate (CN = its chassis name) may change its own
+    Chassis row, not node2's."""
+    ssl = '--private-key=%s --certificate=%s --ca-cert=%s' % (NODE_PKI % 'privkey', NODE_PKI % 'cert', NODE_CA)
+    sbctl = 'ovn-sbctl --no-leader-only --db=%s %s ' % (remotes(6642), ssl)
+    own = lab['node1'].check_output('ovs-vsctl get Open_vSwitch . external_ids:system-id').strip('"')
+    other = lab['node2'].check_output('ovs-vsctl get Open_vSwitch . external_ids:system-id').strip('"')
+    mine = lab['node1'].run(sbctl + 'set Chassis %s external_ids:lab-rbac=own' % own)
+    assert mine.rc == 0, mine.stderr
+    theirs = lab['node1'].run(sbctl + 'set Chassis %s external_ids:lab-rbac=stolen' % other)
+    assert theirs.rc != 0 and 'RBAC' in theirs.stderr + theirs.stdout, theirs.stdout + theirs.stderr
+    assert 'lab-rbac' not in lab['central'].check_output('ovn-sbctl --no-leader-only get Chassis %s external_ids' % other)
+    lab['node1'].run(sbctl + 'remove Chassis %s external_ids lab-rbac' % own)
+
+
+def pod(name, node):
+    return {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': name, 'namespace': NS},
+            'spec': {'nodeSelector': {'kubernetes.io/hostname': node}, 'terminationGracePeriodSeconds': 0,
+                     'containers': [{'name': 'web', 'image': 'lab/none'}]}}
+
+
+def wait_pod(name, timeout=240):
+    deadline = time.time() + timeout
+    while True:
+        got = kubectl('get', 'pod', '-n', NS, name, '-o', 'json', check=False)
+        if got.returncode == 0:
+            p = json.loads(got.stdout)
+            if p.get('status', {}).get('phase') == 'Running' and p['status'].get('podIP'):
+                return p
+        assert time.time() < deadline, 'pod %s not running after %ds' % (name, timeout)
+        time.sleep(1)
+
+
+def module(host, name, args):
+    """One task of the collection's module ``name`` on ``host``, as a playbook would run it."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.build'))
+    inventory = os.environ.get('MOLECULE_INVENTORY_FILE')
+    argv = ['ansible', host, '-m', 'ovn_k8s.overlay.' + name, '-a', json.dumps(args), '-o']
+    if inventory:
+        argv[1:1] = ['-i', inventory]
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          timeout=300, check=False, env=env)
+
+
+@pytest.fixture
+def pinging(lab, pods):
+    """pod1 (node1) pings pod2 (node2) five times a second in the background; yields a function
+    that stops it and returns (sent, received)."""
+    host = lab['node1']
+    host.run('systemctl stop lab-failover-ping.service')
+    host.check_output("systemd-run --unit lab-failover-ping --collect sh -c "
+                      "'ip netns exec pod1 ping -n -i 0.2 -W 1 %s > /tmp/lab-failover-ping.log 2>&1'" % pods['pod2'].ip)
+
+    def stop():
+        host.run('pkill -INT -f "ping -n -i 0.2 -W 1 %s"' % pods['pod2'].ip)
+        time.sleep(1)
+        log = host.check_output('cat /tmp/lab-failover-ping.log')
+        m = re.search(r'(\d+) packets transmitted, (\d+) received', log)
+        assert m, log
+        return int(m.group(1)), int(m.group(2)), log
+
+    yield stop
+    host.run('systemctl stop lab-failover-ping.service')
+
+
+def test_killing_the_nb_leader_keeps_pods_talking_and_every_client_follows(lab, pods, pinging):
+    # The datapath first: pods on two nodes answer each other.
+    first = pods['pod1'].run('ping -c 3 -i 0.2 -W 2 %s' % pods['pod2'].ip)
+    assert first.rc == 0, first.stdout
+    fresh_namespace(NS)
+    old = leader(lab, 'nb')
+    term = term_of(lab[old], 'nb')
+    time.sleep(3)
+    pid = lab[old].check_output('cat /var/run/ovn/ovnnb_db.pid').strip()
+    lab[old].check_output('kill -9 %s' % pid)
+    killed_at = time.time()
+    try:
+        # A new election (systemd restarts the killed server at once; it may even win it).
+        new = leader(lab, 'nb', after_term=term)
+
+        # A module run against all three members goes to the new leader, once.
+        args = {'name': 'lab-failover-ls', 'remote': remotes(6641), 'ssl_key': NODE_PKI % 'privkey',
+                'ssl_cert': NODE_PKI % 'cert', 'ssl_ca_cert': NODE_CA}
+        made = module('node1', 'ovn_logical_switch', args)
+        assert made.returncode == 0 and '"changed": true' in made.stdout, made.stdout
+        again = module('node1', 'ovn_logical_switch', args)
+        assert again.returncode == 0 and '"changed": false' in again.stdout, again.stdout
+        assert len(nbctl(lab, '--bare', '--columns=_uuid', 'find', 'Logical_Switch', 'name=lab-failover-ls').split()) == 1
+
+        # The watcher gives a new pod its port and address, the lab agent plugs it through the
+        # CNI plugin, ovn-controller binds it: it answers pod2 across the nodes.
+        kubectl('apply', '-f', '-', stdin=json.dumps(pod('f1', NODE_NAME['node1'])))
+        f1 = wait_pod('f1')
+        host = lab[HOST_OF[f1['spec']['nodeName']]]
+        for _attempt in range(30):
+            if host.run('ip netns exec %s ping -c 1 -W 1 %s' % (netns(f1), pods['pod2'].ip)).rc == 0:
+                break
+        reply = host.run('ip netns exec %s ping -c 3 -i 0.2 -W 2 %s' % (netns(f1), pods['pod2'].ip))
+        assert reply.rc == 0 and ' 0% packet loss' in reply.stdout, reply.stdout
+        print('Northbound leader %s killed (term %d); %s leads; module run, watcher and ovn-controller went on within %.1f s'
+              % (old, term, new, time.time() - killed_at))
+    finally:
+        sent, received, log = pinging()
+        # The killed member comes back (systemd restarts it or we do) and catches up.
+        if lab[old].run('test -S /var/run/ovn/ovnnb_db.ctl && ovn-appctl -t /var/run/ovn/ovnnb_db.ctl version').rc != 0:
+            lab[old].run('systemctl restart ovn-ovsdb-server-nb.service')
+        wait_member(lab, old, 'nb')
+    print('pings: %d sent, %d received while the Northbound leader was killed' % (sent, received))
+    assert sent >= 10, log
+    assert sent - received <= PING_LOSS_BOUND, log
+    # The rejoined member has what was written while it was away.
+    local = lab[old].run('ovn-nbctl --no-leader-only --db=unix:/var/run/ovn/ovnnb_db.sock --bare --columns=name '
+                         'find Logical_Switch name=lab-failover-ls')
+    deadline = time.time() + 60
+    while local.stdout.strip() != 'lab-failover-ls':
+        assert time.time() < deadline, local.stdout + local.stderr
+        time.sleep(1)
+        local = lab[old].run('ovn-nbctl --no-leader-only --db=unix:/var/run/ovn/ovnnb_db.sock --bare --columns=name '
+                             'find Logical_Switch name=lab-failover-ls')
+    gone = module('node1', 'ovn_logical_switch', dict(args, state='absent'))
+    assert gone.returncode == 0, gone.stdout
+    kubectl('delete', 'namespace', NS, '--wait=true', '--timeout=240s')
