@@ -233,3 +233,53 @@ def test_killing_the_nb_leader_keeps_pods_talking_and_every_client_follows(lab, 
     gone = module('node1', 'ovn_logical_switch', dict(args, state='absent'))
     assert gone.returncode == 0, gone.stdout
     kubectl('delete', 'namespace', NS, '--wait=true', '--timeout=240s')
+
+
+def site(*extra):
+    """playbooks/site.yml on the central members only (as an operator re-runs it), through the
+    molecule inventory."""
+    inventory = os.environ.get('MOLECULE_INVENTORY_FILE')
+    assert inventory, 'run through molecule verify (MOLECULE_INVENTORY_FILE)'
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.build'),
+               ANSIBLE_ROLES_PATH=os.path.join(REPO, 'roles'), ANSIBLE_PIPELINING='true', ANSIBLE_NOCOLOR='1',
+               MOLECULE_PROJECT_DIRECTORY=REPO, CONTAINERS_CONF=os.path.join(REPO, 'scripts', 'lab-containers.conf'))
+    argv = ['ansible-playbook', '-i', os.path.dirname(inventory), os.path.join(REPO, 'playbooks', 'site.yml'),
+            '--limit', 'ovn_central'] + list(extra)
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          timeout=1200, check=False, env=env)
+
+
+def recap(output):
+    """{host: changed count} from a playbook's recap."""
+    return dict((m.group(1), int(m.group(2))) for m in re.finditer(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)', output, re.M))
+
+
+def servers(lab, db):
+    return re.findall(r'\(\w+ at ssl:([\d.]+):', cluster_status(lab[leader(lab, db)], db).stdout.split('Servers:', 1)[-1])
+
+
+def test_a_member_leaves_through_the_inventory_and_joins_again(lab, pods):
+    leave = ['-e', json.dumps({'ovn_central_cluster_members': ['central', 'central2'],
+                               'ovn_central_cluster_leave': "{{ inventory_hostname == 'central3' }}"})]
+    out = site(*leave)
+    assert out.returncode == 0, out.stdout[-6000:]
+    for db in DBS:
+        assert sorted(servers(lab, db)) == [CENTRAL_IP['central'], CENTRAL_IP['central2']], (db, servers(lab, db))
+    for unit in ('ovn-ovsdb-server-nb', 'ovn-ovsdb-server-sb', 'ovn-northd'):
+        assert lab['central3'].run('systemctl is-active %s' % unit).stdout.strip() != 'active', unit
+    assert lab['central3'].file('/var/lib/ovn/ovnnb_db.db.left-cluster').exists
+    assert not lab['central3'].file('/etc/default/ovn-central').exists
+    # The cluster of two serves every client; pods still talk.
+    ping = pods['pod1'].run('ping -c 3 -i 0.2 -W 2 %s' % pods['pod2'].ip)
+    assert ping.rc == 0 and ' 0% packet loss' in ping.stdout, ping.stdout
+    again = site(*leave)
+    assert again.returncode == 0 and set(recap(again.stdout).values()) == {0}, again.stdout[-6000:]
+
+    # Listed again: it joins afresh (no database file) and copies the data from the leader.
+    back = site()
+    assert back.returncode == 0, back.stdout[-6000:]
+    for db in DBS:
+        wait_member(lab, 'central3', db)
+    local = lab['central3'].check_output('ovn-nbctl --no-leader-only --db=unix:/var/run/ovn/ovnnb_db.sock '
+                                         '--bare --columns=name find Logical_Router name=ovn_cluster_router')
+    assert local.strip() == 'ovn_cluster_router'
