@@ -148,7 +148,10 @@ def _diagnostics():
                               check=False)
         out.append('--- %s: %s\n%s' % (name, cmd, proc.stdout))
 
-    run('central', 'ovn-nbctl --no-leader-only show; ovn-sbctl --no-leader-only show; for d in nb sb; do ovn-appctl -t /var/run/ovn/ovn${d}_db.ctl cluster/status OVN_$([ $d = nb ] && echo Northbound || echo Southbound); done')
+    run('central', 'ovn-nbctl --no-leader-only show; ovn-sbctl --no-leader-only show')
+    for name in CENTRALS:
+        run(name, 'ovn-appctl -t /var/run/ovn/ovnnb_db.ctl cluster/status OVN_Northbound; '
+                  'ovn-appctl -t /var/run/ovn/ovnsb_db.ctl cluster/status OVN_Southbound')
     for name in NODES:
         run(name, 'ovs-vsctl show; ip -br addr; ip route')
         run(name, 'journalctl -u ovn-controller -u ovn-k8s-management-port --no-pager -n 25')

@@ -15,7 +15,8 @@ CLUSTER = ipaddress.ip_network(CLUSTER_SUBNET)
 MGMT_INTERFACE = 'ovn-k8s-mp0'
 GATEWAY_IP = '172.31.0.50'
 # Each host's address on the lab network (the hosts' "physical" network).
-LAB_IP = {'central': '172.31.0.10', 'central2': '172.31.0.13', 'central3': '172.31.0.14', 'node1': '172.31.0.11', 'node2': '172.31.0.12', 'external': '172.31.0.100'}
+LAB_IP = {'central': '172.31.0.10', 'central2': '172.31.0.13', 'central3': '172.31.0.14', 'node1': '172.31.0.11',
+          'node2': '172.31.0.12', 'external': '172.31.0.100'}
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 
 
