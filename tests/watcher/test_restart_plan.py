@@ -5,8 +5,9 @@
 ovsdb-server, the informers' stores filled by hand (no API server) and the API writes recorded.
 
 A restart over a cluster in step takes short cuts (a pod whose port already holds what it
-should skips the converge, a pod already annotated skips the writers' pool): these tests hold
-that it still writes nothing then, and still repairs every difference otherwise."""
+should skips the converge, a pod already annotated skips the writers' pool, the node switches
+are read once while the database does not change): these tests hold that it still writes
+nothing then, and still repairs every difference otherwise."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -16,7 +17,7 @@ import json
 
 import pytest
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _ovsdb
 from ovn_k8s_agents.watcher.controller import Controller
 from ovn_k8s_agents.watcher.metrics import Metrics
 from ovn_k8s_agents.watcher.tables import nb_tables
@@ -132,4 +133,27 @@ def test_a_pod_that_lost_its_annotation_gets_its_ports_address_again(converged):
     assert [name for name, body in c.writes] == ['p1'], 'only the pod without its annotation is written'
     written = json.loads(c.writes[0][1]['metadata']['annotations']['ovn'])
     assert written == before
+    c.nb.close()
+
+
+def test_node_switches_are_read_once_while_the_database_does_not_change(converged, monkeypatch):
+    nb, nodes, pods = converged
+    calls = []
+    real = _alloc.existing_switches
+
+    def counted(client):
+        calls.append(1)
+        return real(client)
+    monkeypatch.setattr(_alloc, 'existing_switches', counted)
+    c = controller(nb)
+    fill(c, nodes + [node('n3'), node('n4')], pods)
+    c._sync_node('n1')
+    c._sync_node('n2')
+    assert len(calls) == 1, 'nodes in step share one reading'
+    c._sync_node('n3')                # still the same database: the same reading
+    assert len(calls) == 1
+    c._sync_node('n4')                # n3's switch is new: read again, n4 must see n3's subnet
+    assert len(calls) == 2
+    subnets = dict((r['name'], r['other_config'].get('subnet')) for r in nb.rows('Logical_Switch', 'name', 'other_config'))
+    assert len(set(subnets[n] for n in ('n1', 'n2', 'n3', 'n4'))) == 4, subnets
     c.nb.close()

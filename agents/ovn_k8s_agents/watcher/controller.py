@@ -232,6 +232,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.writers = None
         # Switch views of the last batch that changed nothing, reused while the IDL copy is the same.
         self._views = (None, {})
+        self._switches = (None, [])  # (change_seqno, _alloc.existing_switches): _existing_switches
         self.nb_lock = nb_lock or threading.Lock()
         self.unsettled = False      # a commit timed out: it may still land
         self.stop_event = threading.Event()
@@ -453,6 +454,15 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self.metrics.observe('nb_commit_seconds', time.monotonic() - t0)
         self.metrics.inc('nb_transactions_total')
 
+    def _existing_switches(self):
+        """``_alloc.existing_switches`` of the IDL copy, read again only when the copy changed
+        (under nb_lock): a restart in step asks it for every node, and each answer reads every
+        node switch."""
+        seqno = self.nb.idl.change_seqno
+        if self._switches[0] != seqno:
+            self._switches = (seqno, _alloc.existing_switches(self.nb))
+        return self._switches[1]
+
     def _sync_node(self, name):
         node = self.nodes.get(name)
         with self.nb_lock:
@@ -473,7 +483,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                     raise BadInput('InvalidNodeName', 'node %s: %s' % (name, problem))
                 try:
                     subnet = _alloc.allocate(self.cluster_subnet, self.host_prefix, [{'name': name, 'subnet': None}],
-                                             _alloc.existing_switches(self.nb))[0]['subnet']
+                                             self._existing_switches())[0]['subnet']
                 except (_ovsdb.InvalidInput, _ovsdb.Conflict) as e:
                     raise BadInput('NodeSubnet', 'node %s: %s' % (name, e), retry=True)
                 _nb.ensure_node_network(cs, self.nb, name, subnet, cluster_router=self.cluster_router,
