@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """watcher/datum.py: the quicker ``Datum.from_json`` gives what the original gives, for every
-column type of the Northbound schema and for values of every shape, good and bad."""
+column type of the Northbound schema and for values of every shape, good and bad, and a whole
+copy loaded through it holds the same rows."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,6 +14,7 @@ import json
 
 from ovs.db import data, schema, types
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
 from ovn_k8s_agents.watcher import datum
 from ovsdb_server import NB_SCHEMA  # tests/lib
 
@@ -20,7 +22,7 @@ U1, U2 = '2b4f6c1e-0b7a-4d59-9d8e-1f2a3b4c5d6e', 'a0000000-0000-4000-8000-000000
 
 
 def original(type_, value, symtab=None):
-    return (datum._ORIGINAL[0] if datum._ORIGINAL else data.Datum.from_json)(type_, value, symtab)
+    return datum._ORIGINAL.get('from_json', data.Datum.from_json)(type_, value, symtab)
 
 
 def atoms(base):
@@ -70,8 +72,9 @@ def outcome(func, type_, value, symtab=None):
 def test_quick_datums_are_the_originals_for_every_northbound_column():
     datum.install()
     assert data.Datum.from_json is datum.from_json, 'installed'
-    datum.install()                                # a second install keeps the one original
-    assert len(datum._ORIGINAL) == 1
+    first = dict(datum._ORIGINAL)
+    datum.install()                                # a second install keeps the originals
+    assert datum._ORIGINAL == first and first['from_json'] is not datum.from_json
     with open(NB_SCHEMA) as f:
         nb = schema.DbSchema.from_json(json.load(f))
     kinds, quick = set(), 0
@@ -98,3 +101,31 @@ def test_named_uuids_and_real_numbers_go_to_the_original():
     real = types.Type(types.BaseType(types.RealType))
     assert datum._plan(real) is False
     assert outcome(datum.from_json, real, 2.5) == outcome(original, real, 2.5)
+
+
+def copy(nb):
+    """Every row of every table as plain values, column by column (defaults included)."""
+    client = _ovsdb.Client(_ovsdb.NB_DB, remote=nb.remote)
+    try:
+        out = {}
+        for name, table in client.idl.tables.items():
+            for row in table.rows.values():
+                out[(name, str(row.uuid))] = dict((c, _ovsdb.plain(getattr(row, c))) for c in table.columns)
+        return out
+    finally:
+        client.close()
+
+
+def test_a_copy_loaded_the_quick_way_holds_the_same_rows(nb, monkeypatch):
+    nb.ctl('ls-add', 'sw', '--', 'set', 'Logical_Switch', 'sw', 'other_config:subnet=10.128.0.0/24')
+    nb.ctl('lsp-add', 'sw', 'plain')                   # every other column at its default
+    nb.ctl('lsp-add', 'sw', 'full', '--', 'lsp-set-addresses', 'full', '0a:58:0a:80:00:05 10.128.0.5',
+           '--', 'lsp-set-type', 'full', 'router', '--', 'lsp-set-options', 'full', 'router-port=rp',
+           '--', 'lsp-set-enabled', 'full', 'disabled', '--', 'set', 'Logical_Switch_Port', 'full', 'tag_request=7')
+    nb.ctl('lb-add', 'lb1', '10.96.0.1:80', '10.128.0.5:8080,10.128.0.6:8080', 'tcp')
+    nb.ctl('pg-add', 'pg1', 'full', 'plain', '--', 'acl-add', 'pg1', 'to-lport', '1001', 'ip4', 'allow-related')
+    datum.install()
+    quick = copy(nb)
+    monkeypatch.setattr(data.Datum, 'from_json', staticmethod(datum._ORIGINAL['from_json']))
+    assert copy(nb) == quick
+    assert len(quick) > 7 and quick[[k for k in quick if k[0] == 'ACL'][0]]['priority'] == 1001

@@ -26,7 +26,7 @@ from ovs.db import data, types
 
 _PLAN = '_ovn_k8s_datum_plan'   # cached on each column Type: (key builder, value builder) or False
 _LOCK = threading.Lock()
-_ORIGINAL = []
+_ORIGINAL = {}  # what install() replaced: 'from_json'
 
 
 def _string_atom(base):
@@ -107,7 +107,7 @@ def from_json(type_, json, symtab=None):
         datum = _quick(type_, json, plan[0], plan[1])
         if datum is not None:
             return datum
-    return _ORIGINAL[0](type_, json, symtab)
+    return _ORIGINAL['from_json'](type_, json, symtab)
 
 
 def _quick(type_, json, key, value):
@@ -150,5 +150,5 @@ def install():
     """Put :func:`from_json` in place of ``Datum.from_json`` (once per process)."""
     with _LOCK:
         if not _ORIGINAL:
-            _ORIGINAL.append(data.Datum.from_json)
+            _ORIGINAL['from_json'] = data.Datum.from_json
             data.Datum.from_json = staticmethod(from_json)
