@@ -5,7 +5,7 @@
 
 The IDL turns every column of every row it receives into a Datum through
 ``Datum.from_json``, which checks each atom's type and constraints one call at a time:
-loading the copy of a Northbound database of 10,000 pod ports spent about a third of its time
+loading the copy of a Northbound database of 5,000 pod ports spent about a quarter of its time
 there (measured; ovs 3.1 and 4.0 have the same code). :func:`from_json` builds the same Datum
 directly for the atoms most columns hold (strings, integers, booleans and UUIDs, with their
 constraints checked the same way), and hands everything else to the original: other atom
