@@ -36,6 +36,8 @@ OVSDBAPP_IMPORT_ERROR = None
 try:
     import ovs.db.data
     import ovs.db.idl
+    import ovs.db.types
+    from ovs.db import custom_index
     import ovs.jsonrpc
     import ovs.poller
     import ovs.stream
@@ -509,7 +511,8 @@ def _index_names(idl):
 
     ovsdbapp creates these itself only for an API built before its connection starts, and
     without them every ``lsp_add``/``lookup`` by name scans the whole table: one port in a
-    transaction of thousands then costs a scan each (the watcher's batches).
+    transaction of thousands then costs a scan each (the watcher's batches). A scalar string
+    column gets a :class:`_ValueIndex`.
     """
     get_column = getattr(idlutils, 'get_index_column', None)
     index_name = getattr(idlutils, 'index_name', None)
@@ -517,11 +520,33 @@ def _index_names(idl):
         return
     for table in idl.tables.values():
         column = get_column(table)
-        if column and index_name(column) not in getattr(table.rows, 'indexes', {'': None}):
+        rows = table.rows
+        if column and index_name(column) not in getattr(rows, 'indexes', {'': None}):
             try:
-                table.rows.index_create(index_name(column)).add_column(column)
-            except (AttributeError, ValueError):
+                kind = table.columns[column].type
+                if kind.is_scalar() and kind.key.type == ovs.db.types.StringType:
+                    index = rows.indexes[index_name(column)] = _ValueIndex(index_name(column))
+                else:
+                    index = rows.index_create(index_name(column))
+                index.add_column(column)
+            except (AttributeError, KeyError, ValueError):
                 pass
+
+
+if not OVSDBAPP_IMPORT_ERROR:
+    class _ValueIndex(custom_index.MultiColumnIndex):
+        """An index of one scalar string column, ascending, kept sorted by the column's values.
+
+        ovs's own index sorts its entries through ``functools.cmp_to_key`` of a Python method,
+        so that each step of every insertion and look-up calls it: a sixth of the time the
+        watcher took to load its copy of 5,000 ports, and half of each look-up by name. Here
+        the value is taken once per entry and compared natively: for strings the same order."""
+
+        def clear(self):
+            self.values = custom_index.sortedcontainers.SortedListWithKey(key=self._value)
+
+        def _value(self, entry):
+            return getattr(entry, self.columns[0].column)
 
 
 def _api_class(database):

@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The watcher's in-process pieces that the end-to-end tests reach only in passing: the cycle
-collector's handling (watcher/heap.py) and the EndpointSlice index by service (watcher/lb.py)."""
+collector's handling (watcher/heap.py), the EndpointSlice index by service (watcher/lb.py) and
+the Northbound copy's index of names (module_utils/_ovsdb.py)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,11 +14,14 @@ import threading
 
 import pytest
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _ovsdb
 from ovn_k8s_agents.watcher import heap
 from ovn_k8s_agents.watcher.informer import Informer
 from ovn_k8s_agents.watcher.lb import ServiceHandler
 from ovn_k8s_agents.watcher.metrics import Metrics
+from ovn_k8s_agents.watcher.tables import nb_tables
 from ovn_k8s_agents.watcher.workqueue import WorkQueue
+from waiting import wait_for  # tests/lib
 
 
 @pytest.fixture
@@ -148,3 +152,36 @@ def test_slices_are_found_by_service_and_follow_relabels_and_deletions():
     assert s._slices_of('ns1', 'a') == []
     assert s.queued() == [('service', 'ns1/a')]
     assert 'ns1/a' not in s._slices_by_service
+
+
+def test_the_index_of_names_finds_every_port_as_rows_come_and_go(nb):
+    nb.ctl('ls-add', 'sw')
+    names = ['p%03d' % i for i in range(0, 60, 3)] + ['Z', 'a', 'p-1', 'p_1']
+    for name in names:
+        nb.ctl('lsp-add', 'sw', name)
+    client = _ovsdb.Client(_ovsdb.NB_DB, remote=nb.remote, tables=nb_tables())
+    try:
+        index = client.idl.tables['Logical_Switch_Port'].rows.indexes['name']
+        assert isinstance(index, _ovsdb._ValueIndex), 'a scalar string column: compared by value'
+        assert [e.name for e in index.values] == sorted(names)
+        assert not isinstance(client.idl.tables['Load_Balancer'].rows.indexes.get('name'), _ovsdb._ValueIndex)
+
+        def found(name):
+            return [r.name for r in client._idl_lookup('Logical_Switch_Port', 'name', name)]
+        for name in names:
+            assert found(name) == [name]
+        assert found('p001') == [] and found('') == [] and found('zz') == []
+        # Another client adds and removes ports; a commit of the watcher's own adds one too.
+        nb.ctl('lsp-add', 'sw', 'p001', '--', 'lsp-del', 'p003')
+        wait_for('the copy to follow', lambda: found('p001') == ['p001'] and found('p003') == [])
+        cs = _ovsdb.ChangeSet(client)
+        _nb.ensure_lsp(cs, client, 'sw', 'p002', addresses=['0a:58:0a:80:00:02 10.128.0.2'])
+        cs.commit()
+        wait_for('the commit in the copy', lambda: found('p002') == ['p002'])
+        assert client.find_one('Logical_Switch_Port', 'name', 'p002').addresses == ['0a:58:0a:80:00:02 10.128.0.2']
+        live = sorted(set(names + ['p001', 'p002']) - {'p003'})
+        assert [e.name for e in index.values] == live
+        for name in live:
+            assert found(name) == [name]
+    finally:
+        client.close()

@@ -106,6 +106,9 @@ def api_client(kubeconfig, pool=16):
 def connect_nb(args, stop, tables):
     """The long-lived Northbound client; retries with backoff until it connects or ``stop``."""
     from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
+    if not _ovsdb.OVSDBAPP_IMPORT_ERROR:
+        from ovn_k8s_agents.watcher import datum
+        datum.install()  # the copy's every value goes through it: see watcher/datum.py
     delay = 0.5
     while not stop.is_set():
         try:

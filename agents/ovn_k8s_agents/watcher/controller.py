@@ -118,6 +118,19 @@ def _cached_port(row):
     return name, ips
 
 
+def _port_in_step(row, address, external_ids):
+    """Whether pod port ``row`` already holds exactly what ``_nb.ensure_lsp`` would converge it
+    to: ``address`` as its only addresses and port_security entry, and ``external_ids`` among
+    its external_ids. Read straight from the IDL's data, without the validation and the value
+    conversions of a converge: a restart over a cluster in step asks this of every pod, and
+    only a port that differs goes the long way (which then says what to change)."""
+    wanted = {address}
+    if _ovsdb.column_set(row, 'addresses') != wanted or _ovsdb.column_set(row, 'port_security') != wanted:
+        return False
+    ids = _ovsdb.read(row, 'external_ids')
+    return all(isinstance(v, str) and ids.get(k) == v for k, v in external_ids.items())
+
+
 def _excluded(text):
     out = set()
     ranges = []
@@ -219,6 +232,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.writers = None
         # Switch views of the last batch that changed nothing, reused while the IDL copy is the same.
         self._views = (None, {})
+        self._switches = (None, [])  # (change_seqno, _alloc.existing_switches): _existing_switches
         self.nb_lock = nb_lock or threading.Lock()
         self.unsettled = False      # a commit timed out: it may still land
         self.stop_event = threading.Event()
@@ -440,6 +454,15 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self.metrics.observe('nb_commit_seconds', time.monotonic() - t0)
         self.metrics.inc('nb_transactions_total')
 
+    def _existing_switches(self):
+        """``_alloc.existing_switches`` of the IDL copy, read again only when the copy changed
+        (under nb_lock): a restart in step asks it for every node, and each answer reads every
+        node switch."""
+        seqno = self.nb.idl.change_seqno
+        if self._switches[0] != seqno:
+            self._switches = (seqno, _alloc.existing_switches(self.nb))
+        return self._switches[1]
+
     def _sync_node(self, name):
         node = self.nodes.get(name)
         with self.nb_lock:
@@ -460,7 +483,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                     raise BadInput('InvalidNodeName', 'node %s: %s' % (name, problem))
                 try:
                     subnet = _alloc.allocate(self.cluster_subnet, self.host_prefix, [{'name': name, 'subnet': None}],
-                                             _alloc.existing_switches(self.nb))[0]['subnet']
+                                             self._existing_switches())[0]['subnet']
                 except (_ovsdb.InvalidInput, _ovsdb.Conflict) as e:
                     raise BadInput('NodeSubnet', 'node %s: %s' % (name, e), retry=True)
                 _nb.ensure_node_network(cs, self.nb, name, subnet, cluster_router=self.cluster_router,
@@ -530,11 +553,14 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                 created = _created_at(plan.pod)
                 if created is not None:
                     self.metrics.observe('pod_port_latency_seconds', now - created)
-        if self.writers is None or len(plans) < 2:
-            for plan in plans.values():
+        # Most pods of a batch (all of them in a restart in step) are annotated already: only
+        # the others go to the writers' pool.
+        writes = [plan for plan in plans.values() if not self._annotated(plan)]
+        if self.writers is None or len(writes) < 2:
+            for plan in writes:
                 self._annotate(plan)
         else:
-            for future in [self.writers.submit(self._annotate, plan) for plan in plans.values()]:
+            for future in [self.writers.submit(self._annotate, plan) for plan in writes]:
                 future.result()
 
     def _failed(self, key, e):
@@ -587,11 +613,14 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self.queue.add(('pod', key))
             return
         network = None
+        ids = {MARKER: 'pod', 'namespace': namespace, 'pod': name, 'pod-uid': uid}
+        in_step = False
         if current is not None:
             ip = current.interface.ip
             why = view.reserved(ip)
+            in_step = in_switch and _port_in_step(row, '%s %s' % (current.mac, current.ip), ids)
             # Its own port holding it settles who holds it without reading the whole switch.
-            own = in_switch and ip in _cached_port(row)[1]
+            own = in_step or (in_switch and ip in _cached_port(row)[1])
             holder = port_name if own else view.used.get(ip)
             if why is None and current.interface.network != view.subnet:
                 why = 'its prefix is not that of %s' % view.subnet
@@ -616,18 +645,24 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             network = annotation.PodNetwork('%s/%d' % (ip, view.subnet.prefixlen), _names.mac_from_ip(ip),
                                             view.gateway)
         view.reserve(network.interface.ip, port_name)
-        address = '%s %s' % (network.mac, network.ip)
-        _nb.ensure_lsp(cs, self.nb, switch_name, port_name, addresses=[address], port_security=[address],
-                       external_ids={MARKER: 'pod', 'namespace': namespace, 'pod': name, 'pod-uid': uid})
+        if not in_step:
+            address = '%s %s' % (network.mac, network.ip)
+            _nb.ensure_lsp(cs, self.nb, switch_name, port_name, addresses=[address], port_security=[address],
+                           external_ids=ids)
         plans[key] = PodPlan(key, pod, network, row is None)
 
+    def _annotated(self, plan):
+        """True (and the key forgotten) when the pod already carries the plan's annotation."""
+        have = (plan.pod.get('metadata') or {}).get('annotations') or {}
+        if all(have.get(k) == v for k, v in plan.network.annotations().items()):
+            self.queue.forget(('pod', plan.key))
+            return True
+        return False
+
     def _annotate(self, plan):
+        """Write the plan's annotation on its pod (which :meth:`_annotated` found without it)."""
         wanted = plan.network.annotations()
         meta = plan.pod.get('metadata') or {}
-        have = meta.get('annotations') or {}
-        if all(have.get(k) == v for k, v in wanted.items()):
-            self.queue.forget(('pod', plan.key))
-            return
         t0 = time.monotonic()
         try:
             # A JSON merge patch of the two keys only; the uid makes it fail on a successor pod

@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller's start-up reconcile of nodes and pods, in process: a real Northbound
+ovsdb-server, the informers' stores filled by hand (no API server) and the API writes recorded.
+
+A restart over a cluster in step takes short cuts (a pod whose port already holds what it
+should skips the converge, a pod already annotated skips the writers' pool, the node switches
+are read once while the database does not change): these tests hold that it still writes
+nothing then, and still repairs every difference otherwise."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _ovsdb
+from ovn_k8s_agents.watcher.controller import Controller
+from ovn_k8s_agents.watcher.metrics import Metrics
+from ovn_k8s_agents.watcher.tables import nb_tables
+
+NS = 'ns1'
+
+
+class Answer:
+    def read(self):
+        return b'{}'
+
+    def release_conn(self):
+        pass
+
+
+def controller(nb):
+    """A controller over ``nb`` whose pod PATCHes and Events are recorded in ``.writes``."""
+    from kubernetes import client
+    c = Controller(client.ApiClient(type.__call__(client.Configuration)), None, Metrics(), '10.128.0.0/14', 24)
+    c.nb = _ovsdb.Client(_ovsdb.NB_DB, remote=nb.remote, tables=nb_tables())
+    c.writes = []
+
+    def patch(name, namespace, body, **_kw):
+        c.writes.append((name, body))
+        return Answer()
+    c.core.patch_namespaced_pod = patch
+    c.core.create_namespaced_event = lambda namespace, body, **_kw: c.writes.append(('event', body))
+    return c
+
+
+def node(name):
+    return {'metadata': {'name': name, 'uid': 'uid-' + name}, 'status': {'addresses': [
+        {'type': 'InternalIP', 'address': '192.0.2.%d' % (len(name) + 10)}]}}
+
+
+def pod(name, node_name, annotations=None):
+    return {'metadata': {'name': name, 'namespace': NS, 'uid': 'uid-' + name, 'annotations': annotations or {}},
+            'spec': {'nodeName': node_name}, 'status': {'phase': 'Running'}}
+
+
+def fill(c, nodes, pods):
+    c.nodes.store = dict((n['metadata']['name'], n) for n in nodes)
+    c.pods.store = dict(('%s/%s' % (NS, p['metadata']['name']), p) for p in pods)
+
+
+def sync_pods(c):
+    c._sync_pods([('pod', key) for key in sorted(c.pods.store)])
+
+
+@pytest.fixture
+def converged(nb):
+    """Nodes n1 and n2 and three pods on n1, converged once; the pods' objects carry the
+    annotations the first controller wrote, as the API server would hand them to the next."""
+    c = controller(nb)
+    fill(c, [node('n1'), node('n2')], [pod('p%d' % i, 'n1') for i in range(3)])
+    for name in ('n1', 'n2'):
+        c._sync_node(name)
+    sync_pods(c)
+    notes = dict((name, body['metadata']['annotations']) for name, body in c.writes)
+    assert sorted(notes) == ['p0', 'p1', 'p2']
+    c.nb.close()
+    nodes = [node('n1'), node('n2')]
+    pods = [pod(name, 'n1', notes[name]) for name in sorted(notes)]
+    yield nb, nodes, pods
+
+
+def test_a_restart_in_step_writes_nothing(converged):
+    nb, nodes, pods = converged
+    txns = nb.transactions()
+    c = controller(nb)
+    fill(c, nodes, pods)
+    for n in nodes:
+        c._sync_node(n['metadata']['name'])
+    sync_pods(c)
+    assert nb.transactions() == txns
+    assert c.metrics.counter('nb_transactions_total') == 0
+    assert c.writes == []
+    assert c.metrics.counter('events_total', kind='pod', result='ok') == 3
+    c.nb.close()
+
+
+def test_a_restart_repairs_each_column_of_a_pod_port(converged):
+    nb, nodes, pods = converged
+    ports = nb.pod_ports()
+    want = dict((name.split('_', 1)[1], port['addresses'][0]) for name, port in ports.items())
+    # While no watcher ran: p0 lost its port security, p1's uid was changed and p2 was given
+    # another address (free on the switch: its annotation's address is kept).
+    nb.ctl('lsp-set-port-security', '%s_p0' % NS)
+    nb.ctl('set', 'Logical_Switch_Port', '%s_p1' % NS, 'external_ids:pod-uid=other')
+    nb.ctl('lsp-set-addresses', '%s_p2' % NS, '0a:58:0a:80:00:63 10.128.0.99')
+    c = controller(nb)
+    fill(c, nodes, pods)
+    sync_pods(c)
+    assert c.metrics.counter('nb_transactions_total') == 1, 'one batch transaction repairs the three'
+    assert c.writes == []
+    ports = nb.pod_ports()
+    for name in ('p0', 'p1', 'p2'):
+        port = ports['%s_%s' % (NS, name)]
+        assert port['addresses'] == [want[name]] and port['port_security'] == [want[name]], port
+        assert port['external_ids']['pod-uid'] == 'uid-' + name
+        assert port['switch'] == 'n1'
+    c.nb.close()
+
+
+def test_a_pod_that_lost_its_annotation_gets_its_ports_address_again(converged):
+    nb, nodes, pods = converged
+    before = json.loads(pods[1]['metadata']['annotations']['ovn'])
+    pods[1]['metadata']['annotations'] = {}
+    c = controller(nb)
+    fill(c, nodes, pods)
+    sync_pods(c)
+    assert c.metrics.counter('nb_transactions_total') == 0
+    assert [name for name, body in c.writes] == ['p1'], 'only the pod without its annotation is written'
+    written = json.loads(c.writes[0][1]['metadata']['annotations']['ovn'])
+    assert written == before
+    c.nb.close()
+
+
+def test_node_switches_are_read_once_while_the_database_does_not_change(converged, monkeypatch):
+    nb, nodes, pods = converged
+    calls = []
+    real = _alloc.existing_switches
+
+    def counted(client):
+        calls.append(1)
+        return real(client)
+    monkeypatch.setattr(_alloc, 'existing_switches', counted)
+    c = controller(nb)
+    fill(c, nodes + [node('n3'), node('n4')], pods)
+    c._sync_node('n1')
+    c._sync_node('n2')
+    assert len(calls) == 1, 'nodes in step share one reading'
+    c._sync_node('n3')                # still the same database: the same reading
+    assert len(calls) == 1
+    c._sync_node('n4')                # n3's switch is new: read again, n4 must see n3's subnet
+    assert len(calls) == 2
+    subnets = dict((r['name'], r['other_config'].get('subnet')) for r in nb.rows('Logical_Switch', 'name', 'other_config'))
+    assert len(set(subnets[n] for n in ('n1', 'n2', 'n3', 'n4'))) == 4, subnets
+    c.nb.close()
