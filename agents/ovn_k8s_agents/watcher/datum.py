@@ -37,7 +37,7 @@ def _string_atom(base):
     string = types.StringType
 
     def build(json):
-        if type(json) is not str or (allowed is not None and json not in allowed):
+        if not isinstance(json, str) or (allowed is not None and json not in allowed):
             return None
         if (lo and len(json) < lo) or len(json) > hi:
             return None
@@ -52,7 +52,7 @@ def _integer_atom(base):
     integer = types.IntegerType
 
     def build(json):
-        if type(json) is not int or (lo is not None and json < lo) or (hi is not None and json > hi):
+        if not isinstance(json, int) or isinstance(json, bool) or (lo is not None and json < lo) or (hi is not None and json > hi):
             return None
         return data.Atom(integer, json)
     return build
@@ -64,7 +64,7 @@ def _boolean_atom(base):
     boolean = types.BooleanType
 
     def build(json):
-        return data.Atom(boolean, json) if type(json) is bool else None
+        return data.Atom(boolean, json) if isinstance(json, bool) else None
     return build
 
 
@@ -74,7 +74,7 @@ def _uuid_atom(base):
     pattern, kind = ovsuuid.uuidRE, types.UuidType
 
     def build(json):
-        if type(json) is not list or len(json) != 2 or json[0] != 'uuid' or type(json[1]) is not str \
+        if not isinstance(json, list) or len(json) != 2 or json[0] != 'uuid' or not isinstance(json[1], str) \
                 or not pattern.match(json[1]):
             return None
         return data.Atom(kind, uuid.UUID(json[1]))
@@ -113,21 +113,21 @@ def from_json(type_, json, symtab=None):
 def _quick(type_, json, key, value):
     """The Datum, or None where the original must decide."""
     if value is not None:
-        if type(json) is not list or len(json) != 2 or json[0] != 'map' or type(json[1]) is not list:
+        if not isinstance(json, list) or len(json) != 2 or json[0] != 'map' or not isinstance(json[1], list):
             return None
         inner = json[1]
         if not type_.n_min <= len(inner) <= type_.n_max:
             return None
         values = {}
         for pair in inner:
-            if type(pair) is not list or len(pair) != 2:
+            if not isinstance(pair, list) or len(pair) != 2:
                 return None
             k, v = key(pair[0]), value(pair[1])
             if k is None or v is None:
                 return None
             values[k] = v
-    elif type(json) is list and json and json[0] == 'set':
-        if len(json) != 2 or type(json[1]) is not list:
+    elif isinstance(json, list) and json and json[0] == 'set':
+        if len(json) != 2 or not isinstance(json[1], list):
             return None
         inner = json[1]
         if not type_.n_min <= len(inner) <= type_.n_max:
