@@ -202,6 +202,18 @@ def fetch_schema(remote, database, timeout):
                                % (label, '; '.join(failures) or remote))
 
 
+def _describe(exc, timeout):
+    """What went wrong, in words: some ovsdbapp exceptions (its TimeoutException) cannot even
+    print themselves."""
+    if type(exc).__name__ == 'TimeoutException':
+        return 'no complete copy of the database within %s seconds (with several members: no leader answered)' % timeout
+    try:
+        text = str(exc)
+    except Exception:  # pylint: disable=broad-except
+        text = ''
+    return text or type(exc).__name__
+
+
 def _ssl_hint(remote, error):
     network = (errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENOENT)
     if remote.startswith('ssl:') and error not in network:
@@ -277,7 +289,7 @@ class Client:
             self.connection.start()
         except Exception as exc:
             raise OvsdbConnectionError('cannot read the %s at %s: %s'
-                                       % (self.label, self.remote, exc))
+                                       % (self.label, self.remote, _describe(exc, timeout)))
         self.api = _api_class(database)(self.connection)
         self.idl = idl
         self.conditions = dict(conditions or {})
@@ -402,7 +414,7 @@ class Client:
             self.api.create_transaction(check_error=True).commit()
         except ovsdbapp_exceptions.TimeoutException as exc:
             raise OvsdbConnectionError('the %s at %s did not answer in %s seconds: %s'
-                                       % (self.label, self.remote, self.timeout, exc))
+                                       % (self.label, self.remote, self.timeout, _describe(exc, self.timeout)))
         self.wait_synced()
 
     def synced(self):

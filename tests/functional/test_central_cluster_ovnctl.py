@@ -192,7 +192,8 @@ def test_role_options_bootstrap_join_convert_and_fail_over(ctl_cluster):
     leader = [m for m in ctl_cluster if 'Role: leader' in m.status('nb')][0]
     os.kill(leader.pid('ovnnb_db.pid'), signal.SIGKILL)
     leader.procs['nb'].wait(10)
-    res = run_module('ovn_logical_switch', dict(remote=members, name='after-failover'))
+    # A generous timeout: the election takes its time on a loaded machine (speed is not the point).
+    res = run_module('ovn_logical_switch', dict(remote=members, name='after-failover', timeout=30))
     assert not res.get('failed') and res['changed'], res
     # The killed member starts again as systemd would and catches up.
     leader.run_db('nb')

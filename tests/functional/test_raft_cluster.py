@@ -192,3 +192,14 @@ def test_silent_member_does_not_take_all_the_time(cluster):
     finally:
         srv.close()
     assert names(cluster.remote, 'Logical_Switch') == ['past-the-silent-one']
+
+
+def test_no_leader_is_a_clear_error_not_a_traceback(cluster):
+    """With two of three members killed the last one cannot elect a leader: a module given every
+    member fails within its timeout and says so (ovsdbapp's timeout cannot print itself)."""
+    for member in cluster.members[1:]:
+        cluster.kill(member)
+    res = run_module('ovn_logical_switch', dict(remote=cluster.remote, name='no-leader', timeout=3))
+    assert res.get('failed'), res
+    assert res['msg'].startswith('cannot read the OVN Northbound database at %s: no complete copy' % cluster.remote), res['msg']
+    assert 'no leader answered' in res['msg'], res['msg']
