@@ -191,7 +191,7 @@ def test_killing_the_nb_leader_keeps_pods_talking_and_every_client_follows(lab, 
         new = leader(lab, 'nb', after_term=term)
 
         # A module run against all three members goes to the new leader, once.
-        args = {'name': 'lab-failover-ls', 'remote': remotes(6641), 'ssl_key': NODE_PKI % 'privkey',
+        args = {'name': 'lab-failover-ls', 'remote': remotes(6641), 'timeout': 30, 'ssl_key': NODE_PKI % 'privkey',
                 'ssl_cert': NODE_PKI % 'cert', 'ssl_ca_cert': NODE_CA}
         made = module('node1', 'ovn_logical_switch', args)
         assert made.returncode == 0 and '"changed": true' in made.stdout, made.stdout
