@@ -18,7 +18,7 @@ description:
   - O(state=absent) makes this host's server leave the cluster and waits until the other members
     no longer count it (a leave is committed by a majority of the members). The server keeps
     running without the database; stop it and move its database file away afterwards (the
-    C(ovn_central) role's README lists the steps).
+    C(ovn_central) role does both for a host given C(ovn_central_cluster_leave)).
   - O(state=present) changes nothing. It waits until this host's server is a cluster member (it
     may still be joining) and fails when it is not one within O(timeout).
   - Refuses to take out the only member of a cluster, and fails with the server named when its
