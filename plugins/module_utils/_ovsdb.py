@@ -204,8 +204,9 @@ def fetch_schema(remote, database, timeout):
 
 def _describe(exc, timeout):
     """What went wrong, in words: some ovsdbapp exceptions (its TimeoutException) cannot even
-    print themselves."""
-    if type(exc).__name__ == 'TimeoutException':
+    print themselves, and older ovsdbapp (Debian 12's 2.1) raises a bare ``Exception('Timeout')``
+    where newer ones raise TimeoutException: both mean the same."""
+    if type(exc).__name__ == 'TimeoutException' or exc.args == ('Timeout',):
         return 'no complete copy of the database within %s seconds (with several members: no leader answered)' % timeout
     try:
         text = str(exc)
