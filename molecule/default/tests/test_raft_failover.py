@@ -253,6 +253,17 @@ def recap(output):
     return dict((m.group(1), int(m.group(2))) for m in re.finditer(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)', output, re.M))
 
 
+def changed_tasks(output):
+    """The tasks that reported a change, with their hosts: what a failed idempotence check shows."""
+    found, task = [], None
+    for line in output.splitlines():
+        if line.startswith('TASK ['):
+            task = line.rstrip(' *')
+        elif line.startswith('changed: ['):
+            found.append('%s: %s' % (task, line.split(']', 1)[0] + ']'))
+    return found
+
+
 def servers(lab, db):
     return re.findall(r'\(\w+ at ssl:([\d.]+):', cluster_status(lab[leader(lab, db)], db).stdout.split('Servers:', 1)[-1])
 
@@ -274,7 +285,7 @@ def test_a_member_leaves_through_the_inventory_and_joins_again(lab, pods):
     ping = pods['pod1'].run('ping -c 3 -i 0.2 -W 2 %s' % pods['pod2'].ip)
     assert ping.rc == 0 and ' 0% packet loss' in ping.stdout, ping.stdout
     again = site(*leave)
-    assert again.returncode == 0 and set(recap(again.stdout).values()) == {0}, again.stdout[-6000:]
+    assert again.returncode == 0 and set(recap(again.stdout).values()) == {0}, (changed_tasks(again.stdout), again.stdout[-3000:])
 
     # Listed again: it joins afresh (no database file) and copies the data from the leader.
     back = site()
