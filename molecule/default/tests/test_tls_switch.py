@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A lab started on TCP (ovn_cluster_tls false: three members with RAFT and clients on TCP) is
 switched to TLS in place by two variable changes and re-runs of site.yml, as the ovn_central
-README says, while a pod on node1 pings a pod on node2 five times a second.
+README says, while a pod on node1 pings a pod on node2 five times a second: first both listeners
+(clients move to TLS), then TLS only with ovn_cluster_tls back on (the TCP listeners go, and the
+members' RAFT links move to TLS one member at a time, tasks/raft_proto.yml).
 
 Not part of the lab's normal verify (that lab is TLS from the start): scripts/lab-tls-switch
 makes a TCP lab and runs this file with LAB_TLS_SWITCH=1."""
@@ -35,7 +37,27 @@ PHASE1 = {'ovn_cluster_tls': False, 'ovn_central_transport': 'tcp+ssl',
           'ovn_central_nb_ssl_port': 6651, 'ovn_central_sb_ssl_port': 6652,
           # The clients move to the TLS listeners, each with its own certificate.
           'ovn_node_tls': True, 'ovn_node_nb_remote': members(6651), 'ovn_node_sb_remote': members(6652)}
-PHASE2 = dict(PHASE1, ovn_central_transport='ssl')
+# TLS only, and ovn_cluster_tls (the default) again: RAFT's links move to TLS too.
+PHASE2 = dict(PHASE1, ovn_cluster_tls=True, ovn_central_transport='ssl')
+RAFT = {'OVN_Northbound': '/var/run/ovn/ovnnb_db.ctl', 'OVN_Southbound': '/var/run/ovn/ovnsb_db.ctl'}
+
+
+def raft_addresses(lab):
+    """{(member, database): [the addresses its cluster/status lists for every server]}."""
+    found = {}
+    for c in CENTRALS:
+        for name, ctl in RAFT.items():
+            out = lab[c].check_output('ovn-appctl -t %s cluster/status %s' % (ctl, name))
+            found[(c, name)] = sorted(re.findall(r'\(\w+ at (\w+:[^)\s]+)', out.split('Servers:', 1)[-1]))
+    return found
+
+
+def contents(lab):
+    """What must survive the switch: the Northbound switches and routers, the Southbound chassis."""
+    nb = nbctl(lab, '--bare', '--columns=name', 'list', 'Logical_Switch').split()
+    routers = nbctl(lab, '--bare', '--columns=name', 'list', 'Logical_Router').split()
+    chassis = lab['central'].check_output('ovn-sbctl --no-leader-only --bare --columns=name list Chassis').split()
+    return sorted(nb), sorted(routers), sorted(chassis)
 
 
 def converge(variables):
@@ -64,6 +86,9 @@ def clients_connected(lab):
 def test_switch_a_running_tcp_lab_to_tls_while_pods_ping(lab, pods):
     nb, sb = targets(lab)
     assert all(t.startswith('ptcp:') for t in nb + sb), (nb, sb)
+    raft = raft_addresses(lab)
+    assert all(len(a) == 3 and all(x.startswith('tcp:') for x in a) for a in raft.values()), raft
+    before = contents(lab)
     node1 = lab['node1']
     node1.run('systemctl stop lab-switch-ping.service')
     node1.check_output("systemd-run --unit lab-switch-ping --collect sh -c "
@@ -94,7 +119,14 @@ def test_switch_a_running_tcp_lab_to_tls_while_pods_ping(lab, pods):
     print('TLS switch: %.0f s, pings %d sent, %d received, %d lost (bound %d)'
           % (time.time() - started, sent, received, sent - received, PING_LOSS_BOUND))
     assert sent - received <= PING_LOSS_BOUND, log
-    # No TCP listener is left for clients: only the TLS ports (and RAFT's, which stays on TCP).
+    # Nothing was lost, and every member's RAFT links are TLS ones, as every member sees them.
+    assert contents(lab) == before
+    raft = raft_addresses(lab)
+    assert all(len(a) == 3 and all(x.startswith('ssl:') for x in a) for a in raft.values()), raft
+    for c in CENTRALS:
+        for name in RAFT:
+            assert lab[c].run('test -e /var/lib/ovn/ovn%s_db.db.raft-tcp' % ('nb' if 'North' in name else 'sb')).rc == 0, c
+    # No TCP listener is left for clients: only the TLS ports (RAFT's ports now speak TLS).
     for c in CENTRALS:
         listening = lab[c].check_output('ss -Htln')
         for port in (6641, 6642):
