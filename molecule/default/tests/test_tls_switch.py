@@ -33,10 +33,13 @@ def members(port):
     return ','.join('ssl:%s:%d' % (CENTRAL_IP[c], port) for c in CENTRALS)
 
 
+# The central's variables (extra vars: they are the same for every host). The nodes' remotes go
+# to the nodes' group as an operator would set them (group_vars): as extra vars they would also
+# override the local socket that ovn_central gives the master node's own ovn_node run.
 PHASE1 = {'ovn_cluster_tls': False, 'ovn_central_transport': 'tcp+ssl',
-          'ovn_central_nb_ssl_port': 6651, 'ovn_central_sb_ssl_port': 6652,
-          # The clients move to the TLS listeners, each with its own certificate.
-          'ovn_node_tls': True, 'ovn_node_nb_remote': members(6651), 'ovn_node_sb_remote': members(6652)}
+          'ovn_central_nb_ssl_port': 6651, 'ovn_central_sb_ssl_port': 6652}
+# The clients move to the TLS listeners, each with its own certificate.
+NODES_TLS = {'ovn_node_tls': True, 'ovn_node_nb_remote': members(6651), 'ovn_node_sb_remote': members(6652)}
 # TLS only, and ovn_cluster_tls (the default) again: RAFT's links move to TLS too.
 PHASE2 = dict(PHASE1, ovn_cluster_tls=True, ovn_central_transport='ssl')
 RAFT = {'OVN_Northbound': '/var/run/ovn/ovnnb_db.ctl', 'OVN_Southbound': '/var/run/ovn/ovnsb_db.ctl'}
@@ -61,9 +64,20 @@ def contents(lab):
 
 
 def converge(variables):
-    env = dict(os.environ, MOLECULE_NO_LOG='false')
-    proc = subprocess.run(['molecule', 'converge', '--', '-e', json.dumps(variables)], cwd=REPO, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+    """playbooks/site.yml on the whole lab through molecule's inventory, with the nodes' group
+    variables NODES_TLS in a second inventory source."""
+    inventory = os.environ.get('MOLECULE_INVENTORY_FILE')
+    assert inventory, 'run by scripts/lab-tls-switch (MOLECULE_INVENTORY_FILE)'
+    nodes = os.path.join(os.path.dirname(inventory), '..', 'tls-switch-nodes.yml')
+    with open(nodes, 'w') as f:
+        json.dump({'ovn_nodes': {'vars': NODES_TLS}}, f)  # JSON is YAML
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.build'), ANSIBLE_PIPELINING='true',
+               ANSIBLE_ROLES_PATH=os.path.join(REPO, 'roles'),
+               ANSIBLE_NOCOLOR='1', MOLECULE_PROJECT_DIRECTORY=REPO,
+               CONTAINERS_CONF=os.path.join(REPO, 'scripts', 'lab-containers.conf'))
+    proc = subprocess.run(['ansible-playbook', '-i', os.path.dirname(inventory), '-i', nodes,
+                           os.path.join(REPO, 'playbooks', 'site.yml'), '-e', json.dumps(variables)],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           timeout=2400, check=False)
     assert proc.returncode == 0, proc.stdout[-8000:]
     return proc.stdout
