@@ -6,6 +6,7 @@
 import ipaddress
 import json
 import os
+import re
 import subprocess
 
 from conftest import CLUSTER_SUBNET, HOSTS, NODE_NAME, NODES, ansible_ping, mac_of, nbctl, serve
@@ -85,6 +86,7 @@ def test_every_node_is_a_chassis_with_its_kept_system_id_and_geneve(lab):
         assert names.get(NODE_NAME[node]) == sid
         ids = host.check_output('ovs-vsctl get Open_vSwitch . external_ids')
         assert 'ovn-encap-type=geneve' in ids and 'ovn-bridge-datapath-type=netdev' in ids
+        assert re.search(r'ovn-ofctrl-wait-before-clear="?8000"?[,}]', ids), ids
         assert host.service('ovn-controller').is_running
 
 

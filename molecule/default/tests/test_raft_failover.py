@@ -242,8 +242,11 @@ def site(*extra):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.build'),
                ANSIBLE_ROLES_PATH=os.path.join(REPO, 'roles'), ANSIBLE_PIPELINING='true', ANSIBLE_NOCOLOR='1',
                MOLECULE_PROJECT_DIRECTORY=REPO, CONTAINERS_CONF=os.path.join(REPO, 'scripts', 'lab-containers.conf'))
+    # LAB_SITE_EXTRA_VARS: the variables the lab was last converged with, when they are not the
+    # defaults (scripts/lab-tls-switch runs this file on the lab it switched to TLS).
+    given = ['-e', os.environ['LAB_SITE_EXTRA_VARS']] if os.environ.get('LAB_SITE_EXTRA_VARS') else []
     argv = ['ansible-playbook', '-i', os.path.dirname(inventory), os.path.join(REPO, 'playbooks', 'site.yml'),
-            '--limit', 'ovn_central'] + list(extra)
+            '--limit', 'ovn_central'] + given + list(extra)
     return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           timeout=1200, check=False, env=env)
 
