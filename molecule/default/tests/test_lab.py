@@ -86,7 +86,7 @@ def test_every_node_is_a_chassis_with_its_kept_system_id_and_geneve(lab):
         assert names.get(NODE_NAME[node]) == sid
         ids = host.check_output('ovs-vsctl get Open_vSwitch . external_ids')
         assert 'ovn-encap-type=geneve' in ids and 'ovn-bridge-datapath-type=netdev' in ids
-        assert re.search(r'ovn-ofctrl-wait-before-clear="?8000"?[,}]', ids), ids
+        assert re.search(r'ovn-ofctrl-wait-before-clear="?0"?[,}]', ids), ids
         assert host.service('ovn-controller').is_running
 
 
