@@ -272,7 +272,7 @@ def servers(lab, db):
 
 
 @pytest.mark.skipif(os.environ.get('LAB_MEMBER_LEAVE') != '1',
-                    reason='three more site.yml runs: opt in with LAB_MEMBER_LEAVE=1 (its rejoin half not yet seen to pass)')
+                    reason='three more site.yml runs (21 min in the lab): opt in with LAB_MEMBER_LEAVE=1 (scripts/lab-member-leave)')
 def test_a_member_leaves_through_the_inventory_and_joins_again(lab, pods):
     leave = ['-e', json.dumps({'ovn_central_cluster_members': ['central', 'central2'], 'ovn_central_cluster_allow_even': True,
                                'ovn_central_cluster_leave': "{{ inventory_hostname == 'central3' }}"})]
