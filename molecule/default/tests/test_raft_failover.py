@@ -234,9 +234,9 @@ def test_killing_the_nb_leader_keeps_pods_talking_and_every_client_follows(lab, 
     kubectl('delete', 'namespace', NS, '--wait=true', '--timeout=240s')
 
 
-def site(*extra):
-    """playbooks/site.yml on the central members only (as an operator re-runs it), through the
-    molecule inventory."""
+def site(*extra, limit='ovn_central', inventories=(), timeout=1200):
+    """playbooks/site.yml on the central members only (as an operator re-runs it; ``limit=None``:
+    the whole lab), through the molecule inventory and any further ``inventories``."""
     inventory = os.environ.get('MOLECULE_INVENTORY_FILE')
     assert inventory, 'run through molecule verify (MOLECULE_INVENTORY_FILE)'
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.build'),
@@ -245,10 +245,14 @@ def site(*extra):
     # LAB_SITE_EXTRA_VARS: the variables the lab was last converged with, when they are not the
     # defaults (scripts/lab-tls-switch runs this file on the lab it switched to TLS).
     given = ['-e', os.environ['LAB_SITE_EXTRA_VARS']] if os.environ.get('LAB_SITE_EXTRA_VARS') else []
-    argv = ['ansible-playbook', '-i', os.path.dirname(inventory), os.path.join(REPO, 'playbooks', 'site.yml'),
-            '--limit', 'ovn_central'] + given + list(extra)
-    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          timeout=1200, check=False, env=env)
+    argv = ['ansible-playbook', '-i', os.path.dirname(inventory)]
+    for source in inventories:
+        argv += ['-i', source]
+    argv.append(os.path.join(REPO, 'playbooks', 'site.yml'))
+    if limit:
+        argv += ['--limit', limit]
+    return subprocess.run(argv + given + list(extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=timeout, check=False, env=env)
 
 
 def recap(output):

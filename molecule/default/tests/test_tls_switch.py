@@ -13,14 +13,13 @@ makes a TCP lab and runs this file with LAB_TLS_SWITCH=1."""
 import json
 import os
 import re
-import subprocess
 import time
 
 import pytest
 
 from conftest import CENTRAL_IP, CENTRALS, nbctl
+from test_raft_failover import site
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 # Pings lost during the whole switch that the lab accepts: the datapath keeps its flows while
 # ovn-controller moves to its new remotes and the members restart once, so none should be lost.
 PING_LOSS_BOUND = 2
@@ -71,14 +70,7 @@ def converge(variables):
     nodes = os.path.join(os.path.dirname(inventory), '..', 'tls-switch-nodes.yml')
     with open(nodes, 'w') as f:
         json.dump({'ovn_nodes': {'vars': NODES_TLS}}, f)  # JSON is YAML
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.build'), ANSIBLE_PIPELINING='true',
-               ANSIBLE_ROLES_PATH=os.path.join(REPO, 'roles'),
-               ANSIBLE_NOCOLOR='1', MOLECULE_PROJECT_DIRECTORY=REPO,
-               CONTAINERS_CONF=os.path.join(REPO, 'scripts', 'lab-containers.conf'))
-    proc = subprocess.run(['ansible-playbook', '-i', os.path.dirname(inventory), '-i', nodes,
-                           os.path.join(REPO, 'playbooks', 'site.yml'), '-e', json.dumps(variables)],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          timeout=2400, check=False)
+    proc = site('-e', json.dumps(variables), limit=None, inventories=[nodes], timeout=2400)
     assert proc.returncode == 0, proc.stdout[-8000:]
     return proc.stdout
 
