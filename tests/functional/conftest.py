@@ -76,11 +76,12 @@ def _module_python():
     return '/usr/bin/python3', [shim]
 
 
-def run_module(name, args, check_mode=False, diff=True, python=None, env=None, netns=None):
+def run_module(name, args, check_mode=False, diff=True, python=None, env=None, netns=None, timeout=120):
     """Run plugins/modules/<name>.py as Ansible would, in its own process.
 
     Returns the module's JSON result (``failed`` is set when it failed). With ``netns``, the
-    module runs inside that network namespace (``ip netns exec``).
+    module runs inside that network namespace (``ip netns exec``). A module still running after
+    ``timeout`` seconds fails the test (subprocess.TimeoutExpired): it hung.
     """
     root = collection_root()
     payload = dict(args)
@@ -94,7 +95,7 @@ def run_module(name, args, check_mode=False, diff=True, python=None, env=None, n
         prefix + [python, '-m', 'ansible_collections.ovn_k8s.overlay.plugins.modules.' + name,
                   json.dumps({'ANSIBLE_MODULE_ARGS': payload})],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=run_env,
-        timeout=120, check=False)
+        timeout=timeout, check=False)
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):

@@ -63,8 +63,8 @@ class Pod:
     def iface_id(self):
         return '%s_%s' % (self.namespace, self.name)
 
-    def cni(self, verb, ifname='eth0', network=NETWORK, **env):
-        return self.node.cnitool(verb, self, ifname=ifname, network=network, **env)
+    def cni(self, verb, ifname='eth0', network=NETWORK, timeout=120, **env):
+        return self.node.cnitool(verb, self, ifname=ifname, network=network, timeout=timeout, **env)
 
     def exec(self, *args, **kw):
         return subprocess.run(['ip', 'netns', 'exec', self.netns] + list(args), stdout=subprocess.PIPE,
@@ -155,14 +155,15 @@ class Node:
         self.kube.core().patch_namespaced_pod(pod.name, pod.namespace, {'metadata': {'annotations': pod.network.annotations()}},
                                               _content_type='application/merge-patch+json')
 
-    def cnitool(self, verb, pod, ifname='eth0', network=NETWORK, **env):
-        """cnitool VERB NETWORK NETNS inside the node namespace, with the runtime's CNI_ARGS."""
+    def cnitool(self, verb, pod, ifname='eth0', network=NETWORK, timeout=120, **env):
+        """cnitool VERB NETWORK NETNS inside the node namespace, with the runtime's CNI_ARGS
+        (subprocess.TimeoutExpired after ``timeout`` seconds: the plugin hung)."""
         run_env = dict(os.environ, CNI_PATH=self.cni_path, NETCONFPATH=self.netconf, CNI_IFNAME=ifname,
                        CNI_ARGS='K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_UID=%s' % (pod.namespace, pod.name, pod.uid))
         run_env.update(env)
         return subprocess.run(['ip', 'netns', 'exec', self.netns, cnitool(), verb, network, pod.netns_path],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=run_env,
-                              timeout=120, check=False)
+                              timeout=timeout, check=False)
 
     def plugin(self, command, config, **env):
         """The plugin itself, as libcni runs it (for what cnitool cannot ask: VERSION)."""

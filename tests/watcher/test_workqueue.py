@@ -37,8 +37,7 @@ def test_retry_backs_off_per_key_while_others_go_on():
     q.done('bad')
     q.add('good')
     t0 = time.monotonic()
-    assert q.get_batch(1) == ['good']            # not held back by 'bad'
-    assert time.monotonic() - t0 < 0.1
+    assert q.get_batch(1, timeout=0) == ['good']  # ready at once: not held back by 'bad'
     q.done('good')
     assert q.get_batch(1, timeout=2) == ['bad']  # comes back after its delay
     assert time.monotonic() - t0 >= 0.19
