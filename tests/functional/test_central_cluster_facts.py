@@ -5,7 +5,8 @@
 
 The tasks of roles/ovn_central/tasks/cluster.yml that check the members and work out the remotes
 are taken from the file itself (up to the PKI and the services, which need real hosts) and run
-on three local inventory hosts, so the published remotes and the refusals are the role's own.
+on three local inventory hosts, so the published remotes and the refusals are the role's own;
+so is the guard of tasks/member_start.yml that stops the rolling restart after a member failed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -111,3 +112,46 @@ def test_two_members_with_one_address_are_refused(tmp_path):
     proc, facts = run(tmp_path, ['c1', 'c2', 'c3'], addresses)
     assert proc.returncode != 0 and facts == {}, proc.stdout
     assert 'each with its own address' in proc.stdout, proc.stdout
+
+
+def run_member_start(tmp_path, members, failing=None):
+    """The guard of roles/ovn_central/tasks/member_start.yml (the tasks before the restart itself),
+    included as cluster.yml includes it, after ``failing`` failed earlier in the play."""
+    with open(os.path.join(REPO, 'roles/ovn_central/tasks/member_start.yml')) as f:
+        tasks = yaml.safe_load(f)
+    names = [t['name'] for t in tasks]
+    (tmp_path / 'member_start.yml').write_text(yaml.safe_dump(tasks[:names.index('Start this member with them (it joins through the members already running)')]))
+    inventory = {'all': {'hosts': dict((h, {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}'})
+                                       for h in members)}}
+    (tmp_path / 'inventory.yml').write_text(yaml.safe_dump(inventory))
+    play = [{'hosts': 'all', 'gather_facts': False, 'vars': {'ovn_central_cluster_members': members}, 'tasks': [
+        # As if every member's cluster options had just changed (a restart is due everywhere).
+        {'name': 'Options changed', 'ansible.builtin.debug': {'msg': 'new options'}, 'changed_when': True,
+         'register': '_ovn_central_options'},
+        {'name': 'A member that did not come back', 'ansible.builtin.fail': {'msg': 'did not come back'},
+         'when': 'inventory_hostname == %r' % failing},
+        {'ansible.builtin.include_tasks': str(tmp_path / 'member_start.yml'),
+         'loop': '{{ ovn_central_cluster_members[1:] }}', 'loop_control': {'loop_var': '_ovn_central_starting'}},
+        {'name': 'Went on', 'ansible.builtin.copy': {'dest': str(tmp_path / '{{ inventory_hostname }}.went-on'), 'content': ''}},
+    ]}]
+    (tmp_path / 'play.yml').write_text(yaml.safe_dump(play))
+    proc = subprocess.run(['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'play.yml')],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False,
+                          env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
+    return proc, sorted(h for h in members if (tmp_path / ('%s.went-on' % h)).exists())
+
+
+def test_members_restart_when_all_are_still_in_the_play(tmp_path):
+    proc, went_on = run_member_start(tmp_path, ['c1', 'c2', 'c3'])
+    assert proc.returncode == 0, proc.stdout
+    assert went_on == ['c1', 'c2', 'c3'], proc.stdout
+
+
+def test_no_member_restarts_after_one_failed(tmp_path):
+    # c2 failed earlier in the play (its restart did not bring it back): restarting c3 now would
+    # leave c1 alone, without a majority. c3 is refused and says why; c1 (not due) goes on.
+    proc, went_on = run_member_start(tmp_path, ['c1', 'c2', 'c3'], failing='c2')
+    assert proc.returncode != 0
+    assert ('ovn_central on c3: not restarting it for its new options, because c2 failed earlier in this play'
+            in ' '.join(proc.stdout.split())), proc.stdout
+    assert went_on == ['c1'], proc.stdout
