@@ -120,7 +120,8 @@ def run_member_start(tmp_path, members, failing=None):
     with open(os.path.join(REPO, 'roles/ovn_central/tasks/member_start.yml')) as f:
         tasks = yaml.safe_load(f)
     names = [t['name'] for t in tasks]
-    (tmp_path / 'member_start.yml').write_text(yaml.safe_dump(tasks[:names.index('Start this member with them (it joins through the members already running)')]))
+    guard = tasks[:names.index('Start this member with them (it joins through the members already running)')]
+    (tmp_path / 'member_start.yml').write_text(yaml.safe_dump(guard))
     inventory = {'all': {'hosts': dict((h, {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}'})
                                        for h in members)}}
     (tmp_path / 'inventory.yml').write_text(yaml.safe_dump(inventory))
