@@ -2,9 +2,12 @@
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ovn_node role's CNI tasks (roles/ovn_node/tasks/cni.yml) through ansible-playbook on this
-machine, every path in a temporary directory: the plugin's code laid out as the collection, the
+machine, every path in a temporary directory: the plugin's code laid out as the collection (one
+archive unpacked into a release named by its digest, ansible_collections a link to it), the
 executable linked into the CNI bin directory and runnable from there under /usr/bin/python3, the
-network configuration pointing at the node's kubeconfig, and a second run with nothing changed."""
+network configuration pointing at the node's kubeconfig, a second run with nothing changed, check
+mode that predicts a change and makes none, and a change of the code that replaces the release
+(a removed file is gone, the old release too)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,9 +15,11 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+from checkout import REPO
 from cni_node import SYSTEM_PYTHON, collection_root
 
 PLAY = '''
@@ -29,7 +34,7 @@ PLAY = '''
 '''
 
 
-def run_play(tmp_path):
+def run_play(tmp_path, collections=None, check=False):
     play = tmp_path / 'play.yml'
     play.write_text(PLAY)
     extra = {
@@ -41,10 +46,11 @@ def run_play(tmp_path):
         'ovn_node_cni_log_file': str(tmp_path / 'cni.log'),
         'ovn_node_datapath_type': 'netdev',
     }
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_root(), ANSIBLE_NOCOLOR='1',
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='0')
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections or collection_root(), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='0',
+               TMPDIR=str(tmp_path))  # the controller's archive cache goes there too
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,',
-                           str(play), '-e', json.dumps(extra)],
+                           str(play), '-e', json.dumps(extra)] + (['--check'] if check else []),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
                           timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout
@@ -52,16 +58,29 @@ def run_play(tmp_path):
     return proc.stdout, int(recap.split('changed=')[1].split()[0])
 
 
+def releases(tmp_path):
+    top = tmp_path / 'lib' / 'releases'
+    return sorted(p.name for p in top.iterdir()) if top.is_dir() else []
+
+
 def test_role_installs_the_plugin(tmp_path):
+    # Check mode on a host without the plugin: a change predicted, nothing written.
+    out, changed = run_play(tmp_path, check=True)
+    assert changed > 0 and 'a real run installs the runtime code' in out, out
+    assert not (tmp_path / 'lib').exists() and not (tmp_path / 'opt-cni-bin').exists()
+
     out, changed = run_play(tmp_path)
     assert changed > 0, out
-    root = tmp_path / 'lib' / 'ansible_collections' / 'ovn_k8s' / 'overlay'
+    link = tmp_path / 'lib' / 'ansible_collections'
+    assert link.is_symlink() and releases(tmp_path) == [os.readlink(str(link)).split('/')[1]], out
+    root = link / 'ovn_k8s' / 'overlay'
     for rel in ('agents/bin/ovn-k8s-cni-overlay', 'agents/ovn_k8s_agents/annotation.py', 'agents/ovn_k8s_agents/cni/plugin.py',
                 'plugins/module_utils/_ovs.py', 'plugins/module_utils/_netlink.py'):
         assert (root / rel).is_file(), rel
+    assert os.stat(str(root / 'agents/bin/ovn-k8s-cni-overlay')).st_mode & 0o777 == 0o755
     assert not list(root.rglob('__pycache__'))
     plugin = tmp_path / 'opt-cni-bin' / 'ovn-k8s-cni-overlay'
-    assert os.path.realpath(str(plugin)) == str(root / 'agents' / 'bin' / 'ovn-k8s-cni-overlay')
+    assert os.path.realpath(str(plugin)) == os.path.realpath(str(root / 'agents' / 'bin' / 'ovn-k8s-cni-overlay'))
 
     conflist = json.loads((tmp_path / 'net.d' / '10-ovn-k8s.conflist').read_text())
     assert conflist == {'cniVersion': '1.0.0', 'name': 'ovn-k8s', 'plugins': [{
@@ -75,4 +94,37 @@ def test_role_installs_the_plugin(tmp_path):
     assert version.returncode == 0 and json.loads(version.stdout)['supportedVersions'] == ['0.4.0', '1.0.0', '1.1.0'], version.stderr
 
     out, changed = run_play(tmp_path)
+    assert changed == 0, out
+    out, changed = run_play(tmp_path, check=True)
+    assert changed == 0, out
+
+
+def test_a_code_change_replaces_the_release(tmp_path):
+    """A copy of the collection whose runtime code changes between two runs: the second run
+    installs a new release, a file the new code no longer has is gone, the old release too."""
+    copy = tmp_path / 'collections' / 'ansible_collections' / 'ovn_k8s' / 'overlay'
+    for part in ('agents', 'plugins', 'roles', 'meta'):
+        shutil.copytree(os.path.join(REPO, part), str(copy / part), ignore=shutil.ignore_patterns('__pycache__'))
+    shutil.copy(os.path.join(REPO, 'galaxy.yml'), str(copy / 'galaxy.yml'))
+    extra = copy / 'agents' / 'ovn_k8s_agents' / 'extra_for_test.py'
+    extra.write_text('# only in the first release\n')
+    collections = str(tmp_path / 'collections')
+
+    out, changed = run_play(tmp_path, collections)
+    assert changed > 0, out
+    first = releases(tmp_path)
+    root = tmp_path / 'lib' / 'ansible_collections' / 'ovn_k8s' / 'overlay'
+    assert len(first) == 1 and (root / 'agents' / 'ovn_k8s_agents' / 'extra_for_test.py').is_file(), out
+
+    extra.unlink()
+    with open(str(copy / 'agents' / 'ovn_k8s_agents' / 'annotation.py'), 'a') as f:
+        f.write('# a change\n')
+    out, changed = run_play(tmp_path, collections, check=True)
+    assert changed > 0 and releases(tmp_path) == first, out
+    out, changed = run_play(tmp_path, collections)
+    second = releases(tmp_path)
+    assert changed > 0 and len(second) == 1 and second != first, out
+    assert not (root / 'agents' / 'ovn_k8s_agents' / 'extra_for_test.py').exists()
+    assert (root / 'agents' / 'ovn_k8s_agents' / 'annotation.py').read_text().endswith('# a change\n')
+    out, changed = run_play(tmp_path, collections)
     assert changed == 0, out
