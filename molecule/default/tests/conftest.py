@@ -15,6 +15,8 @@ import time
 
 import pytest
 import testinfra
+import testinfra.backend.base
+import testinfra.host
 
 # The repository's test helpers (tests/lib: waiting.wait_for) serve the lab's tests too.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'tests', 'lib'))
@@ -44,9 +46,39 @@ while True:
 '''
 
 
+class NsenterBackend(testinfra.backend.base.BaseBackend):
+    """testinfra's podman backend, without podman exec's cost: each command runs through
+    ``nsenter`` in all the namespaces of the container's init (mount, UTS, IPC, network, PID,
+    cgroup), as root with a clean environment, which is what ``podman exec`` gives a privileged
+    container, in about 20 ms instead of 200 (conmon and the runtime are not involved). The
+    container's PID is read with ``podman inspect`` and read again when the container restarted."""
+
+    NAME = 'nsenter'
+    ENV = 'env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root container=podman'
+
+    def __init__(self, name, *args, **kwargs):
+        self.name = name
+        self._pid = None
+        super().__init__(name, *args, **kwargs)
+
+    def pid(self):
+        if self._pid is None or not os.path.exists('/proc/%d/ns/mnt' % self._pid):
+            out = subprocess.run(['podman', 'inspect', '--format', '{{.State.Pid}}', self.name], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, universal_newlines=True, timeout=60, check=True)
+            self._pid = int(out.stdout.strip())
+            assert self._pid > 0, 'container %s is not running' % self.name
+        return self._pid
+
+    def run(self, command, *args, **kwargs):
+        cmd = self.get_command(command, *args)
+        out = self.run_local('nsenter -t %s -a -- ' + self.ENV + ' /bin/sh -c %s', str(self.pid()), cmd)
+        out.command = self.encode(cmd)
+        return out
+
+
 @pytest.fixture(scope='session')
 def lab():
-    return dict((name, testinfra.get_host('podman://' + name)) for name in HOSTS)
+    return dict((name, testinfra.host.Host(NsenterBackend(name))) for name in HOSTS)
 
 
 def nbctl(lab, *args):
