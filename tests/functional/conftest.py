@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -28,6 +27,7 @@ OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 
 
 from ovsdb_server import OvsdbServer  # noqa: E402,F401 (tests/lib, on the path through tests/conftest.py)
+from processes import wait_gone  # noqa: E402 (tests/lib too)
 
 
 @pytest.fixture
@@ -67,13 +67,23 @@ def _module_python():
     """
     if os.environ.get('OVN_K8S_MODULE_PYTHON') != 'system':
         return sys.executable, []
+    return '/usr/bin/python3', [_ansible_only_shim()]
+
+
+def _ansible_only_shim():
+    """.build/ansible-only, holding only a link to the ansible package of the test virtualenv.
+
+    Safe when several test processes (pytest-xdist workers) make it at once."""
     import ansible
     shim = os.path.join(REPO, '.build', 'ansible-only')
     link = os.path.join(shim, 'ansible')
-    if not os.path.islink(link):
-        os.makedirs(shim, exist_ok=True)
-        os.symlink(os.path.dirname(ansible.__file__), link)
-    return '/usr/bin/python3', [shim]
+    target = os.path.dirname(ansible.__file__)
+    os.makedirs(shim, exist_ok=True)
+    if os.path.realpath(link) != os.path.realpath(target):
+        tmp = '%s.%d' % (link, os.getpid())
+        os.symlink(target, tmp)
+        os.replace(tmp, link)  # atomic: another process sees the old link or the new one
+    return shim
 
 
 def run_module(name, args, check_mode=False, diff=True, python=None, env=None, netns=None, timeout=120):
@@ -131,14 +141,7 @@ def system_python():
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE) if os.path.exists(SYSTEM_PYTHON) else None
     if probe is None or probe.returncode != 0:
         pytest.skip('%s lacks python3-openvswitch, python3-ovsdbapp or python3-pyroute2' % SYSTEM_PYTHON)
-    import ansible
-    shim = os.path.join(REPO, '.build', 'ansible-only')
-    link = os.path.join(shim, 'ansible')
-    os.makedirs(shim, exist_ok=True)
-    if not os.path.islink(link) or os.path.realpath(link) != os.path.dirname(ansible.__file__):
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(os.path.dirname(ansible.__file__), link)
+    shim = _ansible_only_shim()
     yield dict(python=SYSTEM_PYTHON, env=dict(PYTHONPATH=collection_root() + os.pathsep + shim))
 
 
@@ -223,9 +226,7 @@ def vswitchd(ovs_db, tmp_path, host_and_peer):
         with open(pidfile) as f:
             pid = int(f.read().strip())
         os.kill(pid, 15)
-        deadline = time.time() + 10
-        while os.path.exists('/proc/%d' % pid) and time.time() < deadline:
-            time.sleep(0.05)
+        wait_gone(pid, 10)
     except (OSError, ValueError):
         pass
 

@@ -27,6 +27,7 @@ import pytest
 from conftest import NB_SCHEMA, REPO, nbctl, run_module
 from local_ports import free_port  # tests/lib
 from ovs_pki import make_pki  # tests/lib
+from processes import alive  # tests/lib
 
 OVN_CTL = '/usr/share/ovn/scripts/ovn-ctl'
 pytestmark = pytest.mark.skipif(not os.path.exists(OVN_CTL), reason='no ovn-ctl (Debian package ovn-central)')
@@ -150,7 +151,7 @@ def standalone_with_a_switch(member):
     with open(pidfile) as f:
         pid = int(f.read())
     os.kill(pid, signal.SIGTERM)
-    wait('the standalone server to stop', lambda: not os.path.exists('/proc/%d' % pid), 10)
+    wait('the standalone server to stop', lambda: not alive(pid), 10)
 
 
 def test_role_options_bootstrap_join_convert_and_fail_over(ctl_cluster):

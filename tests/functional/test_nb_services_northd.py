@@ -15,11 +15,11 @@ __metaclass__ = type
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from conftest import NB_SCHEMA, SB_SCHEMA, OvsdbServer, collection_root, have, nbctl
+from processes import wait_gone  # tests/lib
 
 sys.path.insert(0, collection_root())
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'agents'))
@@ -51,9 +51,7 @@ def northd(tmp_path):
         with open(pidfile) as f:
             pid = int(f.read().strip())
         os.kill(pid, 15)
-        deadline = time.time() + 5
-        while os.path.exists('/proc/%d' % pid) and time.time() < deadline:
-            time.sleep(0.05)
+        wait_gone(pid, 5)
     except (OSError, ValueError):
         pass
     sb.stop()

@@ -14,7 +14,8 @@ __metaclass__ = type
 import os
 import subprocess
 import sys
-import time
+
+from processes import wait_gone  # tests/lib
 
 OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 
@@ -27,9 +28,7 @@ def stop_pidfile(pidfile, timeout=10):
         os.kill(pid, 15)
     except (OSError, ValueError):
         return
-    deadline = time.time() + timeout
-    while os.path.exists('/proc/%d' % pid) and time.time() < deadline:
-        time.sleep(0.05)
+    wait_gone(pid, timeout)
 
 
 def vsctl(remote, *args):

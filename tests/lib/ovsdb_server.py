@@ -12,6 +12,8 @@ import os
 import subprocess
 import time
 
+from processes import wait_gone  # tests/lib
+
 NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
 
 
@@ -55,10 +57,5 @@ class OvsdbServer:
             os.kill(pid, 15)
         except (OSError, ValueError):
             return
-        deadline = time.time() + 10
-        while wait and time.time() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return
-            time.sleep(0.02)
+        if wait:
+            wait_gone(pid, 10)
