@@ -53,8 +53,33 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def pytest_terminal_summary(terminalreporter):
+def _summaries():
+    out = []
     for cp in _STARTED:
         restarts = ', '.join('%.1fs' % s for s in cp.apiserver_restart_seconds) or 'none'
-        terminalreporter.write_line('Kubernetes control plane: started in %.1fs (API server restarts: %s)%s'
-                                    % (cp.startup_seconds, restarts, '; files kept in %s' % cp.workdir if getattr(cp, 'kept', False) else ''))
+        out.append('Kubernetes control plane: started in %.1fs (API server restarts: %s)%s'
+                   % (cp.startup_seconds, restarts, '; files kept in %s' % cp.workdir if getattr(cp, 'kept', False) else ''))
+    return out
+
+
+# Under pytest-xdist each worker has its own control plane; a worker hands its summary line to
+# the controlling process, which prints them all.
+_FROM_WORKERS = []
+
+
+@pytest.hookimpl(trylast=True)  # after the session fixtures' teardown
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, 'workeroutput', None)
+    if workeroutput is not None:
+        worker = getattr(session.config, 'workerinput', {}).get('workerid', 'worker')
+        workeroutput['ovn_k8s_kube'] = ['%s: %s' % (worker, line) for line in _summaries()]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _FROM_WORKERS.extend(getattr(node, 'workeroutput', {}).get('ovn_k8s_kube', []))
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _summaries() + sorted(_FROM_WORKERS):
+        terminalreporter.write_line(line)
