@@ -157,3 +157,23 @@ def test_node_switches_are_read_once_while_the_database_does_not_change(converge
     subnets = dict((r['name'], r['other_config'].get('subnet')) for r in nb.rows('Logical_Switch', 'name', 'other_config'))
     assert len(set(subnets[n] for n in ('n1', 'n2', 'n3', 'n4'))) == 4, subnets
     c.nb.close()
+
+
+def test_a_term_whose_lease_lapsed_writes_nothing(nb):
+    """The fence (LeaderElector.still_leading): while it says no, neither the Northbound
+    database nor the API gets a write, and the keys wait for a retry; once it says yes, the
+    same keys converge."""
+    from ovn_k8s_agents.watcher.controller import NotLeading
+    c = controller(nb)
+    leading = [False]
+    c.fence = lambda: leading[0]
+    fill(c, [node('n1')], [pod('p0', 'n1')])
+    with pytest.raises(NotLeading):
+        c._sync_node('n1')
+    before = nb.transactions()
+    sync_pods(c)
+    assert c.writes == [] and nb.transactions() == before and nb.rows('Logical_Switch', 'name') == []
+    leading[0] = True
+    c._sync_node('n1')
+    sync_pods(c)
+    assert [name for name, _ in c.writes] == ['p0'] and list(nb.pod_ports()) == ['%s_p0' % NS]

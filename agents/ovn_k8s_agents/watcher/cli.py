@@ -74,6 +74,10 @@ def parse_args(argv=None):
                    help='host:port of /metrics, /healthz and /readyz (empty: none)')
     p.add_argument('--log-level', default='info')
     args = p.parse_args(argv)
+    if args.lease_name and not 0 < args.retry_period < args.renew_deadline < args.lease_duration:
+        p.error('--retry-period (%s) < --renew-deadline (%s) < --lease-duration (%s) is needed, all above 0: a '
+                'leader must stop writing before another instance may take the lease over'
+                % (args.retry_period, args.renew_deadline, args.lease_duration))
     if args.identity is None:
         args.identity = '%s_%s' % (socket.gethostname(), uuid.uuid4().hex[:8])
     return args
@@ -90,9 +94,15 @@ def setup_logging(level):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
-def api_client(kubeconfig, pool=16):
+# Every API request without a timeout of its own gets this one (connect, read; seconds): a
+# request that hangs must not hold a worker, nor a leader that can no longer renew its lease.
+API_TIMEOUT = (10, 30)
+
+
+def api_client(kubeconfig, pool=16, timeout=API_TIMEOUT):
     """An API client whose connection pool keeps ``pool`` connections besides the watches' and
-    the lease's, so that concurrent writers reuse connections instead of opening new ones."""
+    the lease's, so that concurrent writers reuse connections instead of opening new ones, and
+    whose every request without a ``_request_timeout`` of its own gets ``timeout``."""
     from kubernetes import client, config
     cfg = type.__call__(client.Configuration)  # not a copy of the process-wide default
     if kubeconfig:
@@ -100,7 +110,17 @@ def api_client(kubeconfig, pool=16):
     else:
         config.load_incluster_config(client_configuration=cfg)
     cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize, pool + 8)
-    return client.ApiClient(cfg)
+    api = client.ApiClient(cfg)
+    # Every generated API method, in the client versions we run (Debian's 22.6 and PyPI's 37),
+    # ends in rest_client.request(..., _request_timeout=...), by keyword.
+    request = api.rest_client.request
+
+    def timed_request(*args, **kwargs):
+        if kwargs.get('_request_timeout') is None:
+            kwargs['_request_timeout'] = timeout
+        return request(*args, **kwargs)
+    api.rest_client.request = timed_request
+    return api
 
 
 def connect_nb(args, stop, tables):
@@ -234,7 +254,8 @@ class Watcher(object):
                                                cluster_router=args.cluster_router, workers=args.workers,
                                                batch=args.batch, watch_timeout=args.watch_timeout,
                                                nb_lock=self.nb_lock, resync_period=args.resync_period,
-                                               api_workers=args.api_workers)
+                                               api_workers=args.api_workers,
+                                               fence=elector.still_leading if elector is not None else None)
             failure = None
             try:
                 self.controller.list_all()

@@ -59,6 +59,11 @@ class NotYet(Exception):
     """Something the object needs is not there yet (its node's switch): retry later."""
 
 
+class NotLeading(Exception):
+    """The term's lease was not renewed in time: no write may go out (another instance may
+    lead soon); the term ends at the next renewal check."""
+
+
 class PodPlan(object):
     __slots__ = ('key', 'pod', 'network', 'created')
 
@@ -213,7 +218,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
 
     def __init__(self, api_client, nb, metrics, cluster_subnet, host_prefix,
                  cluster_router='ovn_cluster_router', workers=4, batch=64, watch_timeout=300,
-                 nb_lock=None, resync_period=60, api_workers=16):
+                 nb_lock=None, resync_period=60, api_workers=16, fence=None):
         from kubernetes import client
         self.core = client.CoreV1Api(api_client)
         # A dict body is sent as a strategic merge patch by older clients (Debian's 22.6) and
@@ -223,6 +228,8 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self.merge_patch = {'_content_type': 'application/merge-patch+json'}
         self.nb = nb
         self.metrics = metrics
+        # True while this term may write (LeaderElector.still_leading); None: always.
+        self.fence = fence
         self.cluster_subnet = cluster_subnet
         self.host_prefix = int(host_prefix)
         self.cluster_router = cluster_router
@@ -443,7 +450,12 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self.nb.settle()
             self.unsettled = False
 
+    def _fenced(self):
+        if self.fence is not None and not self.fence():
+            raise NotLeading('the lease was not renewed within the renew deadline: not writing')
+
     def _commit(self, cs):
+        self._fenced()
         t0 = time.monotonic()
         try:
             cs.commit()
@@ -665,6 +677,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         meta = plan.pod.get('metadata') or {}
         t0 = time.monotonic()
         try:
+            self._fenced()
             # A JSON merge patch of the two keys only; the uid makes it fail on a successor pod
             # of the same name instead of annotating it with this one's address.
             # The answer (the whole pod) is read but not turned into client models: nothing
