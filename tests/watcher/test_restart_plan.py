@@ -177,3 +177,41 @@ def test_a_term_whose_lease_lapsed_writes_nothing(nb):
     c._sync_node('n1')
     sync_pods(c)
     assert [name for name, _ in c.writes] == ['p0'] and list(nb.pod_ports()) == ['%s_p0' % NS]
+
+
+def test_a_wedged_worker_fails_the_health_check(nb):
+    """Controller.wedged (what /healthz reports): a worker held inside a handler is named once
+    it has been on its batch longer than the limit, and is not once it finished."""
+    import threading
+    from ovn_k8s_agents.watcher.cli import Watcher, parse_args
+    from waiting import wait_for
+    c = controller(nb)
+    fill(c, [node('n1')], [])
+    release = threading.Event()
+    entered = threading.Event()
+    sync_node = c._sync_node
+
+    def held(name):
+        entered.set()
+        release.wait(60)
+        return sync_node(name)
+    c._sync_node = held
+    w = Watcher(parse_args(['--nb-remote', nb.remote, '--cluster-subnet', '10.128.0.0/14', '--wedged-after', '0.2',
+                            '--metrics-address', '']))
+    w.controller = c
+    assert w.healthy() == (True, 'ok')
+    c.n_workers = 1
+    c.informers = []        # no API server here: the stores were filled by hand
+    c._t0 = 0.0             # and listed (Controller.list_all)
+    c.resync_period = 0
+    try:
+        c.start()
+        assert entered.wait(30)
+        healthy, why = wait_for('the held worker to count as wedged', lambda: (lambda h: h if not h[0] else None)(w.healthy()))
+        assert 'worker-0 on one batch' in why, why
+        release.set()
+        wait_for('the worker to finish its batch', lambda: w.healthy() == (True, 'ok'))
+        assert [r['name'] for r in nb.rows('Logical_Switch', 'name')] == ['n1']
+    finally:
+        release.set()
+        c.stop()

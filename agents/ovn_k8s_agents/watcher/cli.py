@@ -70,6 +70,8 @@ def parse_args(argv=None):
     p.add_argument('--lease-duration', type=float, default=15)
     p.add_argument('--renew-deadline', type=float, default=10)
     p.add_argument('--retry-period', type=float, default=2)
+    p.add_argument('--wedged-after', type=float, default=300,
+                   help='/healthz fails once a worker has spent this many seconds on one batch, or a worker died')
     p.add_argument('--metrics-address', default='127.0.0.1:9476',
                    help='host:port of /metrics, /healthz and /readyz (empty: none)')
     p.add_argument('--log-level', default='info')
@@ -163,6 +165,10 @@ class Watcher(object):
         self.metrics.gauge('leader', lambda: 1 if self.leading else 0)
 
     def healthy(self):
+        controller = self.controller
+        why = controller.wedged(self.args.wedged_after) if controller is not None else None
+        if why:
+            return False, 'workers wedged: %s' % why
         return True, 'ok'
 
     def ready(self):

@@ -244,6 +244,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.unsettled = False      # a commit timed out: it may still land
         self.stop_event = threading.Event()
         self.queue = WorkQueue()
+        self.busy_since = {}        # worker name -> monotonic time it took its current batch
         self.reported = set()
         self.ready = threading.Event()
         self.nodes = Informer('node', self.core.list_node, self._changed('node'), metrics,
@@ -379,12 +380,28 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         return out
 
     # Workers -------------------------------------------------------------------------------
+    def wedged(self, limit):
+        """Why the workers cannot be trusted to make progress (for /healthz), or None: a worker
+        thread died, or one has been on its batch for more than ``limit`` seconds."""
+        if self.stop_event.is_set():
+            return None
+        dead = [t.name for t in self.threads if not t.is_alive()]
+        if dead:
+            return 'worker threads ended: %s' % ', '.join(dead)
+        now = time.monotonic()
+        stuck = sorted(name for name, since in list(self.busy_since.items()) if now - since > limit)
+        if stuck:
+            return '%s on one batch for more than %ss' % (', '.join(stuck), limit)
+        return None
+
     def _work(self):
+        me = threading.current_thread().name
         while not self.stop_event.is_set():
             waits = []
             keys = self.queue.get_batch(self.batch, timeout=0.5, waits=waits)
             if not keys:
                 continue
+            self.busy_since[me] = time.monotonic()
             for key, wait in zip(keys, waits):
                 if key[0] == 'pod':
                     self.metrics.observe('queue_wait_seconds', wait)
@@ -403,6 +420,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                 for key in keys:
                     self.queue.retry(key)
             finally:
+                self.busy_since.pop(me, None)
                 for key in keys:
                     self.queue.done(key)
 
