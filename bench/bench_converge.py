@@ -114,15 +114,15 @@ def summarize(name, variant, res, top):
         ', '.join('%s=%d' % kv for kv in sorted(res['recap'].items())), ' FAILED' if res['failed'] else ''))
     print('   per host (sum of its task times): ' + ', '.join('%s %.1f s' % (h, s) for h, s in sorted(per_host.items())))
     print('   slowest tasks (summed over hosts; longest host):')
-    ranked = sorted(per_task.items(), key=lambda kv: -sum(s for s, _ in kv[1]))
+    ranked = sorted(per_task.items(), key=lambda kv: -sum(run[0] for run in kv[1]))
     for (path, task), runs in ranked[:top]:
         worst = max(runs)
         print('   %7.1f s  %-70s %s (%d hosts, longest %s %.1f s)' % (
-            sum(s for s, _ in runs), task[:70], path, len(runs), worst[1], worst[0]))
+            sum(run[0] for run in runs), task[:70], path, len(runs), worst[1], worst[0]))
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     ap.add_argument('--variant', action='append', type=parse_variant,
                     help='LABEL:CHECKOUT:STRATEGY:FORKS (default: this checkout, mitogen_linear, 6 forks)')
     ap.add_argument('--repeat', type=int, default=1)

@@ -53,7 +53,7 @@ class Relay:
     def _accept(self):
         while not self.closed.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn = self.sock.accept()[0]
             except OSError:
                 return
             upstream = socket.create_connection(self.target, timeout=10)
@@ -160,7 +160,7 @@ def test_a_released_lease_is_taken_at_once(kube, lease):
 
 
 def test_a_leader_cut_off_from_the_api_stops_before_another_takes_over(kube, lease):
-    _, name = lease
+    name = lease[1]
     host, port = kube.server.split('//', 1)[1].rsplit(':', 1)
     relay = Relay(host, int(port))
     try:
@@ -192,7 +192,7 @@ def test_a_leader_cut_off_from_the_api_stops_before_another_takes_over(kube, lea
         # whether it still leads (what its writes check). When the other wins, it must not.
         leader_said = []
         deadline = threading.Event()
-        for _ in range(200):
+        for _attempt in range(200):
             leader_said.append(leader.still_leading())
             if other.try_acquire_or_renew():
                 break

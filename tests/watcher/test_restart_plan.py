@@ -176,7 +176,7 @@ def test_a_term_whose_lease_lapsed_writes_nothing(nb):
     leading[0] = True
     c._sync_node('n1')
     sync_pods(c)
-    assert [name for name, _ in c.writes] == ['p0'] and list(nb.pod_ports()) == ['%s_p0' % NS]
+    assert [write[0] for write in c.writes] == ['p0'] and list(nb.pod_ports()) == ['%s_p0' % NS]
 
 
 def test_a_wedged_worker_fails_the_health_check(nb):
@@ -207,7 +207,11 @@ def test_a_wedged_worker_fails_the_health_check(nb):
     try:
         c.start()
         assert entered.wait(30)
-        healthy, why = wait_for('the held worker to count as wedged', lambda: (lambda h: h if not h[0] else None)(w.healthy()))
+
+        def unhealthy():
+            answer = w.healthy()
+            return None if answer[0] else answer
+        why = wait_for('the held worker to count as wedged', unhealthy)[1]
         assert 'worker-0 on one batch' in why, why
         release.set()
         wait_for('the worker to finish its batch', lambda: w.healthy() == (True, 'ok'))
