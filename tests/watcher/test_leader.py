@@ -89,6 +89,24 @@ class Relay:
         self.sock.close()
 
 
+def outcome_of(call, what, guard=120):
+    """call()'s result, or the exception it raised (what the daemon's loops catch), run in a
+    thread; the test fails if ``what`` is still running after ``guard`` seconds (a bound on the
+    test run that only a missing timeout reaches, not a measurement)."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(call())
+        except Exception as e:  # noqa: BLE001
+            outcome.append(e)
+    attempt = threading.Thread(target=run, daemon=True)
+    attempt.start()
+    attempt.join(guard)
+    assert not attempt.is_alive(), '%s did not time out' % what
+    return outcome[0]
+
+
 @pytest.fixture
 def lease(kube):
     name = 'leader-test-%s' % uuid.uuid4().hex[:6]
@@ -174,19 +192,9 @@ def test_a_leader_cut_off_from_the_api_stops_before_another_takes_over(kube, lea
 
         relay.block()
         # A renewal through the blocked relay ends with an error after its request timeout
-        # (renew_deadline / 2) instead of hanging; the join's bound only guards the test run.
-        outcome = []
-
-        def renew():
-            try:
-                outcome.append(leader.try_acquire_or_renew())
-            except Exception as e:  # noqa: BLE001 (what the daemon's loop catches too)
-                outcome.append(e)
-        attempt = threading.Thread(target=renew, daemon=True)
-        attempt.start()
-        attempt.join(60)
-        assert not attempt.is_alive(), 'a lease request through the blocked relay did not time out'
-        assert len(outcome) == 1 and isinstance(outcome[0], Exception), outcome
+        # (renew_deadline / 2) instead of hanging.
+        outcome = outcome_of(leader.try_acquire_or_renew, 'a lease request through the blocked relay')
+        assert isinstance(outcome, Exception), outcome
 
         # The other instance tries until it wins; each time, the cut-off leader is asked first
         # whether it still leads (what its writes check). When the other wins, it must not.
@@ -221,17 +229,7 @@ def test_every_api_request_of_the_watcher_has_a_timeout(kube, tmp_path):
         core = client.CoreV1Api(api)
         assert core.read_namespace(NS).metadata.name == NS
         relay.block()
-        outcome = []
-
-        def read():
-            try:
-                outcome.append(core.read_namespace(NS))
-            except Exception as e:  # noqa: BLE001
-                outcome.append(e)
-        attempt = threading.Thread(target=read, daemon=True)
-        attempt.start()
-        attempt.join(120)
-        assert not attempt.is_alive(), 'an API request through the blocked relay did not time out'
-        assert len(outcome) == 1 and isinstance(outcome[0], Exception), outcome
+        outcome = outcome_of(lambda: core.read_namespace(NS), 'an API request through the blocked relay')
+        assert isinstance(outcome, Exception), outcome
     finally:
         relay.close()
