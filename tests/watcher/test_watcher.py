@@ -222,6 +222,14 @@ def test_bad_input(cluster):
     # An annotation that names an address outside the node's subnet.
     cluster.pod('foreign', a, annotations=annotation.PodNetwork('10.200.0.5/24', '0a:58:0a:c8:00:05', '10.200.0.1').annotations())
     wait_for('an AnnotationConflict event', lambda: [e for e in cluster.events('foreign') if e.reason == 'AnnotationConflict'])
+    # An address of the node's subnet with a MAC that is not the one the watcher derives from it.
+    base = cluster.nb.ctl('get', 'Logical_Switch', a, 'other_config:subnet').strip('"').split('/')[0].rsplit('.', 1)
+    ip, gateway = '%s.%d' % (base[0], int(base[1]) + 3), '%s.%d' % (base[0], int(base[1]) + 1)
+    cluster.pod('other-mac', a, annotations=annotation.PodNetwork(ip + '/29', '0a:58:0a:c8:00:05', gateway).annotations())
+    ev = wait_for('an AnnotationConflict event for another MAC',
+                  lambda: [e for e in cluster.events('other-mac') if e.reason == 'AnnotationConflict'])
+    assert '0a:58:0a:c8:00:05' in ev[0].message, ev[0].message
+    assert '%s_other-mac' % cluster.ns not in cluster.nb.pod_ports()
     # A port of the pod's name that someone else made on another switch: reported, left alone.
     cluster.nb.ctl('ls-add', 'squat-%s' % cluster.tag, '--', 'lsp-add', 'squat-%s' % cluster.tag, '%s_squatter' % cluster.ns)
     cluster.pod('squatter', a)
