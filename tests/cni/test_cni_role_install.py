@@ -48,7 +48,7 @@ def run_play(tmp_path, collections=None, check=False):
     }
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections or collection_root(), ANSIBLE_NOCOLOR='1',
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='0',
-               TMPDIR=str(tmp_path))  # the controller's archive cache goes there too
+               XDG_CACHE_HOME=str(tmp_path / 'cache'))  # the controller's archive cache
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,',
                            str(play), '-e', json.dumps(extra)] + (['--check'] if check else []),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
@@ -128,3 +128,21 @@ def test_a_code_change_replaces_the_release(tmp_path):
     assert (root / 'agents' / 'ovn_k8s_agents' / 'annotation.py').read_text().endswith('# a change\n')
     out, changed = run_play(tmp_path, collections)
     assert changed == 0, out
+
+
+def test_an_archive_cache_others_may_write_is_refused(tmp_path):
+    """What the cache holds goes to every host as root's code: a cache directory that others may
+    write into (or that is not this user's) is refused with the reason, and nothing is built."""
+    script = os.path.join(REPO, 'roles', 'ovn_cluster', 'files', 'runtime_archive.py')
+    cache = tmp_path / 'shared'
+    cache.mkdir()
+    os.chmod(str(cache), 0o777)
+    proc = subprocess.run([sys.executable, script, REPO, str(cache)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=60, check=False)
+    assert proc.returncode == 1 and 'others may write into it (mode 777)' in proc.stderr, proc.stderr
+    assert list(cache.iterdir()) == []
+    os.chmod(str(cache), 0o700)
+    proc = subprocess.run([sys.executable, script, REPO, str(cache)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert os.path.exists(json.loads(proc.stdout)['archive'])

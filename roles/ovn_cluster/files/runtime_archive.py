@@ -8,7 +8,10 @@ archive, on the controller, for roles/ovn_cluster/tasks/runtime_code.yml.
 
 Prints one JSON object: the digest (sha256 over every file's path, mode and content), the
 archive's path and the number of files. The archive is named after the digest and built only
-when it is not in the cache yet, so every host of a run (and the next run) reuses it. Its
+when it is not in the cache yet, so every host of a run (and the next run) reuses it. Whatever
+is in the cache goes to every host as root's code, so the cache (by default
+``$XDG_CACHE_HOME/ovn_k8s/runtime``, else ``~/.cache/ovn_k8s/runtime``) must belong to the user
+running this and be writable by no one else: otherwise nothing is built and it says why. Its
 members are ansible_collections/ovn_k8s/overlay/<path>, owned by root, with a fixed time, in
 sorted order: the same code always gives the same bytes. No caches (__pycache__) go in.
 Runs under the controller's Python; only the standard library is used.
@@ -102,19 +105,40 @@ def write_archive(collection, files, path):
         raise
 
 
+def default_cache():
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'ovn_k8s', 'runtime')
+
+
+def unsafe(cache):
+    """Why ``cache`` cannot be trusted with code that goes to every host, or None."""
+    st = os.lstat(cache)
+    if not os.path.isdir(cache) or os.path.islink(cache):
+        return 'it is not a directory'
+    if st.st_uid != os.getuid():
+        return 'it belongs to uid %d, not to this user (uid %d)' % (st.st_uid, os.getuid())
+    if st.st_mode & 0o022:
+        return 'others may write into it (mode %o)' % (st.st_mode & 0o777)
+    return None
+
+
 def main(argv):
     if len(argv) not in (2, 3):
         sys.stderr.write('usage: runtime_archive.py COLLECTION_DIR [CACHE_DIR]\n')
         return 2
     collection = os.path.realpath(argv[1])
-    cache = argv[2] if len(argv) == 3 else os.path.join(tempfile.gettempdir(), 'ovn_k8s-runtime-%d' % os.getuid())
+    cache = argv[2] if len(argv) == 3 else default_cache()
     files = runtime_files(collection)
     if not any(rel.startswith('agents/bin/') for rel in files):
         sys.stderr.write('runtime_archive.py: no agents/bin/ovn-k8s-* under %s: not the collection\n' % collection)
         return 1
     digest = digest_of(collection, files)
-    if not os.path.isdir(cache):
+    if not os.path.lexists(cache):
         os.makedirs(cache, 0o700)
+    why = unsafe(cache)
+    if why:
+        sys.stderr.write('runtime_archive.py: the archive cache %s is not safe: %s\n' % (cache, why))
+        return 1
     path = os.path.join(cache, 'runtime-%s.tar.gz' % digest)
     built = not os.path.exists(path)
     if built:
