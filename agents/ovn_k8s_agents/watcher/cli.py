@@ -76,6 +76,9 @@ def parse_args(argv=None):
                    help='host:port of /metrics, /healthz and /readyz (empty: none)')
     p.add_argument('--log-level', default='info')
     args = p.parse_args(argv)
+    # The same rule as LeaderElector's, checked here too so that bad options are a usage error
+    # before anything starts (importing leader here would pull the Kubernetes client into the
+    # start-up path ahead of the Northbound connection).
     if args.lease_name and not 0 < args.retry_period < args.renew_deadline < args.lease_duration:
         p.error('--retry-period (%s) < --renew-deadline (%s) < --lease-duration (%s) is needed, all above 0: a '
                 'leader must stop writing before another instance may take the lease over'

@@ -656,9 +656,10 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                 why = 'its prefix is not that of %s' % view.subnet
             if why is None and current.gateway != view.gateway:
                 why = 'its gateway is not %s' % view.gateway
-            if why is None and str(current.mac).lower() != _names.mac_from_ip(ip):
+            derived = _names.mac_from_ip(ip)
+            if why is None and current.mac != derived:
                 # The watcher derives every MAC from its address: another one was not written by it.
-                why = 'its MAC %s is not %s, the one its address gives' % (current.mac, _names.mac_from_ip(ip))
+                why = 'its MAC %s is not %s, the one its address gives' % (current.mac, derived)
             if why is None and holder not in (None, port_name):
                 why = 'logical switch port %s already has it' % holder
             if why:
