@@ -153,15 +153,19 @@ def named_port(pod, name, protocol):
 
 
 class PodInfo:
-    """What the translation reads of one pod, worked out once."""
+    """What the translation reads of one pod, worked out once. ``ips``: the pod's addresses
+    as the network holds them (the watcher gives those of the pod's logical switch port, never
+    what the pod object claims); without it, the pod's ``status.podIPs``."""
 
     __slots__ = ('obj', 'namespace', 'labels', 'lsp', 'ipv4')
 
-    def __init__(self, pod):
+    def __init__(self, pod, ips=None):
         meta = _meta(pod)
         self.obj, self.namespace, self.labels = pod, meta.get('namespace'), meta.get('labels') or {}
         self.lsp = pod_port(self.namespace, meta.get('name'))
-        self.ipv4 = [(ipv4_int(ip), ip) for ip in pod_ipv4(pod)]
+        if ips is None:
+            ips = pod_ipv4(pod)
+        self.ipv4 = [(ipv4_int(ip), ip) for ip in ips if ipv4_int(ip) is not None]
 
 
 class Cluster:
@@ -414,6 +418,42 @@ def translate_policy(policy, cluster):
 
 
 # A namespace's isolation ---------------------------------------------------------------
+def _selector_readable(selector):
+    """Whether every match expression of ``selector`` is one the API accepts (checked on its
+    own: :func:`selector_matches` stops at the first label that does not match)."""
+    for expr in (selector or {}).get('matchExpressions') or []:
+        try:
+            selector_matches({'matchExpressions': [expr]}, {expr.get('key'): None} if expr.get('key') else {})
+        except PolicyError:
+            return False
+    return True
+
+
+def isolating_groups(pod, policies):
+    """The port groups a new pod's port joins in the transaction that creates it, from the
+    policies of its namespace: ``(deny, own)``, the deny groups of every direction that a policy
+    selecting it isolates, and those policies' own port groups. What :func:`namespace_model`
+    then wants agrees: a policy whose types or pod selector cannot be read isolates the pod in
+    both directions or as if it selected it (it keeps such pods isolated)."""
+    meta = _meta(pod)
+    ns, labels = meta.get('namespace'), meta.get('labels') or {}
+    deny, own = set(), set()
+    for pol in policies:
+        try:
+            types = policy_types(pol)
+        except PolicyError:
+            types = list(DIRECTIONS)
+        selector = (pol.get('spec') or {}).get('podSelector') or {}
+        try:
+            selected = not _selector_readable(selector) or selector_matches(selector, labels)
+        except PolicyError:
+            selected = True
+        if selected:
+            deny.update(deny_port_group(ns, d) for d in types)
+            own.add(policy_port_group(ns, _meta(pol).get('name') or ''))
+    return sorted(deny), sorted(own)
+
+
 def deny_port_groups(namespace, isolated):
     """The two deny port groups of ``namespace``; ``isolated`` = {direction: [lsp names]}."""
     out = []

@@ -261,6 +261,32 @@ def ensure_port_group(cs, client, name, ports, acls, external_ids=None, missing_
     return missing
 
 
+def add_port_group_ports(cs, client, name, ports):
+    """Add logical switch ports ``ports`` (names) to port group ``name``, keeping its other
+    ports: a new pod's port joins the groups that isolate it in the transaction that creates it
+    (a port this change set creates is found inside that transaction). The port group must
+    exist (a Conflict names it); ports it holds already are left alone."""
+    row = get_port_group(client, name)
+    if row is None:
+        raise Conflict('port group %s does not exist' % name)
+    have = set(referenced(row, 'ports'))
+    add, names = [], []
+    for port in sorted(set(ports)):
+        lsp = client.find_one('Logical_Switch_Port', 'name', port)
+        if lsp is not None:
+            if lsp.uuid not in have:
+                add.append(('Logical_Switch_Port', lsp.uuid))
+                names.append(port)
+        elif cs.will_create('Logical_Switch_Port %s' % port):
+            add.append(('Logical_Switch_Port', port))
+            names.append(port)
+        else:
+            raise Conflict('port group %s: logical switch port %s does not exist' % (name, port))
+    if add:
+        cs.record('Port_Group %s ports' % name, {'ports_added': []}, {'ports_added': names},
+                  [_mutate('Port_Group', row.uuid, 'ports', add=add)])
+
+
 def remove_port_group(cs, client, name):
     """Delete port group ``name``; its ACLs go with it (nothing else refers to them)."""
     row = get_port_group(client, name)

@@ -355,13 +355,20 @@ def _key(row, name):
     return row.uuid if row is not None else name
 
 
-def find_in_txn(api, table, key):
+def find_in_txn(api, table, key, txn=None):
+    """The row of ``table`` with UUID ``key``, or named ``key`` (a string). Given the IDL
+    transaction ``txn``, a name is first looked for among the rows that transaction inserts
+    (a port created in it, referenced by the next command), not over the whole table."""
     rows = api.tables[table].rows
     if not isinstance(key, str):
         row = rows.get(key)
         if row is None:
             raise RuntimeError('%s row %s was deleted meanwhile' % (table, key))
         return row
+    inserted = [r for r in (getattr(txn, '_txn_rows', None) or {}).values()
+                if getattr(r, '_data', True) is None and r._table.name == table and getattr(r, 'name', None) == key]
+    if len(inserted) == 1:
+        return inserted[0]
     found = [r for r in rows.values() if getattr(r, 'name', None) == key]
     if len(found) != 1:
         raise RuntimeError('%s %s: expected one row by that name, found %d' % (table, key, len(found)))
@@ -414,7 +421,7 @@ def _mutate(table, key, column, add=(), remove=()):
         for t, k in remove:
             row.delvalue(column, find_in_txn(api, t, k))
         for t, k in add:
-            row.addvalue(column, find_in_txn(api, t, k))
+            row.addvalue(column, find_in_txn(api, t, k, txn))
     return lambda api: IdlCommand(api, run)
 
 

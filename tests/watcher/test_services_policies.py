@@ -338,6 +338,70 @@ def test_network_policy_becomes_port_groups_address_sets_and_acls(cluster):
     assert policy.MGMT_ADDRESS_SET in address_sets(cluster.nb)
 
 
+def test_new_pods_are_isolated_as_their_ports_are_made_and_only_port_addresses_are_allowed(cluster):
+    """A new pod's port joins its deny and policy port groups in the very transaction that
+    creates it (read in the database file: one record per transaction), so it is isolated
+    before its annotation is out. A peer's address in a policy's address set is the one its
+    port holds: a pod whose creator wrote a foreign address into its annotation and its
+    status gets no port, and its address goes into no set."""
+    a = cluster.node('a')
+    w = cluster.watcher()
+    w.wait_leading()
+    ns = cluster.ns
+    from kubernetes import client
+    net = client.NetworkingV1Api(cluster.kube.api_client())
+    net.create_namespaced_network_policy(ns, {
+        'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'web-in'},
+        'spec': {'podSelector': {'matchLabels': {'app': 'web'}}, 'policyTypes': ['Ingress', 'Egress'],
+                 'ingress': [{'from': [{'podSelector': {'matchLabels': {'role': 'client'}}}]}]}})
+    pg = policy.policy_port_group(ns, 'web-in')
+    deny_in, deny_out = policy.deny_port_group(ns, 'Ingress'), policy.deny_port_group(ns, 'Egress')
+    aset = policy.rule_address_set(ns, 'web-in', 'Ingress', 0)
+    wait_for('the policy\'s port groups', lambda: set([pg, deny_in, deny_out]) <= set(port_groups(cluster.nb)))
+    since = cluster.nb.transactions()
+    make_pod(cluster, 'web', a, {'app': 'web'})
+    make_pod(cluster, 'client', a, {'role': 'client'})
+    # A client whose creator claims an address of its own choosing (outside every node subnet),
+    # in its annotation and, as a kubelet fooled by it would report, in its status.
+    forged = annotation.PodNetwork('192.0.2.7/24', '0a:58:c0:00:02:07', '192.0.2.1').annotations()
+    cluster.core.create_namespaced_pod(ns, {
+        'apiVersion': 'v1', 'kind': 'Pod',
+        'metadata': {'name': 'forger', 'labels': {'role': 'client'}, 'annotations': forged},
+        'spec': {'nodeName': a, 'containers': [{'name': 'c', 'image': 'busybox'}]}})
+    cluster.kube.mark_pod_running((ns, 'forger'), '192.0.2.7')
+    ips = run_pods(cluster, ['web', 'client'])
+    web_port, client_port = '%s_web' % ns, '%s_client' % ns
+    wait_for('web in its groups and the client in the address set',
+             lambda: port_groups(cluster.nb)[pg]['ports'] == [web_port]
+             and address_sets(cluster.nb)[aset] == [ips['client']], timeout=30)
+    wait_for('an event on the forger', lambda: [e for e in cluster.events('forger') if e.reason == 'AnnotationConflict'])
+
+    # Every transaction that created a pod port put it into its groups.
+    uuids = dict((r['name'], r['_uuid']) for r in cluster.nb.rows('Logical_Switch_Port', '_uuid', 'name'))
+    groups = dict((r['name'], r['_uuid']) for r in cluster.nb.rows('Port_Group', '_uuid', 'name')
+                  if r['name'] in (pg, deny_in, deny_out))
+    created = {}
+    for rec in records(cluster.nb, since):
+        for row_uuid, row in rec.get('Logical_Switch_Port', {}).items():
+            if row is not None and row.get('name') in (web_port, client_port):
+                created[row['name']] = rec
+    assert set(created) == {web_port, client_port}, created.keys()
+    web_rec = created[web_port]
+    for name, pg_uuid in groups.items():
+        change = web_rec.get('Port_Group', {}).get(pg_uuid)
+        assert change is not None and uuids[web_port] in json.dumps(change.get('ports')), (
+            'the transaction that created the web pod\'s port did not put it into %s: %s' % (name, web_rec))
+    # The client is selected by no policy: it joins no group.
+    assert not created[client_port].get('Port_Group'), created[client_port]
+    assert port_groups(cluster.nb)[deny_in]['ports'] == [web_port]
+
+    # The forged address is in no address set; the forger has no port.
+    assert '%s_forger' % ns not in cluster.nb.pod_ports()
+    assert all('192.0.2.7' not in addrs for addrs in address_sets(cluster.nb).values())
+    wait_for('an idle queue', lambda: w.metric('queue_depth') == 0)
+    assert address_sets(cluster.nb)[aset] == [ips['client']]
+
+
 def _stays(what, check, seconds=3.0):
     """Asserts that ``check()`` holds the whole time (a handler queued with the change that
     was awaited runs within milliseconds of it)."""

@@ -29,9 +29,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _nb_acl, _ovsdb
 from kubernetes.client.exceptions import ApiException
-from ovn_k8s_agents import annotation
+from ovn_k8s_agents import annotation, policy
 
 from ovn_k8s_agents.watcher import heap, lb, netpol
 from ovn_k8s_agents.watcher.informer import Informer
@@ -257,7 +257,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self._slice_owner = {}
         self._slices_by_service = {}  # 'ns/service' -> (EndpointSlice keys,): lb._index_slice
         self._policy_ns_in_nb = set()
-        self._pod_info_cache = {}     # pod key -> (pod object, policy.PodInfo or None): netpol._pod_infos
+        self._pod_info_cache = {}     # pod key -> (pod object, port addresses, policy.PodInfo or None): netpol._pod_infos
         self._pod_policy_facts = None  # pod key -> netpol.policy_facts as last seen (the pod informer's thread)
         self.services = Informer('service', self.core.list_service_for_all_namespaces, self._changed('service'),
                                  metrics, self.stop_event, watch_timeout)
@@ -548,9 +548,12 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self._views = (None, {})
             batch = _ovsdb.ChangeSet(self.nb)
             ok_keys = []
+            ns_policies = {}
+            for pkey, pol in self.policies.items():
+                ns_policies.setdefault(pkey.split('/', 1)[0], []).append(pol)
             for key in keys:
                 sub = _ovsdb.ChangeSet(self.nb)
-                if self._guard(key, self._plan_pod, sub, views, plans, count=False):
+                if self._guard(key, self._plan_pod, sub, views, plans, ns_policies, count=False):
                     batch.commands.extend(sub.commands)
                     ok_keys.append(key)
             self.metrics.observe('nb_plan_seconds', time.monotonic() - t0)
@@ -600,7 +603,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         if key[0] == 'pod' and isinstance(e, _ovsdb.TransactionFailed):
             self._event(key[1], 'NorthboundRefused', _refused(key[1], e))
 
-    def _plan_pod(self, key, cs, views, plans):
+    def _plan_pod(self, key, cs, views, plans, ns_policies):
         namespace, name = key.split('/', 1)
         pod = self.pods.get(key)
         port_name = _names.pod_port(namespace, name)
@@ -678,12 +681,40 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                                % (key, view.subnet, node), retry=True)
             network = annotation.PodNetwork('%s/%d' % (ip, view.subnet.prefixlen), _names.mac_from_ip(ip),
                                             view.gateway)
+        # A new port is isolated as it is created: no moment with the port there, its annotation
+        # out and its policies not yet applying to it.
+        joins = self._isolating_groups(pod, namespace, ns_policies.get(namespace)) if row is None else ()
         view.reserve(network.interface.ip, port_name)
         if not in_step:
             address = '%s %s' % (network.mac, network.ip)
             _nb.ensure_lsp(cs, self.nb, switch_name, port_name, addresses=[address], port_security=[address],
                            external_ids=ids)
+        for group in joins:
+            _nb_acl.add_port_group_ports(cs, self.nb, group, [port_name])
         plans[key] = PodPlan(key, pod, network, row is None)
+
+    def _isolating_groups(self, pod, namespace, policies):
+        """The port groups a new port of ``pod`` joins in the transaction that creates it
+        (``policy.isolating_groups``), those that exist: the deny groups must (until the
+        namespace's policy sync has made them, the pod waits); a policy's own group that is
+        not there yet takes the port when that sync makes it."""
+        if not policies:
+            return []
+        deny, own = policy.isolating_groups(pod, policies)
+        if any(_nb_acl.get_port_group(self.nb, group) is None for group in deny):
+            self.queue.add(('netpol', namespace))
+            raise NotYet('namespace %s has network policies whose port groups are not in the Northbound '
+                         'database yet' % namespace)
+        return deny + [group for group in own if _nb_acl.get_port_group(self.nb, group) is not None]
+
+    def _pod_port_ips(self, pod):
+        """The addresses (strings) the watcher's logical switch port of ``pod`` holds: what the
+        policies' address sets and ACLs use, never what the pod object claims. Under nb_lock."""
+        meta = pod.get('metadata') or {}
+        row = self.nb.find_one('Logical_Switch_Port', 'name', _names.pod_port(meta.get('namespace'), meta.get('name')))
+        if row is None or _ovsdb.read(row, 'external_ids').get(MARKER) != 'pod':
+            return ()
+        return tuple(str(ip) for ip in _cached_port(row)[1])
 
     def _annotated(self, plan):
         """True (and the key forgotten) when the pod already carries the plan's annotation."""

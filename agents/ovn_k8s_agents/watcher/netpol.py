@@ -12,13 +12,19 @@ change set; port groups and address sets of the namespace that no policy wants a
 A label change moves addresses between address sets and ports between port groups; ACLs
 whose columns did not change are never recreated.
 
-A pod's address is the one in its network annotation (what its logical switch port holds),
-else its ``status.podIPs``. A pod change queues its own namespace (when it has policies)
-and every namespace with a policy that has a namespaceSelector peer: a peer without one
-selects pods of its policy's namespace only, and ipBlock peers select no pods. A namespace
-change (its labels) queues the namespaces with namespaceSelector peers and itself. A
-committed new pod port queues its namespace (its port groups want it; a pod that was
-annotated before brings no event of its own once its port is there). A policy
+A pod's address is the one its logical switch port holds (``Controller._pod_port_ips``),
+never its annotation or ``status.podIPs`` as the pod object gives them: those can be written
+by the pod's creator. A pod without a port has no address in any set.
+
+A new pod's port joins the port groups of its namespace's policies that select it (at least
+the deny groups) in the transaction that creates it (``Controller._isolating_groups``): it is
+isolated before its annotation is written, so before it can start. A pod change queues its
+own namespace (when it has policies) and every namespace with a policy that has a
+namespaceSelector peer: a peer without one selects pods of its policy's namespace only, and
+ipBlock peers select no pods. A namespace change (its labels) queues the namespaces with
+namespaceSelector peers and itself. A committed new pod port queues the same namespaces as
+a pod change (its address is new to their address sets; a pod that was annotated before
+brings no event of its own once its port is there). A policy
 whose peers cannot be read counts as one with a namespaceSelector (when unsure, queue).
 The cluster-wide address set of the nodes' management port addresses is the key
 ``('mgmt', '')``.
@@ -29,7 +35,6 @@ the policy, and the pods it selects stay isolated (``namespace_model`` fails clo
 
 from __future__ import absolute_import, division, print_function
 
-import functools
 import logging
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _nb_acl, _ovsdb
@@ -41,28 +46,6 @@ TABLES = dict(_nb_acl.PORT_GROUP_TABLES, **_nb_acl.ADDRESS_SET_TABLES)
 POLICY_KINDS = ('NetworkPolicy', 'NetworkPolicyDeny')
 
 
-@functools.lru_cache(maxsize=65536)
-def _annotated_ip(legacy, modern):
-    """The address in a pod's network annotation (its two forms' raw values), or None. Cached:
-    every policy sync looks at every pod, and the annotation of a pod rarely changes."""
-    raw = dict((k, v) for k, v in ((annotation.LEGACY_KEY, legacy), (annotation.MODERN_KEY, modern)) if v is not None)
-    try:
-        net = annotation.parse(raw)
-    except annotation.AnnotationError:
-        return None
-    return str(net.ip) if net is not None else None
-
-
-def _with_annotated_ip(pod):
-    """``pod`` with ``status.podIPs`` from its network annotation when it has one."""
-    notes = (pod.get('metadata') or {}).get('annotations') or {}
-    ip = _annotated_ip(notes.get(annotation.LEGACY_KEY), notes.get(annotation.MODERN_KEY))
-    if ip is None:
-        return pod
-    status = dict(pod.get('status') or {}, podIP=ip, podIPs=[{'ip': ip}])
-    return dict(pod, status=status)
-
-
 def policy_facts(pod):
     """What the translation of policies reads of a pod (policy.Cluster, PodInfo): a change of
     anything else (its readiness, a condition, a container's state) cannot change a port group
@@ -71,9 +54,11 @@ def policy_facts(pod):
         return None
     meta, spec, status = pod.get('metadata') or {}, pod.get('spec') or {}, pod.get('status') or {}
     notes = meta.get('annotations') or {}
+    # The annotation is not read as an address (the port's is): it changing says the pod's
+    # port was committed (the watcher writes it after), so its address may be new.
     return (tuple(sorted((meta.get('labels') or {}).items())), bool(spec.get('hostNetwork')), spec.get('nodeName'),
             status.get('phase') in ('Succeeded', 'Failed'), notes.get(annotation.LEGACY_KEY),
-            notes.get(annotation.MODERN_KEY), status.get('podIP'), tuple(p.get('ip') for p in status.get('podIPs') or []))
+            notes.get(annotation.MODERN_KEY))
 
 
 def reaches_other_namespaces(pol):
@@ -107,7 +92,7 @@ def _owned_by(ids, namespace):
 
 class PolicyHandler(object):
     """Mixed into the Controller: needs ``nb``, ``nb_lock``, ``queue``, ``pods``, ``policies``,
-    ``namespaces``, ``_settle``, ``_commit`` and ``_object_event``."""
+    ``namespaces``, ``_settle``, ``_commit``, ``_object_event`` and ``_pod_port_ips``."""
 
     def _policy_namespaces(self):
         return set(k.split('/', 1)[0] for k in self.policies.keys()) | self._policy_ns_in_nb
@@ -145,11 +130,11 @@ class PolicyHandler(object):
         self.queue.add_many([('netpol', ns) for ns in sorted(own | self._cross_namespace_policies())])
 
     def _pod_ports_created(self, namespaces):
-        """Ports of pods of ``namespaces`` were committed: their policy port groups may want
-        them (port groups hold ports of their own namespace only)."""
-        own = set(namespaces) & self._policy_namespaces()
-        if own:
-            self.queue.add_many([('netpol', ns) for ns in sorted(own)])
+        """Ports of pods of ``namespaces`` were committed: their addresses are now what the
+        address sets of policies that select them hold (a pod whose annotation was already
+        out, as after the loss of the database, brings no API event once its port is there)."""
+        if namespaces:
+            self._pod_namespaces_changed(namespaces)
 
     def _namespaces_changed(self, keys):
         """Namespaces changed (labels, creation, deletion): queue those whose policies have
@@ -175,19 +160,26 @@ class PolicyHandler(object):
         return [('netpol', ns) for ns in sorted(out)]
 
     def _pod_infos(self):
-        """Every pod on the pod network as a ``policy.PodInfo``, each read once per version of
-        the pod: the informer's store replaces a pod's object on every change, so an entry
-        whose object is the one in the store is still right. (A restart reconciles every
-        namespace with policies, each over every pod: reading 10,000 pods ten times over was
-        most of its policy work.) Workers may call this at once: the worst is a pod read twice."""
+        """Every pod on the pod network as a ``policy.PodInfo`` whose addresses are those its
+        logical switch port holds (a pod without a port has none: an annotation or a
+        ``status.podIP`` the pod's creator wrote never reaches an address set). Each is read once
+        per version of the pod and of its port's addresses: the informer's store replaces a
+        pod's object on every change, so an entry whose object is the one in the store, with
+        the same addresses, is still right. (A restart reconciles every namespace with
+        policies, each over every pod: reading 10,000 pods ten times over was most of its policy
+        work.) Workers may call this at once: the worst is a pod read twice."""
         old, new, infos = self._pod_info_cache, {}, []
-        for key, pod in self.pods.items():
-            entry = old.get(key)
-            if entry is None or entry[0] is not pod:
-                entry = (pod, policy.PodInfo(_with_annotated_ip(pod)) if policy.on_pod_network(pod) else None)
-            new[key] = entry
-            if entry[1] is not None:
-                infos.append(entry[1])
+        with self.nb_lock:
+            for key, pod in self.pods.items():
+                entry = old.get(key)
+                if not policy.on_pod_network(pod):
+                    new[key] = (pod, None, None)
+                    continue
+                ips = self._pod_port_ips(pod)
+                if entry is None or entry[0] is not pod or entry[1] != ips:
+                    entry = (pod, ips, policy.PodInfo(pod, ips=ips))
+                new[key] = entry
+                infos.append(entry[2])
         self._pod_info_cache = new
         return infos
 
