@@ -248,11 +248,13 @@ class Client:
     fetched, which keeps a one-object task fast on a database of thousands.
     References to rows outside the condition are invisible, so code must only
     add to or remove from such reference sets (addvalue/delvalue), never
-    rewrite them.
+    rewrite them. ``leader_only`` False lets a reader of a clustered database
+    stay on whichever member it reached (a follower's copy may lag by a moment);
+    by default a client of several members talks to the leader only.
     """
 
     def __init__(self, database, remote=None, timeout=10, tables=None, conditions=None,
-                 ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
+                 ssl_key=None, ssl_cert=None, ssl_ca_cert=None, leader_only=None):
         if OVSDBAPP_IMPORT_ERROR:
             raise OvnK8sError('the Python libraries ovs and ovsdbapp are required: %s'
                               % OVSDBAPP_IMPORT_ERROR.strip().splitlines()[-1])
@@ -281,7 +283,9 @@ class Client:
         # A member that accepts but never answers is dropped after two silent probe intervals
         # (5 s each by default): with several members, short enough to leave time for the others.
         probe = max(1000, min(5000, int(timeout * 1000 / (2 * members)))) if members > 1 else None
-        idl = ovs.db.idl.Idl(self.remote, helper, probe_interval=probe, leader_only=members > 1)
+        if leader_only is None:
+            leader_only = members > 1
+        idl = ovs.db.idl.Idl(self.remote, helper, probe_interval=probe, leader_only=leader_only)
         for table, condition in (conditions or {}).items():
             idl.cond_change(table, condition)
         _index_names(idl)

@@ -5,7 +5,9 @@
 (test modules import from there, never from this conftest).
 
 ``python``: the plugin runs under the virtualenv's Python and under Debian's /usr/bin/python3.
-``node``: a cni_node.Node on the session's real kube-apiserver. ``k8s_namespace``: a fresh namespace.
+``ovn_central``: the Northbound and Southbound databases and ovn-northd, one per test module.
+``node``: a cni_node.Node (with its own ovn-controller) on the session's real kube-apiserver and
+that central part. ``k8s_namespace``: a fresh namespace.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,6 +22,7 @@ import time
 import pytest
 
 from cni_node import SYSTEM_PYTHON, Node, cnitool, collection_root  # tests/lib, on the path from tests/conftest.py
+from ovn_stack import OvnCentral  # tests/lib
 
 
 def _pythons():
@@ -48,12 +51,21 @@ def k8s_namespace(kube):
     kube.core().delete_namespace(name)
 
 
+@pytest.fixture(scope='module')
+def ovn_central(tmp_path_factory):
+    """OVN's central part for the module's nodes (each node has its own chassis and switch)."""
+    central = OvnCentral(tmp_path_factory.mktemp('ovn'))
+    yield central
+    central.stop()
+
+
 @pytest.fixture
-def node(kube, python, tmp_path):
-    """The Node, torn down afterwards (its plugin log is added to a failed test's report)."""
+def node(kube, python, tmp_path, ovn_central):
+    """The Node, torn down afterwards (its plugin and ovn-controller logs are added to a failed
+    test's report)."""
     collection_root()
     cnitool()
-    n = Node(tmp_path, kube, python, '%d' % (os.getpid() % 100000))
+    n = Node(tmp_path, kube, python, '%d' % (os.getpid() % 100000), ovn_central)
     yield n
     n.close()
 
@@ -64,4 +76,9 @@ def pytest_runtest_makereport(item, call):
     node = item.funcargs.get('node') if hasattr(item, 'funcargs') else None
     if report.failed and isinstance(node, Node):
         report.sections.append(('CNI plugin log', node.log()[-6000:]))
+        try:
+            with open(node.controller_log) as f:
+                report.sections.append(('ovn-controller log', f.read()[-4000:]))
+        except OSError:
+            pass
     return report

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from cni_node import PLUGIN, SYSTEM_PYTHON, cnitool, collection_root, ip_json, pod_network
+from cni_node import PLUGIN, SYSTEM_PYTHON, cnitool, collection_root, failed, ip_json, ok, pod_network, pod_side
 
 TCP = r'''
 import socket, sys
@@ -53,21 +53,6 @@ def tcp_answer(server, client, addr, port):
     finally:
         proc.kill()
         proc.wait()
-
-
-def ok(proc):
-    assert proc.returncode == 0, 'exit %s\nstdout: %s\nstderr: %s' % (proc.returncode, proc.stdout, proc.stderr)
-    return json.loads(proc.stdout) if proc.stdout.strip() else None
-
-
-def failed(proc):
-    assert proc.returncode != 0, 'expected a failure, got: %s %s' % (proc.stdout, proc.stderr)
-    return proc.stderr.strip()
-
-
-def pod_side(pod, ifname='eth0'):
-    found = [i for i in ip_json(pod.netns, 'addr') if i['ifname'] == ifname]
-    return found[0] if found else None
 
 
 def tx_checksumming(pod, ifname='eth0'):
@@ -121,8 +106,10 @@ def test_add_check_del(node, k8s_namespace):
     assert node.ports() == [host]
     ids = external_ids(node, host)
     assert ids.pop('sandbox').startswith('cnitool-')  # cnitool's container ID: a hash of the netns path
+    assert ids.pop('ovn-installed-ts')  # ovn-controller's, with ovn-installed: it bound the port here
     assert ids == {'iface-id': '%s_web' % k8s_namespace, 'attached_mac': '0a:58:0a:80:01:05', 'ip_address': '10.128.1.5/24',
-                   'cni_ifname': 'eth0', 'owner': 'ovn-k8s-cni-overlay', 'k8s_pod_uid': pod.uid}
+                   'cni_ifname': 'eth0', 'owner': 'ovn-k8s-cni-overlay', 'k8s_pod_uid': pod.uid, 'iface-id-ver': pod.uid,
+                   'ovn-installed': 'true'}
 
     # CHECK passes; then someone changes the address (and the MTU) and it fails, saying what.
     ok(pod.cni('check'))
@@ -136,6 +123,9 @@ def test_add_check_del(node, k8s_namespace):
     pod.exec('ip', 'link', 'set', 'eth0', 'mtu', '1500')
     err = failed(pod.cni('check'))
     assert 'eth0 has MTU 1500, not 1400' in err and 'lacks the route to 0.0.0.0/0 via 10.128.1.1' in err
+    pod.exec('ip', 'link', 'set', 'eth0', 'mtu', '1400')
+    pod.exec('ip', 'route', 'add', 'default', 'via', '10.128.1.1')
+    ok(pod.cni('check'))
 
     # DEL removes the port and both ends; DEL again is a success with nothing to do.
     ok(pod.cni('del'))

@@ -82,10 +82,13 @@ def test_role_installs_the_plugin(tmp_path):
     plugin = tmp_path / 'opt-cni-bin' / 'ovn-k8s-cni-overlay'
     assert os.path.realpath(str(plugin)) == os.path.realpath(str(root / 'agents' / 'bin' / 'ovn-k8s-cni-overlay'))
 
+    # With TLS (the default) the plugin reads the Southbound database with ovn-controller's files.
     conflist = json.loads((tmp_path / 'net.d' / '10-ovn-k8s.conflist').read_text())
     assert conflist == {'cniVersion': '1.0.0', 'name': 'ovn-k8s', 'plugins': [{
         'type': 'ovn-k8s-cni-overlay', 'kubeconfig': str(tmp_path / 'etc-ovn-k8s' / 'node.kubeconfig'), 'bridge': 'br-int',
-        'mtu': 1400, 'datapath_type': 'netdev', 'annotation_timeout': 30, 'log_file': str(tmp_path / 'cni.log')}]}
+        'mtu': 1400, 'datapath_type': 'netdev', 'annotation_timeout': 30, 'port_timeout': 30, 'log_file': str(tmp_path / 'cni.log'),
+        'sb_ssl_key': '/etc/ovn-k8s/pki/ovn-controller-privkey.pem', 'sb_ssl_cert': '/etc/ovn-k8s/pki/ovn-controller-cert.pem',
+        'sb_ssl_ca_cert': '/etc/ovn-k8s/pki/cacert.pem'}]}
 
     # The installed plugin runs from the CNI bin directory under the system Python.
     version = subprocess.run([str(plugin)], input=json.dumps({'cniVersion': '1.0.0'}), stdout=subprocess.PIPE,

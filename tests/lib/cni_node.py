@@ -4,12 +4,14 @@
 """A Kubernetes node as the CNI plugin sees it, for tests (plain Python, no pytest; the fixtures
 are in tests/cni/conftest.py).
 
-``Node``: a network namespace standing for the node, with a real ovsdb-server and a userspace
-ovs-vswitchd whose ``br-int`` is a ``netdev`` bridge with the NORMAL flow (no OVN: two pods on
-the bridge reach each other as on one switch), the test kube-apiserver reachable inside it on
-its loopback address, and the plugin driven through ``cnitool`` (libcni, as a runtime drives it)
-under a chosen Python. ``Pod``: a network namespace and a Pod object in the real API server whose
-annotation the test writes with a merge patch, as the watcher does.
+``Node``: a network namespace standing for the node, with a real ovsdb-server, a userspace
+ovs-vswitchd whose ``br-int`` is a ``netdev`` bridge, and a real ovn-controller registered as the
+node's chassis in an OVN central part (tests/lib/ovn_stack.py, one per test module) that holds
+the node's logical switch; the test kube-apiserver reachable inside it on its loopback address,
+and the plugin driven through ``cnitool`` (libcni, as a runtime drives it) under a chosen Python.
+``Pod``: a network namespace and a Pod object in the real API server; the test plays the watcher:
+the pod's logical switch port (addresses, port security, its pod-uid) and then its annotation,
+written with a merge patch.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +28,7 @@ import urllib.parse
 
 import kube_control_plane  # tests/lib, put on the path by tests/conftest.py
 import ovs_lab  # tests/lib too
+from ovn_stack import OvnController  # tests/lib too
 from ovsdb_server import OvsdbServer  # tests/lib too
 
 # tests/lib too; re-exported for the CNI tests.
@@ -72,10 +75,15 @@ class Pod:
 
 
 class Node:
-    """The node: a network namespace with Open vSwitch, br-int and the plugin's configuration."""
+    """The node: a network namespace with Open vSwitch, br-int, ovn-controller (chassis and logical
+    switch named ``self.name``, unique in the central part) and the plugin's configuration."""
 
-    def __init__(self, tmp, kube, python, tag):
-        self.tmp, self.kube, self.python, self.tag = str(tmp), kube, python, tag
+    _made = [0]
+
+    def __init__(self, tmp, kube, python, tag, central):
+        self.tmp, self.kube, self.python, self.tag, self.central = str(tmp), kube, python, tag, central
+        Node._made[0] += 1
+        self.name = 'cni-node-%s-%d' % (tag, Node._made[0])
         self.netns = 'ovkcni-node-' + tag
         self.pods, self._stops = [], []
         subprocess.call(['ip', 'netns', 'del', self.netns], stderr=subprocess.DEVNULL)
@@ -90,6 +98,11 @@ class Node:
         self._stops.append(lambda: ovs_lab.stop_pidfile(pidfile))
         self.vsctl('add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev')
         self.wait(lambda: self.link('br-int') is not None, 'br-int to appear in %s' % self.netns)
+        central.nbctl('ls-add', self.name)
+        self._stops.append(lambda: central.nbctl('--if-exists', 'ls-del', self.name))
+        controller = OvnController(central, self.remote, self.netns, self.tmp, self.name)
+        self._stops.append(controller.stop)
+        self.controller_log = controller.log_file
         port = urllib.parse.urlsplit(kube.server).port
         forwarder = ovs_lab.LoopbackForwarder(self.netns, port)
         self._stops.append(forwarder.stop)
@@ -107,7 +120,7 @@ class Node:
 
     def plugin_config(self, **overrides):
         conf = {'type': 'ovn-k8s-cni-overlay', 'kubeconfig': self.kube.kubeconfig, 'ovs_remote': self.remote,
-                'bridge': 'br-int', 'mtu': 1400, 'annotation_timeout': 10, 'log_file': self.log_file}
+                'bridge': 'br-int', 'mtu': 1400, 'annotation_timeout': 10, 'port_timeout': 20, 'log_file': self.log_file}
         conf.update(overrides)
         return dict((k, v) for k, v in conf.items() if v is not None)
 
@@ -132,9 +145,11 @@ class Node:
                 raise AssertionError('timed out waiting for ' + what)
             time.sleep(0.05)
 
-    def pod(self, namespace, name, network=None, annotate=True):
-        """A Pod object bound to this node (annotated with ``network`` unless told not to) and
-        an empty network namespace for it."""
+    def pod(self, namespace, name, network=None, annotate=True, port=True):
+        """A Pod object bound to this node and an empty network namespace for it; with a
+        ``network``, its logical switch port (unless ``port`` is false: no port, as the watcher
+        leaves a pod whose annotation it refuses) and then its annotation (unless ``annotate``
+        is false), in the watcher's order."""
         from kubernetes import client
         core = self.kube.core()
         created = core.create_namespaced_pod(namespace, client.V1Pod(
@@ -146,24 +161,50 @@ class Node:
         pod = Pod(self, namespace, name, network, netns)
         pod.uid = created.metadata.uid
         self.pods.append(pod)
+        if network is not None and port:
+            self.add_port(pod)
         if network is not None and annotate:
             self.annotate(pod)
         return pod
+
+    def add_port(self, pod, network=None, uid=None):
+        """The pod's logical switch port on this node's switch, as the watcher makes it: "MAC IP"
+        as addresses and port security, external_ids with the pod's namespace, name and UID."""
+        network = network or pod.network
+        address = '%s %s' % (network.mac, network.ip)
+        self.central.nbctl('lsp-add', self.name, pod.iface_id, '--', 'lsp-set-addresses', pod.iface_id, address,
+                           '--', 'lsp-set-port-security', pod.iface_id, address,
+                           '--', 'set', 'Logical_Switch_Port', pod.iface_id, 'external_ids:ovn-k8s-watcher=pod',
+                           'external_ids:namespace=' + pod.namespace, 'external_ids:pod=' + pod.name,
+                           'external_ids:pod-uid=' + (uid or pod.uid))
+
+    def installed(self, port):
+        """external_ids:ovn-installed of OVS port ``port`` (None when not set)."""
+        out = self.vsctl('--if-exists', 'get', 'Interface', port, 'external_ids:ovn-installed')
+        return out.strip('"') or None
 
     def annotate(self, pod):
         """Write the pod's annotation as the watcher does: a merge patch of both forms."""
         self.kube.core().patch_namespaced_pod(pod.name, pod.namespace, {'metadata': {'annotations': pod.network.annotations()}},
                                               _content_type='application/merge-patch+json')
 
-    def cnitool(self, verb, pod, ifname='eth0', network=NETWORK, timeout=120, **env):
-        """cnitool VERB NETWORK NETNS inside the node namespace, with the runtime's CNI_ARGS
-        (subprocess.TimeoutExpired after ``timeout`` seconds: the plugin hung)."""
+    def _cnitool_args(self, verb, pod, ifname, network, env):
         run_env = dict(os.environ, CNI_PATH=self.cni_path, NETCONFPATH=self.netconf, CNI_IFNAME=ifname,
                        CNI_ARGS='K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_UID=%s' % (pod.namespace, pod.name, pod.uid))
         run_env.update(env)
-        return subprocess.run(['ip', 'netns', 'exec', self.netns, cnitool(), verb, network, pod.netns_path],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=run_env,
+        return ['ip', 'netns', 'exec', self.netns, cnitool(), verb, network, pod.netns_path], run_env
+
+    def cnitool(self, verb, pod, ifname='eth0', network=NETWORK, timeout=120, **env):
+        """cnitool VERB NETWORK NETNS inside the node namespace, with the runtime's CNI_ARGS
+        (subprocess.TimeoutExpired after ``timeout`` seconds: the plugin hung)."""
+        args, run_env = self._cnitool_args(verb, pod, ifname, network, env)
+        return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=run_env,
                               timeout=timeout, check=False)
+
+    def start_cnitool(self, verb, pod, ifname='eth0', network=NETWORK, **env):
+        """The same, started in the background: the Popen (read it with communicate())."""
+        args, run_env = self._cnitool_args(verb, pod, ifname, network, env)
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=run_env)
 
     def plugin(self, command, config, **env):
         """The plugin itself, as libcni runs it (for what cnitool cannot ask: VERSION)."""
@@ -200,7 +241,7 @@ class Node:
                 cached = os.path.join(CNI_CACHE, '%s-%s-eth0' % (network, container_id))
                 if os.path.exists(cached):
                     os.unlink(cached)
-        for stop in reversed(self._stops):
+        for stop in reversed(self._stops):  # ovn-controller exits (its chassis goes), then the switch
             try:
                 stop()
             except Exception:  # keep tearing down
@@ -209,3 +250,21 @@ class Node:
 
 def pod_network(cidr, mac, gateway):
     return annotation.PodNetwork(cidr, mac, gateway)
+
+
+def ok(proc):
+    """The result of a plugin run that must have succeeded."""
+    assert proc.returncode == 0, 'exit %s\nstdout: %s\nstderr: %s' % (proc.returncode, proc.stdout, proc.stderr)
+    return json.loads(proc.stdout) if proc.stdout.strip() else None
+
+
+def failed(proc):
+    """The error text of a plugin run that must have failed."""
+    assert proc.returncode != 0, 'expected a failure, got: %s %s' % (proc.stdout, proc.stderr)
+    return proc.stderr.strip()
+
+
+def pod_side(pod, ifname='eth0'):
+    """The pod's interface as ``ip -j addr`` shows it, or None."""
+    found = [i for i in ip_json(pod.netns, 'addr') if i['ifname'] == ifname]
+    return found[0] if found else None

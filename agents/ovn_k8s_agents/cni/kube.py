@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The CNI plugin's one conversation with Kubernetes: read a pod's network annotation with the
-node's kubeconfig, waiting a bounded time for the watcher to write it.
+node's kubeconfig, waiting a bounded time for the watcher to write it, and check that the pod
+read is the one the runtime asks for (its UID).
 
 Works with the official client as Debian 12 ships it (python3-kubernetes 22.6) and with current
 releases. One GET; when the annotation is not there yet, a watch on that one pod (field selector,
@@ -72,6 +73,16 @@ class _Transient(Exception):
     """An error worth retrying until the deadline."""
 
 
+def _check_uid(pod, who, uid):
+    """The pod read must be the one the runtime named (K8S_POD_UID), not a successor of the same
+    name: its address would be another pod's."""
+    found = pod.metadata.uid
+    if uid and found != uid:
+        raise CniError(PLUGIN_ERROR, 'pod %s in the API server has UID %s, not %s (K8S_POD_UID from the '
+                       'runtime): it was deleted and created again; refusing to configure it' % (who, found, uid))
+    return found
+
+
 def _network(pod, who):
     try:
         return annotation.parse(pod.metadata.annotations, who)
@@ -79,12 +90,23 @@ def _network(pod, who):
         raise CniError(PLUGIN_ERROR, str(exc))
 
 
-def wait_pod_network(core, namespace, name, timeout):
-    """The pod's PodNetwork; waits up to ``timeout`` seconds for its annotation.
+def read_pod(core, namespace, name, uid=None):
+    """(PodNetwork or None, UID) of the pod as the API server has it now; one GET."""
+    who = '%s/%s' % (namespace, name)
+    try:
+        pod = _get(core, namespace, name, READ_TIMEOUT)
+    except _Transient as exc:
+        raise CniError(TRY_AGAIN_LATER, 'pod %s: %s' % (who, exc))
+    return _network(pod, who), _check_uid(pod, who, uid)
 
+
+def wait_pod_network(core, namespace, name, timeout, uid=None):
+    """(PodNetwork, UID) of the pod; waits up to ``timeout`` seconds for its annotation.
+
+    ``uid``, when given (the runtime's K8S_POD_UID), must be the UID of the pod read.
     Raises CniError: TRY_AGAIN_LATER when the time is up (annotation missing, or the API
-    server unreachable), PLUGIN_ERROR for a pod that does not exist, refused credentials or a
-    malformed annotation.
+    server unreachable), PLUGIN_ERROR for a pod that does not exist or has another UID,
+    refused credentials or a malformed annotation.
     """
     from kubernetes import watch
     who = '%s/%s' % (namespace, name)
@@ -99,14 +121,15 @@ def wait_pod_network(core, namespace, name, timeout):
             log.warning('%s; retrying', exc)
         if pod is not None:
             found = _network(pod, who)
+            uid = _check_uid(pod, who, uid)
             if found is not None:
-                return found
+                return found, uid
             last_error = None
             remaining = deadline - time.time()
             if remaining > 0:
-                found = _watch(core, watch, namespace, name, pod.metadata.resource_version, remaining, who)
+                found = _watch(core, watch, namespace, name, pod.metadata.resource_version, remaining, who, uid)
                 if found is not None:
-                    return found
+                    return found, uid
         remaining = deadline - time.time()
         if remaining <= 0:
             break
@@ -118,7 +141,7 @@ def wait_pod_network(core, namespace, name, timeout):
                    % (who, annotation.LEGACY_KEY, timeout))
 
 
-def _watch(core, watch, namespace, name, resource_version, remaining, who):
+def _watch(core, watch, namespace, name, resource_version, remaining, who, uid):
     """Watch one pod until its annotation appears (the PodNetwork), or None when the watch ended."""
     w = watch.Watch()
     try:
@@ -129,6 +152,7 @@ def _watch(core, watch, namespace, name, resource_version, remaining, who):
             if kind == 'DELETED':
                 raise CniError(PLUGIN_ERROR, 'pod %s was deleted while waiting for its network annotation' % who)
             if kind in ('ADDED', 'MODIFIED') and hasattr(pod, 'metadata'):
+                _check_uid(pod, who, uid)
                 found = _network(pod, who)
                 if found is not None:
                     return found

@@ -161,9 +161,10 @@ def link_kind(ipr, name):
     return info.get_attr('IFLA_INFO_KIND') if info is not None else None
 
 
-def plug(netns, host, ifname, mac, cidr, gateway, mtu, tx_offload_off):
+def plug(netns, host, ifname, mac, mtu, tx_offload_off):
     """Create the veth pair: ``host`` stays here, its peer becomes ``ifname`` in ``netns`` with
-    ``mac``, ``cidr``, a default route via ``gateway`` and ``mtu``. Both ends are up.
+    ``mac`` and ``mtu``, and no address yet (:func:`configure_ip` adds it once OVN has the pod's
+    port). Both ends are up.
 
     Returns the host end's MAC. On failure the pair is removed again (and with it anything set
     inside the namespace) before the error goes up.
@@ -185,7 +186,7 @@ def plug(netns, host, ifname, mac, cidr, gateway, mtu, tx_offload_off):
             finally:
                 os.close(fd)
             with ipr_in(netns) as pod:
-                _configure_pod_side(pod, temp, ifname, mac, cidr, gateway, mtu, tx_offload_off)
+                _configure_pod_link(pod, temp, ifname, mac, mtu, tx_offload_off)
             _kernel('setting %s up' % host, lambda: ipr.link('set', index=_lookup(ipr, host), state='up'))
             return ipr.get_links(_lookup(ipr, host))[0].get_attr('IFLA_ADDRESS')
         except BaseException:
@@ -193,7 +194,7 @@ def plug(netns, host, ifname, mac, cidr, gateway, mtu, tx_offload_off):
             raise
 
 
-def _configure_pod_side(ipr, temp, ifname, mac, cidr, gateway, mtu, tx_offload_off):
+def _configure_pod_link(ipr, temp, ifname, mac, mtu, tx_offload_off):
     index = _lookup(ipr, temp)
     if index is None:
         raise KernelError('%s did not arrive in the network namespace' % temp)
@@ -202,17 +203,25 @@ def _configure_pod_side(ipr, temp, ifname, mac, cidr, gateway, mtu, tx_offload_o
     if tx_offload_off:
         set_tx_checksum(ifname, False)
     _kernel('setting %s up' % ifname, lambda: ipr.link('set', index=index, state='up'))
-    iface = ipaddress.ip_interface(cidr)
-    kw = dict(index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
-    if iface.version == 4:
-        kw['broadcast'] = str(iface.network.broadcast_address)
-    else:
-        kw['IFA_FLAGS'] = IFA_F_NODAD   # the address is the watcher's, unique by construction
-    _kernel('adding %s to %s' % (cidr, ifname), lambda: ipr.addr('add', **kw))
-    family = socket.AF_INET if iface.version == 4 else socket.AF_INET6
-    _kernel('adding the default route via %s' % gateway,
-            lambda: ipr.route('add', family=family, dst='0.0.0.0' if family == socket.AF_INET else '::',
-                              dst_len=0, gateway=str(gateway), oif=index))
+
+
+def configure_ip(netns, ifname, cidr, gateway):
+    """Give ``ifname`` in ``netns`` the address ``cidr`` and a default route via ``gateway``."""
+    with ipr_in(netns) as ipr:
+        index = _lookup(ipr, ifname)
+        if index is None:
+            raise KernelError('the network namespace %s has no interface %s any more' % (netns, ifname))
+        iface = ipaddress.ip_interface(cidr)
+        kw = dict(index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+        if iface.version == 4:
+            kw['broadcast'] = str(iface.network.broadcast_address)
+        else:
+            kw['IFA_FLAGS'] = IFA_F_NODAD   # the address is the watcher's, unique by construction
+        _kernel('adding %s to %s' % (cidr, ifname), lambda: ipr.addr('add', **kw))
+        family = socket.AF_INET if iface.version == 4 else socket.AF_INET6
+        _kernel('adding the default route via %s' % gateway,
+                lambda: ipr.route('add', family=family, dst='0.0.0.0' if family == socket.AF_INET else '::',
+                                  dst_len=0, gateway=str(gateway), oif=index))
 
 
 # Reading --------------------------------------------------------------------------------

@@ -9,6 +9,14 @@ annotation (:mod:`ovn_k8s_agents.annotation`, written by the watcher); the Open 
 made by the collection's ``_ovs`` core in one checked transaction, like the ovs_bridge_port
 module does.
 
+The annotation alone is never trusted (a pod's creator may write it): ADD configures the address
+only once the pod read from the API server has the runtime's K8S_POD_UID (when the runtime gives
+one; without it, the UID the API server has now is the one checked below) and OVN holds exactly
+that MAC and address in the logical port made for that pod UID, bound to this node
+(ovn-installed on the pod's interface, and its Southbound Port_Binding: :mod:`.ovn`). Otherwise
+ADD fails naming the pod and the reason, and removes the veth and the interface it made. CHECK
+verifies the same things.
+
 Network configuration keys beyond the spec's (``cniVersion``, ``name``, ``type``):
 
 ``kubeconfig``           the node's kubeconfig (root-only), needed by ADD
@@ -19,6 +27,13 @@ Network configuration keys beyond the spec's (``cniVersion``, ``name``, ``type``
 ``datapath_type``        system or netdev; netdev turns transmit checksum offload off
 ``tx_checksum_offload``  true/false, overrides what datapath_type (or the bridge) implies
 ``annotation_timeout``   seconds ADD waits for the annotation (default 30)
+``port_timeout``         seconds ADD waits for OVN to install the pod's logical port on this node
+                         with the annotated address (default 30)
+``sb_remote``            the Southbound database (default: what ovn-controller uses, the Open vSwitch
+                         database's external_ids:ovn-remote); any member of a cluster will do
+``sb_ssl_key``, ``sb_ssl_cert``, ``sb_ssl_ca_cert``
+                         SSL files for an ssl: Southbound remote (ovn-controller's; the ovn_node
+                         role writes them)
 ``log_file``             where to log (default /var/log/ovn-k8s/cni.log); ``log_level`` (info)
 """
 
@@ -29,9 +44,10 @@ import json
 import logging
 import os
 import sys
+import time
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _checks, _names, _ovs, _ovsdb
-from ovn_k8s_agents.cni import netns, skel
+from ovn_k8s_agents.cni import netns, ovn, skel
 from ovn_k8s_agents.cni.skel import (
     INVALID_CONFIG,
     INVALID_ENVIRONMENT,
@@ -48,11 +64,15 @@ log = logging.getLogger('ovn_k8s_cni')
 PLUGIN = 'ovn-k8s-cni-overlay'
 DEFAULT_LOG_FILE = '/var/log/ovn-k8s/cni.log'
 DEFAULT_OVS_REMOTE = 'unix:/var/run/openvswitch/db.sock'
-# What the plugin reads of the Open vSwitch database.
-OVS_TABLES = _checks.merge_tables(_ovs.PORT_TABLES, {'Bridge': ['name', 'ports', 'datapath_type']})
+# What the plugin reads of the Open vSwitch database (the root row: this node's chassis name and
+# Southbound remote).
+OVS_TABLES = _checks.merge_tables(_ovs.PORT_TABLES, {'Bridge': ['name', 'ports', 'datapath_type'],
+                                                     'Open_vSwitch': ['external_ids']})
 
-# external_ids keys on the pod's Interface row (iface-id is what ovn-controller binds by).
+# external_ids keys on the pod's Interface row (iface-id is what ovn-controller binds by; it
+# refuses a port whose options:iface-id-ver is set and differs from iface-id-ver).
 IFACE_ID = 'iface-id'
+IFACE_ID_VER = 'iface-id-ver'
 SANDBOX = 'sandbox'
 IFNAME = 'cni_ifname'
 OWNER = 'owner'
@@ -77,6 +97,11 @@ class Config(object):
         if self.tx_checksum_offload not in (None, True, False):
             raise self._bad('tx_checksum_offload', self.tx_checksum_offload, 'true or false')
         self.annotation_timeout = self._number(data, 'annotation_timeout', 30, 0, 3600)
+        self.port_timeout = self._number(data, 'port_timeout', 30, 0, 3600)
+        self.sb_remote = self._str(data, 'sb_remote', None)
+        self.sb_ssl_key = self._str(data, 'sb_ssl_key', None)
+        self.sb_ssl_cert = self._str(data, 'sb_ssl_cert', None)
+        self.sb_ssl_ca_cert = self._str(data, 'sb_ssl_ca_cert', None)
         self.log_file = self._str(data, 'log_file', DEFAULT_LOG_FILE)
         self.log_level = self._str(data, 'log_level', 'info').upper()
         if self.log_level not in ('DEBUG', 'INFO', 'WARNING', 'ERROR'):
@@ -142,6 +167,14 @@ def _ours(client, request):
 
 # ADD -----------------------------------------------------------------------------------------
 def cmd_add(request):
+    """Wire the pod in only with what OVN holds for it, or leave nothing behind.
+
+    The order is forced by ovn-controller: it claims a logical port only for an Open vSwitch
+    interface whose ``iface-id`` names it, so the veth (without an address) and the interface
+    come first; then the plugin waits for ovn-installed and checks the Southbound binding; only
+    then does the pod's side get its address and route. Any failure after the veth exists
+    removes the interface and the veth (with it the pod's side) before the error goes up.
+    """
     from ovn_k8s_agents.cni import kube
     cfg = Config(request.config)
     namespace, name = _pod_of(request)
@@ -149,55 +182,113 @@ def cmd_add(request):
     if not netns.exists(request.netns):
         raise CniError(PLUGIN_ERROR, 'pod %s: the network namespace %s does not exist' % (who, request.netns))
     core = kube.core_api(cfg.kubeconfig)
-    network = kube.wait_pod_network(core, namespace, name, cfg.annotation_timeout)
-    log.info('ADD pod %s container %s: %s mac %s gateway %s', who, request.container_id,
+    runtime_uid = request.args.get('K8S_POD_UID') or None
+    network, uid = kube.wait_pod_network(core, namespace, name, cfg.annotation_timeout, uid=runtime_uid)
+    if runtime_uid is None:
+        log.warning('ADD pod %s: the runtime gave no K8S_POD_UID; checking OVN against the UID %s the API '
+                    'server has for the pod now', who, uid)
+    log.info('ADD pod %s (uid %s) container %s: annotated %s mac %s gateway %s', who, uid, request.container_id,
              network.cidr, network.mac, network.gateway)
 
     host = netns.host_ifname(request.container_id, request.ifname)
     iface_id = pod_port(namespace, name)
+    deadline = time.monotonic() + cfg.port_timeout
     with _ovs_client(cfg) as client:
         bridge = _ovs.get_bridge(client, cfg.bridge)
         if bridge is None:
             raise CniError(PLUGIN_ERROR, 'pod %s: the bridge %s does not exist in the Open vSwitch database at %s'
                            % (who, cfg.bridge, cfg.ovs_remote))
-        ids = {IFACE_ID: iface_id, 'attached_mac': network.mac, 'ip_address': network.cidr,
-               SANDBOX: request.container_id, IFNAME: request.ifname, OWNER: PLUGIN}
-        if request.args.get('K8S_POD_UID'):
-            ids['k8s_pod_uid'] = request.args['K8S_POD_UID']
-        cs = _ovsdb.ChangeSet(client)
+        chassis, sb_remote = ovn.node_identity(client)
+        sb_remote = cfg.sb_remote or sb_remote
+        if not chassis or not sb_remote:
+            raise CniError(PLUGIN_ERROR, 'pod %s: the Open vSwitch database at %s has no %s: is ovn-controller '
+                           'configured on this node?' % (who, cfg.ovs_remote, 'system-id' if not chassis else
+                                                         'ovn-remote (nor does the configuration give sb_remote)'))
+        ids = {IFACE_ID: iface_id, IFACE_ID_VER: uid, 'attached_mac': network.mac, 'ip_address': network.cidr,
+               SANDBOX: request.container_id, IFNAME: request.ifname, OWNER: PLUGIN, 'k8s_pod_uid': uid}
         # A pod has one sandbox at a time: ports left by an older sandbox of the same pod (whose
-        # DEL never came) would make ovn-controller bind the logical port twice.
+        # DEL never came) would make ovn-controller bind the logical port twice. A port of this
+        # very attachment goes too: the veth is made again, and so is its interface, so that
+        # ovn-installed is ovn-controller's word on this one.
         stale = set(row.name for row in _ovs.interfaces_with(client, **{IFACE_ID: iface_id}))
-        stale |= set(_ours(client, request))
-        for old in sorted(stale - set([host])):
-            log.info('ADD pod %s: removing the stale port %s of the same pod', who, old)
+        stale |= set(_ours(client, request)) | set([host])
+        cs = _ovsdb.ChangeSet(client)
+        for old in sorted(stale):
+            if old != host:
+                log.info('ADD pod %s: removing the stale port %s of the same pod', who, old)
             _ovs.remove_port(cs, client, old)
-        try:
-            _ovs.ensure_port(cs, client, cfg.bridge, host, external_ids=ids, purge_external_ids=True)
-        except _ovsdb.OvnK8sError as exc:
-            raise CniError(PLUGIN_ERROR, 'pod %s: %s' % (who, exc))
+        _commit(cs)
         tx_off = cfg.tx_offload_off(_ovs.datapath_of(bridge))
         with netns.ipr_in() as ipr:
             netns.delete_link(ipr, host)       # a half-made pair from an earlier ADD of this container
         try:
-            host_mac = netns.plug(request.netns, host, request.ifname, network.mac, network.cidr,
-                                  network.gateway, cfg.mtu, tx_off)
+            host_mac = netns.plug(request.netns, host, request.ifname, network.mac, cfg.mtu, tx_off)
         except (netns.KernelError, netns.NetnsGone) as exc:
             raise CniError(PLUGIN_ERROR, 'pod %s: %s' % (who, exc))
         try:
+            cs = _ovsdb.ChangeSet(client)
+            try:
+                _ovs.ensure_port(cs, client, cfg.bridge, host, external_ids=ids, purge_external_ids=True)
+            except _ovsdb.OvnK8sError as exc:
+                raise CniError(PLUGIN_ERROR, 'pod %s: %s' % (who, exc))
             _commit(cs)
-        except CniError:
-            with netns.ipr_in() as ipr:
-                netns.delete_link(ipr, host)
+            waited = _wait_for_ovn(cfg, client, who, host, iface_id, network, uid, chassis, sb_remote, deadline)
+            try:
+                netns.configure_ip(request.netns, request.ifname, network.cidr, network.gateway)
+            except (netns.KernelError, netns.NetnsGone) as exc:
+                raise CniError(PLUGIN_ERROR, 'pod %s: %s' % (who, exc))
+        except BaseException:
+            _undo(client, who, host)
             raise
-    log.info('ADD pod %s: %s in %s, host end %s on %s (tx checksum offload %s)', who, request.ifname,
-             request.netns, host, cfg.bridge, 'off' if tx_off else 'unchanged')
+    log.info('ADD pod %s: %s in %s, host end %s on %s (tx checksum offload %s); OVN installed %s with this '
+             'address on chassis %s after %.2f s', who, request.ifname, request.netns, host, cfg.bridge,
+             'off' if tx_off else 'unchanged', iface_id, chassis, waited)
     default = '0.0.0.0/0' if network.interface.version == 4 else '::/0'
     return Result(
         interfaces=[{'name': host, 'mac': host_mac, 'mtu': cfg.mtu},
                     {'name': request.ifname, 'mac': network.mac, 'sandbox': request.netns, 'mtu': cfg.mtu}],
         ips=[{'address': network.cidr, 'gateway': str(network.gateway), 'interface': 1}],
         routes=[{'dst': default, 'gw': str(network.gateway)}])
+
+
+def _sb_client(cfg, what, port, chassis, sb_remote, deadline):
+    """The Southbound reader for ``port`` (``what``: whom an error names)."""
+    timeout = max(1, min(cfg.ovs_timeout, deadline - time.monotonic()))
+    try:
+        return ovn.sb_client(sb_remote, timeout, port, chassis, ssl_key=cfg.sb_ssl_key, ssl_cert=cfg.sb_ssl_cert,
+                             ssl_ca_cert=cfg.sb_ssl_ca_cert)
+    except _ovsdb.InvalidInput as exc:
+        raise CniError(INVALID_CONFIG, '%s: %s (the keys sb_ssl_key, sb_ssl_cert, sb_ssl_ca_cert)' % (what, exc))
+    except _ovsdb.OvnK8sError as exc:
+        raise CniError(TRY_AGAIN_LATER, '%s: %s' % (what, exc))
+
+
+def _wait_for_ovn(cfg, client, who, host, port, network, uid, chassis, sb_remote, deadline):
+    """Seconds until OVN vouches for the pod's address on this node; a CniError naming the pod
+    and every reason when it does not within port_timeout."""
+    with _sb_client(cfg, 'pod ' + who, port, chassis, sb_remote, deadline) as sb:
+        try:
+            return ovn.wait(client, sb, host, port, network.mac, network.ip, uid, chassis, deadline)
+        except ovn.NotOurs as exc:
+            when = 'refusing to configure it' if exc.definite else 'gave up after %s seconds' % cfg.port_timeout
+            raise CniError(PLUGIN_ERROR if exc.definite else TRY_AGAIN_LATER,
+                           'pod %s: its annotation gives it %s with MAC %s, but %s; %s (nothing was left on the node)'
+                           % (who, network.cidr, network.mac, exc, when))
+
+
+def _undo(client, who, host):
+    """Remove the interface and the veth of a failed ADD; errors here are logged, not raised."""
+    try:
+        cs = _ovsdb.ChangeSet(client)
+        _ovs.remove_port(cs, client, host)
+        cs.commit()
+    except Exception:  # pylint: disable=broad-except
+        log.exception('ADD pod %s failed, and removing its port %s failed too', who, host)
+    try:
+        with netns.ipr_in() as ipr:
+            netns.delete_link(ipr, host)
+    except Exception:  # pylint: disable=broad-except
+        log.exception('ADD pod %s failed, and removing its veth %s failed too', who, host)
 
 
 # DEL -----------------------------------------------------------------------------------------
@@ -293,9 +384,40 @@ def cmd_check(request):
             for key, value in sorted(wanted.items()):
                 if ids.get(key) != value:
                     faults.append('port %s has external_ids:%s=%s, not %s' % (host, key, ids.get(key, '(none)'), value))
+            if name and ips:
+                faults.extend(_ovn_faults(cfg, request, client, who, host, pod_port(namespace, name), mac,
+                                          ipaddress.ip_interface(ips[0]['address'])))
     if faults:
         raise CniError(PLUGIN_ERROR, 'CHECK of %s failed: %s' % (who, '; '.join(faults)))
     return None
+
+
+def _ovn_faults(cfg, request, client, who, host, port, mac, address):
+    """What CHECK finds wrong with OVN's word on the pod: the pod in the API server (its UID and
+    annotation, when the configuration has a kubeconfig), ovn-installed and the Port_Binding."""
+    found = []
+    uid = request.args.get('K8S_POD_UID') or None
+    if cfg.kubeconfig:
+        from ovn_k8s_agents.cni import kube
+        namespace, name = request.pod
+        try:
+            network, uid = kube.read_pod(kube.core_api(cfg.kubeconfig), namespace, name, uid=uid)
+        except CniError as exc:
+            return [exc.msg]
+        if network is None or (network.mac, network.interface) != (mac, address):
+            found.append('the pod\'s annotation gives %s, not %s with MAC %s' % (
+                '%s with MAC %s' % (network.cidr, network.mac) if network else 'no address', address, mac))
+    chassis, sb_remote = ovn.node_identity(client)
+    sb_remote = cfg.sb_remote or sb_remote
+    if not chassis or not sb_remote:
+        return found + ['the Open vSwitch database has no system-id or ovn-remote: is ovn-controller configured?']
+    deadline = time.monotonic() + cfg.ovs_timeout
+    with _sb_client(cfg, who, port, chassis, sb_remote, deadline) as sb:
+        try:
+            ovn.faults(client, sb, host, port, mac, str(address.ip), uid, chassis)
+        except ovn.NotOurs as exc:
+            found.extend(exc.faults)
+    return found
 
 
 def _gateway(ips, dst):
