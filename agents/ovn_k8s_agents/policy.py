@@ -13,9 +13,13 @@ The model (ovn-kubernetes' shape, with OVN 23.03's ACLs, which have no tiers):
 
 - For each namespace and direction, a *deny* port group holds every pod that a policy
   of the namespace selects for that direction (the pod is isolated). Its ACLs drop IP
-  traffic at priority 1000, and (ingress) allow traffic from the nodes' management port
-  addresses (one cluster-wide address set) at 1001, so kubelet health checks pass, and from
-  the hairpin source address, so a pod reaches itself through its own service.
+  traffic at priority 1000, and (ingress) allow traffic from the hairpin source address at
+  1001, so a pod reaches itself through its own service.
+- For each node, a port group of its management port alone (:func:`node_port_group`): a port
+  group's ACLs apply on the logical switches that hold its ports, so its two ACLs (1001,
+  ``allow-related``) apply on that node's switch only, and let that node's management address
+  reach every pod of the node and every pod of the node reach it, isolated or not (kubelet
+  probes; a pod reaching its node). Other nodes' management addresses get no such pass.
 - For each policy, a port group of the pods it selects, with one ``allow-related``
   ACL at priority 1001 per rule (plus one per resolved named port), so the union of the
   rules of every policy is allowed and replies to allowed connections pass.
@@ -44,7 +48,9 @@ ALLOW_PRIORITY = 1001
 DENY_PRIORITY = 1000
 OWNER_KEY = 'k8s.ovn.org/owner'
 KIND_KEY = 'k8s.ovn.org/kind'
+# What an older release made instead of the nodes' port groups: removed when seen.
 MGMT_ADDRESS_SET = 'ovnk8s_mgmt_port_ips'
+NODE_KIND = 'NodeManagementPort'
 # The source address OVN gives a pod's connection to its own service VIP that load balancing
 # sent back to it (the load balancers' options:hairpin_snat_ip, set by services.py).
 HAIRPIN_SOURCE = '169.254.169.5'
@@ -74,6 +80,11 @@ def policy_port_group(namespace, name):
 def deny_port_group(namespace, direction):
     """Port group of the pods of ``namespace`` isolated for ``direction`` (Ingress/Egress)."""
     return 'npdeny_%s_%s' % (direction.lower(), _digest(namespace))
+
+
+def node_port_group(node):
+    """Port group of a node's management port (its ACLs apply on that node's switch alone)."""
+    return 'npnode_' + _digest(node)
 
 
 def rule_address_set(namespace, name, direction, index):
@@ -464,9 +475,6 @@ def deny_port_groups(namespace, isolated):
             acls = [dict(direction='to-lport', priority=DENY_PRIORITY, match='outport == @%s && ip' % pg,
                          action='drop', name=('%s:ingress:deny' % namespace)[:63], external_ids=ids),
                     dict(direction='to-lport', priority=ALLOW_PRIORITY,
-                         match='outport == @%s && ip4.src == $%s' % (pg, MGMT_ADDRESS_SET),
-                         action='allow-related', name=('%s:ingress:node' % namespace)[:63], external_ids=ids),
-                    dict(direction='to-lport', priority=ALLOW_PRIORITY,
                          match='outport == @%s && ip4.src == %s' % (pg, HAIRPIN_SOURCE),
                          action='allow-related', name=('%s:ingress:hairpin' % namespace)[:63], external_ids=ids)]
         else:
@@ -477,15 +485,18 @@ def deny_port_groups(namespace, isolated):
     return out
 
 
-def mgmt_address_set(mgmt_ips):
-    """The cluster-wide address set of the nodes' management port IPv4 addresses."""
-    ips = []
-    for ip in mgmt_ips or []:
-        ip = str(ip).split('/', maxsplit=1)[0]
-        if ipaddress.ip_address(ip).version == 4:
-            ips.append(ip)
-    return dict(name=MGMT_ADDRESS_SET, addresses=sorted(set(ips), key=ipaddress.ip_address),
-                external_ids={KIND_KEY: 'NodeManagementPorts'})
+def node_port_group_model(node, mgmt_port, mgmt_ip):
+    """The port group of ``node``'s management port ``mgmt_port`` (its logical switch port)
+    with address ``mgmt_ip``: on that node's switch, the management address reaches every pod
+    and every pod reaches it (both ``allow-related``, above the deny groups' drops)."""
+    ip = str(ipaddress.ip_address(str(mgmt_ip).split('/', maxsplit=1)[0]))
+    ids = {KIND_KEY: NODE_KIND, OWNER_KEY: node}
+    return dict(name=node_port_group(node), ports=[mgmt_port], external_ids=ids, acls=[
+        dict(direction='to-lport', priority=ALLOW_PRIORITY, match='ip4.src == %s' % ip, action='allow-related',
+             name=('%s:node:in' % node)[:63], external_ids=dict(ids, direction='Ingress')),
+        dict(direction='from-lport', priority=ALLOW_PRIORITY, match='ip4.dst == %s' % ip, action='allow-related',
+             name=('%s:node:out' % node)[:63], external_ids=dict(ids, direction='Egress'),
+             options={'apply-after-lb': 'true'})])
 
 
 def namespace_model(namespace, policies, cluster):
@@ -518,19 +529,21 @@ def namespace_model(namespace, policies, cluster):
     return dict(port_groups=port_groups, address_sets=address_sets, errors=errors, warnings=warnings)
 
 
-def network_policy_model(policies, pods, namespaces, mgmt_ips=()):
+def network_policy_model(policies, pods, namespaces, nodes=()):
     """The whole cluster's wanted port groups, address sets, errors and warnings.
 
     ``policies``: NetworkPolicy objects; ``pods``: Pod objects (host-network, unscheduled
     and finished pods are left out); ``namespaces``: Namespace objects (for their
-    labels); ``mgmt_ips``: the nodes' management port addresses, always allowed in.
+    labels); ``nodes``: (node, management port, management address) of each node, whose
+    port groups let each node's own management address to and from its pods.
     Deny port groups are made only for namespaces that have policies.
     """
     cluster = Cluster(pods, namespaces)
     by_ns = {}
     for policy in policies or []:
         by_ns.setdefault(_meta(policy).get('namespace'), []).append(policy)
-    model = dict(port_groups=[], address_sets=[mgmt_address_set(mgmt_ips)], errors=[], warnings=[])
+    model = dict(port_groups=[node_port_group_model(*node) for node in nodes or ()], address_sets=[],
+                 errors=[], warnings=[])
     for ns in sorted(by_ns):
         part = namespace_model(ns, by_ns[ns], cluster)
         for key in model:

@@ -33,6 +33,9 @@ from acl_eval import Evaluator, Peer  # noqa: E402  (tests/lib)
 NAMESPACES = ('x', 'y', 'z')
 PODS = ('a', 'b', 'c')
 MGMT_IP = '10.128.0.2'
+# The one node of these pure tests: (node, management port, its address). The evaluator does not
+# model logical switches; the own-node scoping is proved by ovn-trace (tests/functional).
+NODES = (('n1', 'k8s-n1', MGMT_IP),)
 
 
 def pod_ip(ns, pod):
@@ -91,9 +94,9 @@ PEERS = [Peer(pod_ip(ns, p), ns, p) for ns in NAMESPACES for p in PODS]
 EXTERNAL = [Peer('192.168.1.5'), Peer('192.168.1.200'), Peer(MGMT_IP)]
 
 
-def truth_table_check(policies, expect, ports=(80, 81), protos=('TCP', 'UDP'), extra_ports=None, mgmt=(MGMT_IP,)):
+def truth_table_check(policies, expect, ports=(80, 81), protos=('TCP', 'UDP'), extra_ports=None, mgmt=NODES):
     pods, namespaces = cluster(extra_ports)
-    model = np.network_policy_model(policies, pods, namespaces, mgmt_ips=mgmt)
+    model = np.network_policy_model(policies, pods, namespaces, nodes=mgmt)
     ev = Evaluator(model)
     wrong = []
     for src in PEERS + EXTERNAL:
@@ -219,14 +222,14 @@ def test_hairpin_source_always_gets_in():
     assert np.HAIRPIN_SOURCE == services.HAIRPIN_SNAT_IP
     pods, namespaces = cluster()
     ev = Evaluator(np.network_policy_model([netpol('deny', ingress=[], egress=[], types=['Ingress', 'Egress'])],
-                                           pods, namespaces, [MGMT_IP]))
+                                           pods, namespaces, NODES))
     hairpin, other = Peer(np.HAIRPIN_SOURCE), Peer('169.254.169.6')
     for dst in PEERS:
         assert ev.allowed(hairpin, dst, 'TCP', 80)
         assert ev.allowed(other, dst, 'TCP', 80) == (dst.ns != 'x')
 
 
-def test_management_port_addresses_come_from_the_caller():
+def test_management_ports_come_from_the_caller():
     policies = [netpol('deny', ingress=[])]
     truth_table_check(policies, lambda s, d, proto, port: d.ns != 'x', mgmt=())
 
@@ -265,16 +268,16 @@ def test_bad_rules_are_errors_and_fail_closed(rule, part):
 def test_label_change_moves_sets_not_acls():
     policies = [netpol('allow-b', labels(pod='a'), ingress=[{'from': [{'podSelector': labels(pod='b')}]}])]
     pods, namespaces = cluster()
-    before = np.network_policy_model(policies, pods, namespaces, [MGMT_IP])
+    before = np.network_policy_model(policies, pods, namespaces, NODES)
     for pod in pods:
         if pod['metadata']['namespace'] == 'x' and pod['metadata']['name'] == 'c':
             pod['metadata']['labels'] = {'pod': 'b'}
-    after = np.network_policy_model(policies, pods, namespaces, [MGMT_IP])
+    after = np.network_policy_model(policies, pods, namespaces, NODES)
     assert [pg['acls'] for pg in before['port_groups']] == [pg['acls'] for pg in after['port_groups']]
     sets = dict((a['name'], a['addresses']) for a in after['address_sets'])
     rule_set = np.rule_address_set('x', 'allow-b', 'Ingress', 0)
     assert sets[rule_set] == [pod_ip('x', 'b'), pod_ip('x', 'c')]
-    assert sets[np.MGMT_ADDRESS_SET] == [MGMT_IP]
+    assert np.node_port_group('n1') in [pg['name'] for pg in after['port_groups']]
 
 
 def test_names_are_valid_ovn_names_and_stable():
@@ -341,3 +344,28 @@ def test_label_index_picks_exactly_what_a_full_scan_picks():
             assert [p.lsp for p in c.matching(ns, sel, 'sel')] == want, sel
     # A matchLabels value that is not a string (the API would refuse it) matches nothing, as before.
     assert c.matching('x', {'matchLabels': {'app': ['a']}}, 'sel') == []
+
+
+@pytest.mark.parametrize('policies', [
+    [netpol('in', labels(pod='a'), ingress=[{}])],
+    [netpol('both', {}, ingress=[], egress=[], types=['Ingress', 'Egress']), netpol('b', labels(pod='b'), ingress=[{}])],
+    [netpol('bad-types', labels(pod='a'), ingress=[{}], types=['Sideways'])],
+    [netpol('bad-selector', expr('pod', 'In'), ingress=[{}])],
+    [netpol('bad-rule', labels(pod='c'), ingress=[{'from': [{}]}], egress=[{}], types=['Egress'])],
+])
+def test_a_new_pods_groups_are_those_the_namespace_model_gives_it(policies):
+    """What a new port joins as it is created (isolating_groups) is what the namespace's
+    reconcile then wants for it: the reconcile never takes it out of a deny group again, and a
+    deny group the model puts it in is never missed."""
+    pods, namespaces = cluster()
+    model = np.namespace_model('x', policies, np.Cluster(pods, namespaces))
+    members = dict((pg['name'], set(pg['ports'])) for pg in model['port_groups'])
+    for pod in pods:
+        if pod['metadata']['namespace'] != 'x' or not np.on_pod_network(pod):
+            continue  # the watcher makes no port for a host-network pod
+        port = np.pod_port('x', pod['metadata']['name'])
+        deny, own = np.isolating_groups(pod, policies)
+        assert set(deny) == set(g for g in members if g.startswith('npdeny_') and port in members[g]), port
+        # A policy's own group: the model's when it translates (else it has none, and the
+        # watcher joins only groups that exist).
+        assert set(g for g in own if g in members) == set(g for g in members if g.startswith('np_') and port in members[g])

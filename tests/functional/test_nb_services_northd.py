@@ -80,6 +80,9 @@ POLICIES = [
     {'metadata': {'namespace': 'z', 'name': 'egress'},
      'spec': {'podSelector': {'matchLabels': {'pod': 'c'}}, 'policyTypes': ['Egress'],
               'egress': [{'to': [{'ipBlock': {'cidr': '10.128.0.0/16', 'except': [pod_ip('x', 'b') + '/32']}}]}]}},
+    # z/b: nothing in, nothing out (but its own node's management address, both ways).
+    {'metadata': {'namespace': 'z', 'name': 'lockdown'},
+     'spec': {'podSelector': {'matchLabels': {'pod': 'b'}}, 'policyTypes': ['Ingress', 'Egress']}},
 ]
 SERVICE = {'metadata': {'namespace': 'x', 'name': 'web'},
            'spec': {'type': 'NodePort', 'clusterIP': '10.96.0.10', 'clusterIPs': ['10.96.0.10'],
@@ -119,7 +122,8 @@ def program(cs, client, backends, policies=None):
     for node in NODES:
         _nb_lb.ensure_lb_group_attached(cs, client, 'Logical_Switch', node, services.LB_GROUP)
     _nb_lb.ensure_lb_group_attached(cs, client, 'Logical_Router', _names.gateway_router('node1'), services.LB_GROUP)
-    model = policy.network_policy_model(policies or POLICIES, PODS, NAMESPACES, mgmt_ips=[_nb.node_addresses(s)['mgmt_ip'] for s in NODES.values()])
+    nodes = [(node, _names.mgmt_port(node), _nb.node_addresses(subnet)['mgmt_ip']) for node, subnet in sorted(NODES.items())]
+    model = policy.network_policy_model(policies or POLICIES, PODS, NAMESPACES, nodes=nodes)
     assert model['errors'] == [] and model['warnings'] == []
     for aset in model['address_sets']:
         _nb_acl.ensure_address_set(cs, client, aset['name'], aset['addresses'], aset['external_ids'])
@@ -169,11 +173,14 @@ def trace(db, src, dst, dport, vip=None, *options):
 
 
 def expected(src, dst, dport):
-    """POLICIES by the Kubernetes semantics (not by the translator)."""
+    """POLICIES by the Kubernetes semantics (not by the translator); an isolated pod's own node
+    (its management address) reaches it, no other node does."""
+    if 'z/b' in (src, dst):
+        return src == 'mgmt/node3'  # z/b's lockdown; z is on node3
     if src == 'z/c' and dst == 'x/b':
         return False  # z/c's egress: 10.128.0.0/16 except x/b
     if dst == 'x/a':
-        return src == 'x/b' or src.startswith('mgmt/') or (src.startswith('y/') and dport == 8080)
+        return src in ('x/b', 'mgmt/node1') or (src.startswith('y/') and dport == 8080)
     return True
 
 
@@ -204,7 +211,7 @@ def test_services_and_policies_compile_and_behave(northd):
     assert 'error' not in log.lower() and 'syntax' not in log.lower(), log
 
     # OVN's own pipeline, the whole matrix: every source (pods, management ports) to every pod.
-    sources = ['%s/%s' % (ns, p) for ns in 'xyz' for p in 'abc'] + ['mgmt/node1', 'mgmt/node2']
+    sources = ['%s/%s' % (ns, p) for ns in 'xyz' for p in 'abc'] + ['mgmt/node1', 'mgmt/node2', 'mgmt/node3']
     wrong = ['%s -> %s:%d' % (s, d, port) for s in sources for d in sources[:9] for port in (80, 8080)
              if s != d and delivered(northd, s, d, port) != expected(s, d, port)]
     assert not wrong, 'ovn-trace disagrees with the policies for: %s' % ', '.join(wrong)
@@ -215,6 +222,10 @@ def test_services_and_policies_compile_and_behave(northd):
     assert not delivered(northd, 'y/c', 'x/a', 80)
     assert not delivered(northd, 'z/a', 'x/a', 8080)
     assert delivered(northd, 'z/a', 'x/b', 80)  # x/b is selected by no policy
+    # An isolated pod and the management addresses: its own node's both ways, no other node's.
+    assert delivered(northd, 'mgmt/node1', 'x/a', 80) and not delivered(northd, 'mgmt/node2', 'x/a', 80)
+    assert delivered(northd, 'z/b', 'mgmt/node3', 80) and not delivered(northd, 'z/b', 'mgmt/node1', 80)
+    assert delivered(northd, 'z/a', 'mgmt/node1', 80)  # z/a is not isolated
     # z/c may send anywhere in 10.128.0.0/16 but x/b.
     assert delivered(northd, 'z/c', 'x/c', 80)
     assert not delivered(northd, 'z/c', 'x/b', 80)
@@ -251,11 +262,14 @@ def test_services_and_policies_compile_and_behave(northd):
     def remove(cs, client):
         _nb_lb.remove_load_balancer(cs, client, lb_name)
         for name in (policy.policy_port_group('x', 'web'), policy.policy_port_group('z', 'egress'),
+                     policy.policy_port_group('z', 'lockdown'),
                      policy.deny_port_group('x', 'Ingress'), policy.deny_port_group('x', 'Egress'),
                      policy.deny_port_group('z', 'Ingress'), policy.deny_port_group('z', 'Egress')):
             _nb_acl.remove_port_group(cs, client, name)
+        for node in NODES:
+            _nb_acl.remove_port_group(cs, client, policy.node_port_group(node))
     gone = run(nb, (remove,))
-    assert len(gone.diff['before']) == 7
+    assert len(gone.diff['before']) == 8 + len(NODES)
     nbctl(nb, '--wait=sb', '--timeout=30', 'sync')
     assert 'ip4.dst == 10.96.0.10' not in lflows(northd, 'node1')
     assert 'ip4.dst == 10.96.0.11' in lflows(northd, 'node1')

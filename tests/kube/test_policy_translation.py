@@ -65,7 +65,7 @@ def check(kube, policies, expect, ports=(80, 81, 82)):
         pods = [p for name in NS.values() for p in raw(core.list_namespaced_pod, name)['items']]
         namespaces = [n for n in raw(core.list_namespace)['items'] if n['metadata']['name'] in NS.values()]
         stored = [p for name in NS.values() for p in raw(net.list_namespaced_network_policy, name)['items']]
-        model = policy.network_policy_model(stored, pods, namespaces, [MGMT_IP])
+        model = policy.network_policy_model(stored, pods, namespaces, [('n1', 'k8s-n1', MGMT_IP)])
         assert model['errors'] == [] and model['warnings'] == []
         ev = Evaluator(model)
         peers = [Peer(pod_ip(s, p), NS[s], p) for s in 'xyz' for p in 'abc']

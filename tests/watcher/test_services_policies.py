@@ -9,15 +9,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import time
 
 import pytest
 
-import watcher_objects  # tests/lib
+from checkout import REPO  # tests/lib
 from waiting import wait_for  # tests/lib
 from ovn_k8s_agents import annotation, policy, services
 
 GW_IP = '172.18.0.5'
+RBAC = os.path.join(REPO, 'roles', 'ovn_watcher', 'files', 'rbac.yml')
 
 
 @pytest.fixture
@@ -275,10 +277,14 @@ def test_network_policy_becomes_port_groups_address_sets_and_acls(cluster):
     wait_for('the policy port groups', lambda: port_groups(cluster.nb).get(pg, {}).get('ports') == [db_port]
              and port_groups(cluster.nb).get(deny, {}).get('ports') == [db_port], timeout=60)
     assert address_sets(cluster.nb)[aset] == [ips['client']]
-    # The nodes' management addresses are let in (kubelet health checks).
+    # The node's own management address is let in (kubelet health checks), on its switch alone
+    # (a port group of its management port: ovn-trace proves the scoping, tests/functional).
     mgmt = [r for r in cluster.nb.rows('Logical_Switch', 'name', 'other_config') if r['name'] == a][0]
     mgmt_ip = str(__import__('ipaddress').ip_network(mgmt['other_config']['subnet']).network_address + 2)
-    assert address_sets(cluster.nb)[policy.MGMT_ADDRESS_SET] == [mgmt_ip]
+    node_pg = port_groups(cluster.nb)[policy.node_port_group(a)]
+    assert node_pg['ports'] == ['k8s-%s' % a]
+    assert sorted(acls(cluster.nb)[u]['match'] for u in node_pg['acls']) == ['ip4.dst == ' + mgmt_ip, 'ip4.src == ' + mgmt_ip]
+    assert policy.MGMT_ADDRESS_SET not in address_sets(cluster.nb)
     groups = port_groups(cluster.nb)
     rules = acls(cluster.nb)
     allow = [rules[u] for u in groups[pg]['acls']]
@@ -333,7 +339,7 @@ def test_network_policy_becomes_port_groups_address_sets_and_acls(cluster):
     net.delete_namespaced_network_policy('partial', ns)
     wait_for('the namespace\'s policy rows to go', lambda: not [n for n in port_groups(cluster.nb) if n in (pg, deny, egress)]
              and aset not in address_sets(cluster.nb), timeout=30)
-    assert policy.MGMT_ADDRESS_SET in address_sets(cluster.nb)
+    assert policy.node_port_group(a) in port_groups(cluster.nb)
 
 
 def test_new_pods_are_isolated_as_their_ports_are_made_and_only_port_addresses_are_allowed(cluster):
@@ -490,28 +496,17 @@ def test_pod_and_namespace_changes_reach_only_the_policies_that_can_select_them(
                 pass
 
 
-# The role's RBAC -----------------------------------------------------------------------------
-def test_watcher_works_with_only_the_roles_rbac(cluster, tmp_path):
-    """The identity the ovn_watcher role makes (roles/ovn_watcher/templates/k8s_identity.yml.j2:
-    a service account, its ClusterRole, and a Role on its one Lease, which the role creates) is
-    all the watcher needs: it runs here with a token of that service account and nothing else."""
+# The role's RBAC manifest -------------------------------------------------------------------
+def test_watcher_works_with_only_the_roles_rbac(cluster):
+    """The ClusterRole of roles/ovn_watcher/files/rbac.yml is all the watcher needs."""
     kube = cluster.kube
-    account = 'ovn-k8s-watcher-%s' % cluster.tag
-    objects = watcher_objects.render('k8s_identity.yml.j2', service_account=account, namespace=cluster.ns,
-                                     lease_name=cluster.lease, lease_namespace='default')
-    manifest = tmp_path / 'identity.json'
-    manifest.write_text(watcher_objects.as_list(objects))
-    kube.kubectl('apply', '-f', str(manifest))
+    kube.kubectl('apply', '-f', RBAC)
+    user = 'ovn-k8s-watcher-test'
+    binding = 'ovn-k8s-watcher-test-%s' % cluster.tag
+    kube.kubectl('create', 'clusterrolebinding', binding, '--clusterrole=ovn-k8s-watcher', '--user=' + user)
     try:
-        token = kube.kubectl('create', 'token', account, '-n', cluster.ns).strip()
-        with open(kube.kubeconfig) as f:
-            config = json.load(f)
-        config['users'] = [{'name': account, 'user': {'token': token}}]
-        config['contexts'][0]['context']['user'] = account
-        kubeconfig = tmp_path / 'watcher.kubeconfig'
-        kubeconfig.write_text(json.dumps(config))
         a = cluster.node('a')
-        w = cluster.watcher(extra=['--kubeconfig', str(kubeconfig)])
+        w = cluster.watcher(extra=['--kubeconfig', kube.kubeconfig_for(user)])
         w.wait_leading()
         make_pod(cluster, 'web-0', a, {'app': 'web'}, [('http', 8080)])
         ips = run_pods(cluster, ['web-0'])
@@ -532,4 +527,4 @@ def test_watcher_works_with_only_the_roles_rbac(cluster, tmp_path):
                                                     if e.reason == 'UnsupportedServiceField'], timeout=30)
         assert 'Forbidden' not in w.log_text() and '(403)' not in w.log_text(), w.tail()
     finally:
-        kube.kubectl('delete', 'clusterrolebinding,clusterrole', account)
+        kube.kubectl('delete', 'clusterrolebinding', binding)

@@ -26,8 +26,8 @@ namespaceSelector peers and itself. A committed new pod port queues the same nam
 a pod change (its address is new to their address sets; a pod that was annotated before
 brings no event of its own once its port is there). A policy
 whose peers cannot be read counts as one with a namespaceSelector (when unsure, queue).
-The cluster-wide address set of the nodes' management port addresses is the key
-``('mgmt', '')``.
+The nodes' management port groups (each node's own management address to and from its
+pods) are the key ``('mgmt', '')``.
 
 A policy that cannot be translated is logged as an error and reported as a Warning Event on
 the policy, and the pods it selects stay isolated (``namespace_model`` fails closed).
@@ -37,7 +37,7 @@ from __future__ import absolute_import, division, print_function
 
 import logging
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _nb_acl, _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _nb_acl, _ovsdb
 from ovn_k8s_agents import annotation, policy
 
 LOG = logging.getLogger('ovn_k8s_watcher')
@@ -228,18 +228,28 @@ class PolicyHandler(object):
                 return
 
     def _sync_mgmt(self, _key):
-        """The address set of every node's management port address (allowed into isolated pods)."""
+        """Each node's management port group (``policy.node_port_group_model``): the node's own
+        management address to and from its pods, on its switch alone. Groups of nodes that are
+        gone go, and so does the cluster-wide address set an older release made instead."""
         with self.nb_lock:
             self._settle()
-            ips = []
-            for switch in self.nb.rows('Logical_Switch'):
-                subnet = switch.other_config.get('subnet')
-                if switch.external_ids.get('ovn-k8s-watcher') == 'node' and subnet:
-                    ips.append(_nb.node_addresses(subnet)['mgmt_ip'])
-            wanted = policy.mgmt_address_set(ips)
             cs = _ovsdb.ChangeSet(self.nb)
-            _nb_acl.ensure_address_set(cs, self.nb, wanted['name'], wanted['addresses'],
-                                       external_ids=wanted['external_ids'])
+            keep = set()
+            for switch in self.nb.rows('Logical_Switch'):
+                ids = _ovsdb.read(switch, 'external_ids')
+                subnet = switch.other_config.get('subnet')
+                if ids.get('ovn-k8s-watcher') != 'node' or not subnet or not ids.get(_alloc.NODE_KEY):
+                    continue
+                node = ids[_alloc.NODE_KEY]
+                wanted = policy.node_port_group_model(node, _names.mgmt_port(node), _nb.node_addresses(subnet)['mgmt_ip'])
+                keep.add(wanted['name'])
+                _nb_acl.ensure_port_group(cs, self.nb, wanted['name'], wanted['ports'], wanted['acls'],
+                                          external_ids=wanted['external_ids'], missing_ports='skip')
+            for row in self.nb.rows('Port_Group'):
+                if row.name not in keep and _ovsdb.read(row, 'external_ids').get(policy.KIND_KEY) == policy.NODE_KIND:
+                    _nb_acl.remove_port_group(cs, self.nb, row.name)
+            if _nb_acl.get_address_set(self.nb, policy.MGMT_ADDRESS_SET) is not None:
+                _nb_acl.remove_address_set(cs, self.nb, policy.MGMT_ADDRESS_SET)
             if cs.changed:
                 self._commit(cs)
-                LOG.info('management port address set converged', extra=dict(kind='mgmt', addresses=len(ips)))
+                LOG.info('node management port groups converged', extra=dict(kind='mgmt', nodes=len(keep)))

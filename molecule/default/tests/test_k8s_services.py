@@ -148,10 +148,14 @@ def test_default_deny_blocks_and_an_allow_by_pod_label_reopens(svc, lab):
     apply({'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'deny', 'namespace': NS},
            'spec': {'podSelector': {'matchLabels': {'app': 'web'}}, 'policyTypes': ['Ingress']}})
     eventually('the deny policy to block', lambda: connect(lab, svc['client'], web, 8080, timeout=2)[0] != 0)
-    # The node still reaches its pods (the management port's address is let in).
+    # The node still reaches its pods (its own management port's address is let in); another
+    # node's management address is not.
     node = host_of(lab, svc['web-1'])
     out = node.run("python3 -c '%s' %s 8080" % (CLIENT, web))
     assert out.rc == 0, out.stderr
+    other = [lab[h] for h in ('node1', 'node2') if lab[h] is not node][0]
+    out = other.run("python3 -c '%s' %s 8080" % (CLIENT.replace('timeout=5', 'timeout=2'), web))
+    assert out.rc != 0, 'another node reached an isolated pod: %s' % out.stdout
     apply({'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'allow', 'namespace': NS},
            'spec': {'podSelector': {'matchLabels': {'app': 'web'}}, 'policyTypes': ['Ingress'],
                     'ingress': [{'from': [{'podSelector': {'matchLabels': {'role': 'client'}}}],
