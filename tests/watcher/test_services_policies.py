@@ -9,17 +9,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
 import time
 
 import pytest
 
-from checkout import REPO  # tests/lib
+import watcher_objects  # tests/lib
 from waiting import wait_for  # tests/lib
 from ovn_k8s_agents import annotation, policy, services
 
 GW_IP = '172.18.0.5'
-RBAC = os.path.join(REPO, 'roles', 'ovn_watcher', 'files', 'rbac.yml')
 
 
 @pytest.fixture
@@ -496,17 +494,28 @@ def test_pod_and_namespace_changes_reach_only_the_policies_that_can_select_them(
                 pass
 
 
-# The role's RBAC manifest -------------------------------------------------------------------
-def test_watcher_works_with_only_the_roles_rbac(cluster):
-    """The ClusterRole of roles/ovn_watcher/files/rbac.yml is all the watcher needs."""
+# The role's RBAC -----------------------------------------------------------------------------
+def test_watcher_works_with_only_the_roles_rbac(cluster, tmp_path):
+    """The identity the ovn_watcher role makes (roles/ovn_watcher/templates/k8s_identity.yml.j2:
+    a service account, its ClusterRole, and a Role on its one Lease, which the role creates) is
+    all the watcher needs: it runs here with a token of that service account and nothing else."""
     kube = cluster.kube
-    kube.kubectl('apply', '-f', RBAC)
-    user = 'ovn-k8s-watcher-test'
-    binding = 'ovn-k8s-watcher-test-%s' % cluster.tag
-    kube.kubectl('create', 'clusterrolebinding', binding, '--clusterrole=ovn-k8s-watcher', '--user=' + user)
+    account = 'ovn-k8s-watcher-%s' % cluster.tag
+    objects = watcher_objects.render('k8s_identity.yml.j2', service_account=account, namespace=cluster.ns,
+                                     lease_name=cluster.lease, lease_namespace='default')
+    manifest = tmp_path / 'identity.json'
+    manifest.write_text(watcher_objects.as_list(objects))
+    kube.kubectl('apply', '-f', str(manifest))
     try:
+        token = kube.kubectl('create', 'token', account, '-n', cluster.ns).strip()
+        with open(kube.kubeconfig) as f:
+            config = json.load(f)
+        config['users'] = [{'name': account, 'user': {'token': token}}]
+        config['contexts'][0]['context']['user'] = account
+        kubeconfig = tmp_path / 'watcher.kubeconfig'
+        kubeconfig.write_text(json.dumps(config))
         a = cluster.node('a')
-        w = cluster.watcher(extra=['--kubeconfig', kube.kubeconfig_for(user)])
+        w = cluster.watcher(extra=['--kubeconfig', str(kubeconfig)])
         w.wait_leading()
         make_pod(cluster, 'web-0', a, {'app': 'web'}, [('http', 8080)])
         ips = run_pods(cluster, ['web-0'])
@@ -527,4 +536,4 @@ def test_watcher_works_with_only_the_roles_rbac(cluster):
                                                     if e.reason == 'UnsupportedServiceField'], timeout=30)
         assert 'Forbidden' not in w.log_text() and '(403)' not in w.log_text(), w.tail()
     finally:
-        kube.kubectl('delete', 'clusterrolebinding', binding)
+        kube.kubectl('delete', 'clusterrolebinding,clusterrole', account)
