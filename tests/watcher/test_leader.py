@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import json
 import socket
 import threading
 import uuid
@@ -22,6 +23,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from ovn_k8s_agents.watcher.cli import api_client
 from ovn_k8s_agents.watcher.leader import LeaderElector
+from waiting import wait_for  # tests/lib
 
 NS = 'default'
 
@@ -231,5 +233,51 @@ def test_every_api_request_of_the_watcher_has_a_timeout(kube, tmp_path):
         relay.block()
         outcome = outcome_of(lambda: core.read_namespace(NS), 'an API request through the blocked relay')
         assert isinstance(outcome, Exception), outcome
+    finally:
+        relay.close()
+
+
+def _log_lines(watcher):
+    out = []
+    for line in watcher.log_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def test_two_watchers_the_leader_cut_off_from_the_api_yields_and_the_other_serves(cluster, kube):
+    """Two watcher processes; the leader's API traffic goes through a relay that is then made
+    to hold every byte (its process keeps running, its Northbound connection stays up). It stops
+    leading (standby, 'lost the lease'), the other takes the lease over and serves new pods,
+    and the cut-off one writes nothing after the cut: no Northbound transaction, no annotation."""
+    a = cluster.node('a')
+    host, port = kube.server.split('//', 1)[1].rsplit(':', 1)
+    relay = Relay(host, int(port))
+    try:
+        with open(kube.kubeconfig) as f:
+            config = json.load(f)
+        config['clusters'][0]['cluster']['server'] = 'https://127.0.0.1:%d' % relay.port
+        relayed = cluster.tmp_path / 'relayed.kubeconfig'
+        relayed.write_text(json.dumps(config))
+        one = cluster.watcher('one', extra=['--kubeconfig', str(relayed)])
+        one.wait_leading()
+        two = cluster.watcher('two')
+        cluster.pod('before', a)
+        cluster.wait_annotated(['before'])
+        wait_for('the second watcher on standby', lambda: two.get('/readyz') == (200, 'standby\n'))
+
+        relay.block()
+        writes_at_cut = one.metric('nb_transactions_total'), one.metric('api_writes_total', kind='annotation')
+        two.wait_leading(timeout=60)
+        assert one.get('/readyz') == (200, 'standby\n') and one.metric('leader') == 0
+        wait_for('the cut-off watcher to say it lost the lease',
+                 lambda: [r for r in _log_lines(one) if r.get('msg') == 'lost the lease: stopping work'])
+        cluster.pod('after', a)
+        cluster.wait_annotated(['after'])
+        assert [r for r in _log_lines(two) if r.get('msg') == 'pod annotated' and r.get('object', '').endswith('/after')]
+        assert (one.metric('nb_transactions_total'), one.metric('api_writes_total', kind='annotation')) == writes_at_cut
+        assert not [r for r in _log_lines(one) if r.get('object', '').endswith('/after')]
     finally:
         relay.close()

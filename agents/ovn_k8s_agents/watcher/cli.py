@@ -159,13 +159,19 @@ class Watcher(object):
         heap.watch_pauses(self.metrics)
         self.controller = None
         self.leading = False
+        self.fence = None                  # the term's elector.still_leading (None: no election)
         self.nb = None
         self.nb_done = threading.Event()   # the Northbound copy loaded (or failed: nb_error)
         self.nb_error = None
         self.nb_lock = threading.Lock()
         self.metrics.gauge('queue_depth', lambda: self.controller.queue.depth() if self.controller else 0)
         self.metrics.gauge('retrying_keys', lambda: self.controller.queue.retrying() if self.controller else 0)
-        self.metrics.gauge('leader', lambda: 1 if self.leading else 0)
+        self.metrics.gauge('leader', lambda: 1 if self.is_leading() else 0)
+
+    def is_leading(self):
+        """Leading, by the fence the term's writes check (a renewal that hangs past the renew
+        deadline ends the lead here at once, not when the hanging request gives up)."""
+        return self.leading and (self.fence is None or self.fence())
 
     def healthy(self):
         controller = self.controller
@@ -177,7 +183,7 @@ class Watcher(object):
     def ready(self):
         if self.nb is None:
             return False, 'not connected to the Northbound database'
-        if not self.leading:
+        if not self.is_leading():
             return True, 'standby'
         if self.controller is None or not self.controller.ready.is_set():
             return False, 'leading, reconciling'
@@ -205,6 +211,7 @@ class Watcher(object):
         if args.lease_name:
             elector = LeaderElector(client, args.lease_namespace, args.lease_name, args.identity,
                                     args.lease_duration, args.renew_deadline, args.retry_period)
+            self.fence = elector.still_leading
         try:
             while not self.stop_event.is_set():
                 if self.nb_error is not None:   # a standby learns of bad settings too
