@@ -154,10 +154,20 @@ def pod_ipv4(pod):
     return [ip for ip in ips if isinstance(ip, str) and ip and ipv4_int(ip) is not None]
 
 
+def _serving_containers(pod):
+    """The containers whose ports a name may resolve to, in Kubernetes' order (its ``FindPort``):
+    the containers, then the sidecars (init containers with ``restartPolicy: Always``, which
+    keep running beside them; Kubernetes resolves their named ports since 1.29)."""
+    spec = pod.get('spec') or {}
+    return (list(spec.get('containers') or [])
+            + [c for c in spec.get('initContainers') or [] if (c or {}).get('restartPolicy') == 'Always'])
+
+
 def named_port(pod, name, protocol):
-    """The container port number called ``name`` with ``protocol`` in ``pod``, or None."""
-    for container in (pod.get('spec') or {}).get('containers') or []:
-        for port in container.get('ports') or []:
+    """The container port number called ``name`` with ``protocol`` in ``pod`` (its containers,
+    then its sidecars), or None."""
+    for container in _serving_containers(pod):
+        for port in (container or {}).get('ports') or []:
             if port.get('name') == name and (port.get('protocol') or 'TCP') == protocol:
                 return int(port['containerPort'])
     return None

@@ -217,6 +217,36 @@ def test_named_port_resolved_per_pod():
                       extra_ports=extra)
 
 
+def test_case6_named_port_on_a_sidecar_container_is_resolved():
+    """Issue 23, case 6: a port named on a sidecar (an init container with restartPolicy Always,
+    which keeps running beside the containers) is resolved, as Kubernetes resolves it since 1.29;
+    one on an ordinary init container (it has exited before the pod serves) is not."""
+    pods, namespaces = cluster()
+    by_name = dict(('%s/%s' % (p['metadata']['namespace'], p['metadata']['name']), p) for p in pods)
+    by_name['x/a']['spec']['initContainers'] = [
+        {'name': 'proxy', 'image': 'proxy', 'restartPolicy': 'Always',
+         'ports': [{'name': 'metrics', 'containerPort': 81, 'protocol': 'TCP'}]}]
+    by_name['x/b']['spec']['initContainers'] = [
+        {'name': 'setup', 'image': 'setup', 'ports': [{'name': 'metrics', 'containerPort': 81, 'protocol': 'TCP'}]}]
+    assert np.named_port(by_name['x/a'], 'metrics', 'TCP') == 81
+    assert np.named_port(by_name['x/a'], 'metrics', 'UDP') is None
+    assert np.named_port(by_name['x/b'], 'metrics', 'TCP') is None
+    # A container's port of that name comes first, as in Kubernetes' FindPort.
+    by_name['x/a']['spec']['containers'][0]['ports'].append({'name': 'metrics', 'containerPort': 80, 'protocol': 'TCP'})
+    assert np.named_port(by_name['x/a'], 'metrics', 'TCP') == 80
+    by_name['x/a']['spec']['containers'][0]['ports'].pop()
+    # Ingress (resolved on the selected pods) and egress (on the peers): x/a's sidecar port only.
+    policies = [netpol('in', ingress=[{'ports': [{'port': 'metrics'}]}]),
+                netpol('out', labels(pod='c'), egress=[{'ports': [{'port': 'metrics'}]}], types=['Egress'], ns='y')]
+    ev = Evaluator(np.network_policy_model(policies, pods, namespaces, nodes=NODES))
+    for src in PEERS + EXTERNAL:
+        for dst in PEERS:
+            for port in (80, 81):
+                want = ((dst.ns != 'x' or src == MGMT_IP or (dst == 'x/a' and port == 81))
+                        and (src != 'y/c' or (dst == 'x/a' and port == 81)))
+                assert ev.allowed(src, dst, 'TCP', port) == want, (src, dst, port)
+
+
 def test_hairpin_source_always_gets_in():
     """A pod's connection to its own service comes back from the load balancers' hairpin_snat_ip."""
     assert np.HAIRPIN_SOURCE == services.HAIRPIN_SNAT_IP

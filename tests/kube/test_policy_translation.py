@@ -115,3 +115,38 @@ def test_default_deny_and_allow_from_namespace_union(netpol_cluster):
         'ingress': [{'from': [{'namespaceSelector': {'matchLabels': {'ns': 'z'}}}], 'ports': [{'port': 80}]}]}}
     check(netpol_cluster, [('y', deny), ('y', allow)],
           lambda s, d, proto, port: d.ns != 'np-y' or s == MGMT_IP or (d == 'np-y/c' and s.ns == 'np-z' and (proto, port) == ('TCP', 80)))
+
+
+def test_case6_named_port_on_a_sidecar_as_the_api_server_stores_it(kube):
+    """Issue 23, case 6: a sidecar (an init container with restartPolicy Always) as the API
+    server stores it, with its named port; the port resolves on the pod that runs it as a
+    sidecar, not on one where that port is on an ordinary init container."""
+    core = kube.core()
+    name = 'np-sidecar'
+    kube.create_namespace(name)
+    try:
+        for pod, ip, policy_ in (('proxied', '10.128.5.10', 'Always'), ('plain', '10.128.5.11', None)):
+            init = {'name': 'proxy', 'image': 'test.invalid/proxy',
+                    'ports': [{'name': 'metrics', 'containerPort': 9090}]}
+            if policy_:
+                init['restartPolicy'] = policy_
+            created = core.create_namespaced_pod(name, {
+                'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': pod, 'labels': {'app': 'web'}},
+                'spec': {'nodeName': 'np-node', 'initContainers': [init],
+                         'containers': [{'name': 'web', 'image': 'test.invalid/web'}]}})
+            kube.mark_pod_running(created, ip)
+        pods = raw(core.list_namespaced_pod, name)['items']
+        stored = dict((p['metadata']['name'], p) for p in pods)
+        assert stored['proxied']['spec']['initContainers'][0]['restartPolicy'] == 'Always'
+        assert stored['proxied']['spec']['initContainers'][0]['ports'][0]['protocol'] == 'TCP'  # defaulted
+        body = {'metadata': {'name': 'metrics', 'namespace': name}, 'spec': {
+            'podSelector': {'matchLabels': {'app': 'web'}}, 'policyTypes': ['Ingress'],
+            'ingress': [{'ports': [{'port': 'metrics'}]}]}}
+        model = policy.network_policy_model([body], pods, raw(core.list_namespace)['items'])
+        assert model['errors'] == [] and model['warnings'] == []
+        ev = Evaluator(model)
+        client_ = Peer('10.128.6.20', 'elsewhere', 'client')
+        assert ev.allowed(client_, Peer('10.128.5.10', name, 'proxied'), 'TCP', 9090)
+        assert not ev.allowed(client_, Peer('10.128.5.11', name, 'plain'), 'TCP', 9090)
+    finally:
+        core.delete_namespace(name)
