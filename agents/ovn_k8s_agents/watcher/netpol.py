@@ -20,8 +20,9 @@ A new pod's port joins the port groups of its namespace's policies that select i
 the deny groups) in the transaction that creates it (``Controller._isolating_groups``): it is
 isolated before its annotation is written, so before it can start. A pod change queues its
 own namespace (when it has policies) and every namespace with a policy that has a
-namespaceSelector peer: a peer without one selects pods of its policy's namespace only, and
-ipBlock peers select no pods. A namespace change (its labels) queues the namespaces with
+namespaceSelector peer or an egress rule without peers that names a port (the port is
+allowed on every pod of the cluster that names it): a peer without a namespaceSelector selects
+pods of its policy's namespace only, and ipBlock peers select no pods. A namespace change (its labels) queues the namespaces with
 namespaceSelector peers and itself. A committed new pod port queues the same namespaces as
 a pod change (its address is new to their address sets; a pod that was annotated before
 brings no event of its own once its port is there). A policy
@@ -61,9 +62,25 @@ def policy_facts(pod):
             notes.get(annotation.MODERN_KEY))
 
 
+def _names_a_port(rule):
+    """Whether an egress rule's ports name a port (resolved on the peer pods), or cannot be read."""
+    ports = rule.get('ports') or []
+    if not isinstance(ports, list):
+        return True
+    for port in ports:
+        if not isinstance(port, dict):
+            return True
+        number = port.get('port')
+        if isinstance(number, str) and not number.isdigit():
+            return True
+    return False
+
+
 def reaches_other_namespaces(pol):
     """Whether ``pol`` may pick pods of other namespaces as peers: a namespaceSelector in
-    any rule, or a rule or peer whose shape is not what the API validates (when unsure, yes)."""
+    any rule, an egress rule without peers that names a port (it allows that port on every pod
+    of the cluster that names it: ``policy.translate_policy`` lists their addresses), or a rule
+    or peer whose shape is not what the API validates (when unsure, yes)."""
     spec = pol.get('spec') if isinstance(pol, dict) else None
     if not isinstance(spec, dict):
         return True
@@ -76,6 +93,8 @@ def reaches_other_namespaces(pol):
                 continue
             peers = rule.get(peers_key) if isinstance(rule, dict) else None
             if not isinstance(rule, dict) or not isinstance(peers or [], list):
+                return True
+            if key == 'egress' and not peers and _names_a_port(rule):
                 return True
             for peer in peers or []:
                 if not isinstance(peer, dict) or peer.get('namespaceSelector') is not None:
