@@ -294,6 +294,11 @@ def test_bad_config_and_environment(node, k8s_namespace):
         (base, dict(CNI_IFNAME='a/b'), 4, "CNI_IFNAME 'a/b' is not a valid interface name"),
         (base, dict(CNI_NETNS=''), 4, 'ADD needs the environment variable CNI_NETNS'),
         (dict(base, bridge='br-missing'), {}, 999, 'the bridge br-missing does not exist in the Open vSwitch database'),
+        # The Southbound database, read after the veth and the interface exist: both go again.
+        (dict(base, sb_remote='unix:/nonexistent.sock'), {}, 11,
+         'pod %s/bad: cannot reach the OVN Southbound database at unix:/nonexistent.sock' % k8s_namespace),
+        (dict(base, sb_remote='ssl:127.0.0.1:6642'), {}, 7,
+         'the remote ssl:127.0.0.1:6642 uses SSL but ssl_key, ssl_cert, ssl_ca_cert are not given'),
     ]:
         node.annotate(pod)
         out = node.plugin('ADD', config, **dict(env, **extra_env))
