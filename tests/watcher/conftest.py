@@ -74,7 +74,7 @@ class Nb:
             for p in _set(sw['ports']):
                 owners[p] = sw['name']
         out = {}
-        for p in self.rows('Logical_Switch_Port', '_uuid', 'name', 'addresses', 'port_security', 'external_ids'):
+        for p in self.rows('Logical_Switch_Port', '_uuid', 'name', 'addresses', 'port_security', 'external_ids', 'options'):
             if p['external_ids'].get('ovn-k8s-watcher') == 'pod':
                 p['switch'] = owners.get(p['_uuid'])
                 p['addresses'], p['port_security'] = _set(p['addresses']), _set(p['port_security'])

@@ -35,6 +35,8 @@ def _check_ports(cluster, names, node_of):
         assert port['addresses'] == [want] and port['port_security'] == [want], port
         assert port['external_ids']['pod-uid'] == pods[name].metadata.uid
         assert port['external_ids']['namespace'] == cluster.ns and port['external_ids']['pod'] == name
+        # Case 7 of issue 23: the port names its node's chassis (the node name is its hostname).
+        assert port['options'].get('requested-chassis') == node_of[name], port
         subnet = ipaddress.ip_network(_subnet(cluster.nb, node_of[name]))
         assert legacy.interface.ip in subnet and legacy.gateway == subnet.network_address + 1
         assert legacy.interface.ip not in (subnet.network_address + 1, subnet.network_address + 2)
@@ -84,6 +86,9 @@ def test_pods_get_ports_and_annotations(cluster):
     del node_of['p1']
     cluster.wait_annotated(['p0'])
     ips2 = _check_ports(cluster, list(node_of), node_of)
+    # Address reuse (case 8 of issue 23): p1's address, freed on a, is not the next one handed
+    # out there (p0 would inherit what still names p1 in policies and load balancers).
+    assert ips2['p0'] != ips['p1'], (ips, ips2)
     for name in ('p2', 'p3', 'p4', 'p5'):
         assert ips2[name] == ips[name], 'pod %s was renumbered' % name
     # Health and metrics.
@@ -314,10 +319,35 @@ def test_nb_refuses_a_transaction(cluster):
     assert annotation.MODERN_KEY not in cluster.annotation('second')
     assert set(_ns_ports(cluster)) == set(['%s_first' % cluster.ns])
     first = _check_ports(cluster, ['first'], {'first': a})
-    # A freed row lets it in on a later retry; the first pod's address is reused, not doubled.
+    # A freed row lets it in on a later retry; the first pod's freed address is not the one it
+    # gets (round robin: case 8 of issue 23).
     cluster.delete_pod('first')
     cluster.wait_annotated(['second'], timeout=60)
     second = _check_ports(cluster, ['second'], {'second': a})
     assert set(_ns_ports(cluster)) == set(['%s_second' % cluster.ns])
-    assert second['second'] == first['first']
+    assert second['second'] != first['first']
     assert w.proc.poll() is None
+
+
+def test_transient_conflict_with_a_stale_port_is_retried(cluster):
+    """Case 9 of issue 23: at start-up, a pod's annotation names the address of a port whose pod
+    is gone (the sweep removes it in the same pass). The pod is retried once that port is gone
+    and keeps its address, instead of waiting for its next event."""
+    a = cluster.node('a')
+    w = cluster.watcher()
+    w.wait_leading()
+    wait_for('the node switch', lambda: a in [r['name'] for r in cluster.nb.rows('Logical_Switch', 'name')])
+    assert w.terminate() == 0, w.tail()
+    subnet = ipaddress.ip_network(_subnet(cluster.nb, a))
+    ip = subnet.network_address + 7
+    mac = '0a:58:' + ':'.join('%02x' % b for b in ip.packed)
+    stale = '%s_gone' % cluster.ns
+    cluster.nb.ctl('lsp-add', a, stale, '--', 'lsp-set-addresses', stale, '%s %s' % (mac, ip),
+                   '--', 'set', 'Logical_Switch_Port', stale, 'external_ids:ovn-k8s-watcher=pod',
+                   'external_ids:namespace=%s' % cluster.ns, 'external_ids:pod=gone')
+    notes = annotation.PodNetwork('%s/%d' % (ip, subnet.prefixlen), mac, subnet.network_address + 1).annotations()
+    cluster.pod('heir', a, annotations=notes)
+    cluster.watcher('second')
+    wait_for('the heir to get its port with its address',
+             lambda: cluster.nb.pod_ports().get('%s_heir' % cluster.ns, {}).get('addresses') == ['%s %s' % (mac, ip)]
+             and stale not in cluster.nb.pod_ports(), timeout=60)

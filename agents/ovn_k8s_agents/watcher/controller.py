@@ -123,17 +123,20 @@ def _cached_port(row):
     return name, ips
 
 
-def _port_in_step(row, address, external_ids):
+def _port_in_step(row, address, external_ids, options):
     """Whether pod port ``row`` already holds exactly what ``_nb.ensure_lsp`` would converge it
-    to: ``address`` as its only addresses and port_security entry, and ``external_ids`` among
-    its external_ids. Read straight from the IDL's data, without the validation and the value
-    conversions of a converge: a restart over a cluster in step asks this of every pod, and
-    only a port that differs goes the long way (which then says what to change)."""
+    to: ``address`` as its only addresses and port_security entry, and ``external_ids`` and
+    ``options`` among its own. Read straight from the IDL's data, without the validation and
+    the value conversions of a converge: a restart over a cluster in step asks this of every
+    pod, and only a port that differs goes the long way (which then says what to change)."""
     wanted = {address}
     if _ovsdb.column_set(row, 'addresses') != wanted or _ovsdb.column_set(row, 'port_security') != wanted:
         return False
-    ids = _ovsdb.read(row, 'external_ids')
-    return all(isinstance(v, str) and ids.get(k) == v for k, v in external_ids.items())
+    for column, pairs in (('external_ids', external_ids), ('options', options)):
+        have = _ovsdb.read(row, column)
+        if not all(isinstance(v, str) and have.get(k) == v for k, v in pairs.items()):
+            return False
+    return True
 
 
 def _excluded(text):
@@ -155,7 +158,7 @@ class SwitchView(object):
     of pods that are all in step never needs them); what the batch reserves before that is
     kept aside and laid over them."""
 
-    def __init__(self, row):
+    def __init__(self, row, cursors=None):
         self.row = row
         self.name = row.name
         self.subnet = ipaddress.ip_network(row.other_config['subnet'])
@@ -165,7 +168,12 @@ class SwitchView(object):
         self.excluded, self.ranges = _excluded(row.other_config.get('exclude_ips'))
         self._used = None
         self._pending = {}
-        self.cursor = int(self.subnet.network_address) + 1
+        # Where the next allocation looks first, per switch, kept by the controller across
+        # batches: after the last address handed out, so that a freed address is the last to
+        # be given again (a new pod would inherit what still names the old one's address, in
+        # policies and load balancers, until those catch up), as the API server's service IP
+        # allocator does.
+        self.cursors = {} if cursors is None else cursors
 
     @property
     def used(self):
@@ -203,12 +211,19 @@ class SwitchView(object):
         return None
 
     def allocate(self, port):
-        last = int(self.subnet.broadcast_address) - 1
-        while self.cursor <= last:
-            ip = ipaddress.ip_address(self.cursor)
-            self.cursor += 1
+        """The next free address after the last one handed out on this switch (after the
+        highest in use when none was, as after a restart), wrapping around; None when full."""
+        first, last = int(self.subnet.network_address) + 1, int(self.subnet.broadcast_address) - 1
+        start = self.cursors.get(self.name)
+        if start is None or not first <= start <= last:
+            taken = [int(ip) for ip in self.used if ip in self.subnet]
+            start = max(taken) + 1 if taken else first
+        for offset in range(last - first + 1):
+            candidate = first + (start - first + offset) % (last - first + 1)
+            ip = ipaddress.ip_address(candidate)
             if ip not in self.used and self.reserved(ip) is None:
                 self.used[ip] = port
+                self.cursors[self.name] = candidate + 1
                 return ip
         return None
 
@@ -239,6 +254,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.writers = None
         # Switch views of the last batch that changed nothing, reused while the IDL copy is the same.
         self._views = (None, {})
+        self._cursors = {}  # switch name -> where its next allocation starts: SwitchView.allocate
         self._switches = (None, [])  # (change_seqno, _alloc.existing_switches): _existing_switches
         self.nb_lock = nb_lock or threading.Lock()
         self.unsettled = False      # a commit timed out: it may still land
@@ -625,7 +641,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                     raise BadInput('UnknownNode', 'pod %s is bound to node %s, which is not a Node of this '
                                    'cluster' % (key, node))
                 raise NotYet('node %s has no logical switch with a subnet yet' % node)
-            view = views[switch_name] = SwitchView(switch)
+            view = views[switch_name] = SwitchView(switch, self._cursors)
         uid = pod['metadata'].get('uid')
         try:
             current = annotation.parse((pod.get('metadata') or {}).get('annotations'), pod=key)
@@ -647,11 +663,14 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             return
         network = None
         ids = {MARKER: 'pod', 'namespace': namespace, 'pod': name, 'pod-uid': uid}
+        # The port names its node: a stale OVS port of an earlier pod of this name on another
+        # node (not yet cleaned up there) can never take the binding over.
+        options = {'requested-chassis': node}
         in_step = False
         if current is not None:
             ip = current.interface.ip
             why = view.reserved(ip)
-            in_step = in_switch and _port_in_step(row, '%s %s' % (current.mac, current.ip), ids)
+            in_step = in_switch and _port_in_step(row, '%s %s' % (current.mac, current.ip), ids, options)
             # Its own port holding it settles who holds it without reading the whole switch.
             own = in_step or (in_switch and ip in _cached_port(row)[1])
             holder = port_name if own else view.used.get(ip)
@@ -665,6 +684,11 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                 why = 'its MAC %s is not %s, the one its address gives' % (current.mac, derived)
             if why is None and holder not in (None, port_name):
                 why = 'logical switch port %s already has it' % holder
+                if self._stale_pod_port(holder):
+                    # Its pod is gone and the port goes with the key queued for it: try again
+                    # then rather than wait for this pod's next event.
+                    raise BadInput('AnnotationConflict', 'pod %s: its annotation gives it %s, which %s; that port\'s '
+                                   'pod is gone: retrying once it is removed' % (key, current.cidr, why), retry=True)
             if why:
                 raise BadInput('AnnotationConflict', 'pod %s: its annotation gives it %s, which it cannot keep: %s'
                                % (key, current.cidr, why))
@@ -688,10 +712,16 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         if not in_step:
             address = '%s %s' % (network.mac, network.ip)
             _nb.ensure_lsp(cs, self.nb, switch_name, port_name, addresses=[address], port_security=[address],
-                           external_ids=ids)
+                           external_ids=ids, options=options)
         for group in joins:
             _nb_acl.add_port_group_ports(cs, self.nb, group, [port_name])
         plans[key] = PodPlan(key, pod, network, row is None)
+
+    def _stale_pod_port(self, name):
+        """Whether logical switch port ``name`` is a pod port of the watcher's whose pod is gone."""
+        row = self.nb.find_one('Logical_Switch_Port', 'name', name)
+        ids = _ovsdb.read(row, 'external_ids') if row is not None else {}
+        return ids.get(MARKER) == 'pod' and self.pods.get('%s/%s' % (ids.get('namespace'), ids.get('pod'))) is None
 
     def _isolating_groups(self, pod, namespace, policies):
         """The port groups a new port of ``pod`` joins in the transaction that creates it
