@@ -32,6 +32,7 @@ from kubernetes.client.exceptions import ApiException
 import kube_control_plane  # tests/lib, put on the path by tests/conftest.py
 from checkout import REPO, collection_root  # tests/lib
 from local_ports import free_port  # tests/lib
+from waiting import wait_for  # tests/lib
 
 sys.path.insert(0, os.path.join(REPO, 'agents'))
 from ovn_k8s_agents import annotation  # noqa: E402 (the path is set just above)
@@ -179,6 +180,7 @@ def test_the_role_gives_the_watcher_alone_the_pod_network_annotations(cp, tmp_pa
     check_a_forged_annotation_is_refused_at_creation(cp, tenant)
     check_only_the_watcher_writes_the_annotation_of_an_existing_pod(cp, tenant, client.CoreV1Api(api))
     check_a_binding_carrying_the_annotation_is_refused(cp, tenant)
+    check_the_policy_goes_with_the_switch(cp, tmp_path, tenant)
 
 
 def check_second_run_and_least_privilege(cp, work, kubeconfig):
@@ -290,6 +292,29 @@ def check_a_binding_carrying_the_annotation_is_refused(cp, tenant):
         bind(name, binding(name, {'example.com/bound-by': 'tenant'}))
         bound = cp.core().read_namespaced_pod(name, 'tenant')
         assert bound.spec.node_name == 'node-a' and bound.metadata.annotations == {'example.com/bound-by': 'tenant'}, endpoint
+
+
+def check_the_policy_goes_with_the_switch(cp, work, tenant):
+    """ovn_watcher_k8s_admission: false removes the policy and its binding (and only them)."""
+    out, changed = run_role(work, cp.kubeconfig, extra={'ovn_watcher_k8s_admission': False})
+    assert changed == 1, out  # the one task of the policy and its binding
+    admission = client.AdmissionregistrationV1Api(cp.admin)
+    assert not exists(admission.read_validating_admission_policy, 'ovn-k8s-watcher-pod-network')
+    assert not exists(admission.read_validating_admission_policy_binding, 'ovn-k8s-watcher-pod-network')
+    assert exists(cp.core().read_namespaced_service_account, 'ovn-k8s-watcher', 'kube-system')
+    # Nothing but the policy stood in the way (the API server drops a removed policy from its
+    # view asynchronously: wait for it, no timing asserted).
+    wait_for('a forged pod accepted without the policy', lambda: created(tenant, pod('forged-unguarded', FORGED)), timeout=60)
+
+
+def created(api, body):
+    try:
+        api.create_namespaced_pod('tenant', body)
+    except ApiException as e:
+        if e.status == 403 and 'ValidatingAdmissionPolicy' in e.body:
+            return False
+        raise
+    return True
 
 
 def test_bad_input_fails_with_a_sentence(tmp_path):
