@@ -14,7 +14,11 @@ The model (ovn-kubernetes' shape, with OVN 23.03's ACLs, which have no tiers):
 - For each namespace and direction, a *deny* port group holds every pod that a policy
   of the namespace selects for that direction (the pod is isolated). Its ACLs drop IP
   traffic at priority 1000, and (ingress) allow traffic from the hairpin source address at
-  1001, so a pod reaches itself through its own service.
+  1001, so a pod reaches itself through its own service ("a pod cannot block access to
+  itself"). Egress needs no such allowance: OVN's hairpin stage sends a connection that load
+  balancing sent back to its source out of the switch before the egress ACLs (which apply
+  after load balancing) are looked at (tests/functional/test_policy_hairpin_northd.py, and
+  with real packets molecule/default/tests/test_policy_semantics.py).
 - For each node, a port group of its management port alone (:func:`node_port_group`): a port
   group's ACLs apply on the logical switches that hold its ports, so its two ACLs (1001,
   ``allow-related``) apply on that node's switch only, and let that node's management address
