@@ -44,7 +44,7 @@ def no_admission_policy(lab):
     if saved:
         meta = saved['metadata']
         saved['metadata'] = dict((k, meta[k]) for k in ('name', 'labels', 'annotations') if k in meta)
-        kubectl('apply', '-f', '-', stdin=json.dumps(saved))
+        kubectl('create', '-f', '-', stdin=json.dumps(saved))   # as it was: no last-applied annotation
 
 
 def create(pod, timeout=60):
@@ -58,12 +58,17 @@ def create(pod, timeout=60):
         time.sleep(1)
 
 
-def wait_refused(host, name, timeout=180):
-    """The line of the plugin's log on HOST where ADD refused pod NAME."""
+def log_lines(host):
+    """How many lines the plugin's log on HOST has now."""
+    return int(host.run('cat %s 2>/dev/null | wc -l' % CNI_LOG).stdout.strip() or 0)
+
+
+def wait_refused(host, name, after, timeout=180):
+    """The line of the plugin's log on HOST, past its first AFTER lines, where ADD refused pod NAME."""
     deadline = time.time() + timeout
     needle = 'pod %s/%s: its annotation gives it' % (NS, name)
     while True:
-        lines = host.run("grep -F '%s' %s || true" % (needle, CNI_LOG)).stdout.splitlines()
+        lines = host.run("tail -n +%d %s | grep -F '%s' || true" % (after + 1, CNI_LOG, needle)).stdout.splitlines()
         if lines:
             return lines[-1]
         assert time.time() < deadline, 'no ADD of %s/%s was refused in %s after %ds' % (NS, name, CNI_LOG, timeout)
@@ -81,13 +86,14 @@ def test_the_plugin_refuses_forged_annotations_without_the_admission_policy(lab,
         assert 'victim' in tcp(lab, pods['client'], victim_ip, 8080).stdout
 
         # On node2, beside the client: the victim's address and MAC, then a foreign address.
+        node2 = lab['node2']
+        seen = log_lines(node2)   # earlier runs' lines say nothing about these pods
         stolen = dict((k, pods['victim']['metadata']['annotations'][k]) for k in KEYS)
         create(manifest('thief', NODE_NAME['node2'], stolen))
         create(manifest('foreign', NODE_NAME['node2'],
                         annotation.PodNetwork('192.0.2.7/24', '0a:58:c0:00:02:07', '192.0.2.1').annotations()))
-        node2 = lab['node2']
         for name, address in (('thief', victim['ip_address']), ('foreign', '192.0.2.7/24')):
-            line = wait_refused(node2, name)
+            line = wait_refused(node2, name, seen)
             assert 'its annotation gives it %s' % address in line and 'OVN has no logical port %s_%s' % (NS, name) in line, line
             pod = [p for p in get_pods(NS) if p['metadata']['name'] == name][0]
             assert pod['status'].get('phase') != 'Running' and not pod['status'].get('podIP'), pod['status']
