@@ -25,11 +25,16 @@ def service(name='web', ns='default', **spec):
     return {'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': name, 'namespace': ns}, 'spec': spec}
 
 
-def ep(ip, node='node1', ready=True):
-    out = {'addresses': [ip], 'nodeName': node, 'conditions': {'ready': ready, 'serving': ready, 'terminating': False}}
+def ep(ip, node='node1', ready=True, serving=None, terminating=False):
+    out = {'addresses': [ip], 'nodeName': node,
+           'conditions': {'ready': ready, 'serving': ready if serving is None else serving, 'terminating': terminating}}
     if ready is None:
         del out['conditions']['ready']
     return out
+
+
+def by_name(out):
+    return dict((lb['name'], lb) for lb in out['load_balancers'])
 
 
 def eps(name, ports, endpoints, svc='web', ns='default', family='IPv4'):
@@ -48,7 +53,7 @@ def test_cluster_ip_named_target_port_resolved_per_endpoint():
     assert out == {'warnings': [], 'load_balancers': [{
         'name': 'Service_default/web_TCP', 'protocol': 'tcp',
         'vips': {'10.96.0.10:80': '10.128.1.4:9090,10.128.1.5:8080,10.128.2.7:9090'},
-        'options': {'reject': 'true', 'hairpin_snat_ip': '169.254.169.5'},
+        'options': {'reject': 'true', 'hairpin_snat_ip': '169.254.169.5'}, 'groups': ['clusterLBGroup'],
         'external_ids': {'k8s.ovn.org/kind': 'Service', 'k8s.ovn.org/owner': 'default/web'}}]}
 
 
@@ -86,13 +91,8 @@ def test_node_port_on_every_gateway_and_external_ips_and_affinity():
     assert lb['vips'] == {'10.96.0.10:80': both, '192.168.50.100:80': both,
                           '172.18.0.11:30080': both, '172.18.0.12:30080': both}
     assert lb['options'] == {'reject': 'true', 'hairpin_snat_ip': '169.254.169.5', 'affinity_timeout': '10800'}
-    # externalTrafficPolicy Local: each gateway sends only to its own node's endpoints.
-    svc['spec']['externalTrafficPolicy'] = 'Local'
     svc['spec']['sessionAffinityConfig'] = {'clientIP': {'timeoutSeconds': 30}}
     lb = services.service_load_balancers(svc, slices, gateways)['load_balancers'][0]
-    assert lb['vips']['172.18.0.11:30080'] == '10.128.1.5:8080'
-    assert lb['vips']['172.18.0.12:30080'] == '10.128.2.7:8080'
-    assert lb['vips']['10.96.0.10:80'] == both
     assert lb['options']['affinity_timeout'] == '30'
 
 
@@ -122,3 +122,105 @@ def test_unsupported_fields_are_warnings_naming_the_service():
     assert all(w.startswith('service default/web: ') for w in out['warnings'])
     for word in ('type LoadBalancer', 'internalTrafficPolicy Local', 'loadBalancerSourceRanges', 'lb.example.org'):
         assert word in text
+
+
+def test_case2_serving_and_terminating_endpoints_serve_when_none_is_ready():
+    """Issue 23, case 2: a one-replica rollout. The old pod is terminating but still serving,
+    the new one is not ready yet: kube-proxy (Kubernetes 1.28) sends to the old one."""
+    old = ep('10.128.1.5', 'node1', ready=False, serving=True, terminating=True)
+    new = ep('10.128.2.7', 'node2', ready=False, serving=False)
+    slices = [eps('web-a', [('http', 8080, 'TCP')], [old, new])]
+    lb = services.service_load_balancers(service(), slices)['load_balancers'][0]
+    assert lb['vips'] == {'10.96.0.10:80': '10.128.1.5:8080'}
+    # The new pod ready: only it (a terminating endpoint is a fallback, not a peer).
+    new['conditions'].update(ready=True, serving=True)
+    lb = services.service_load_balancers(service(), slices)['load_balancers'][0]
+    assert lb['vips'] == {'10.96.0.10:80': '10.128.2.7:8080'}
+    # Terminating and no longer serving, nothing else: the service rejects.
+    new['conditions'].update(ready=False, serving=False)
+    old['conditions'].update(serving=False)
+    lb = services.service_load_balancers(service(), slices)['load_balancers'][0]
+    assert lb['vips'] == {'10.96.0.10:80': ''} and lb['options']['reject'] == 'true'
+    # An unset serving condition means serving (the API's rule, kube-proxy's reading).
+    del old['conditions']['serving']
+    lb = services.service_load_balancers(service(), slices)['load_balancers'][0]
+    assert lb['vips'] == {'10.96.0.10:80': '10.128.1.5:8080'}
+    # With externalTrafficPolicy Local the fallback is per node: node1 has a ready endpoint,
+    # node2 only a serving, terminating one; each gateway serves its own.
+    svc = service(type='NodePort', externalTrafficPolicy='Local',
+                  ports=[{'name': 'http', 'port': 80, 'protocol': 'TCP', 'targetPort': 8080, 'nodePort': 30080}])
+    slices = [eps('web-a', [('http', 8080, 'TCP')], [
+        ep('10.128.1.5', 'node1'), ep('10.128.2.7', 'node2', ready=False, serving=True, terminating=True)])]
+    lbs = by_name(services.service_load_balancers(svc, slices, {'node1': ['172.18.0.11'], 'node2': ['172.18.0.12']}))
+    assert lbs['Service_default/web_TCP']['vips'] == {'10.96.0.10:80': '10.128.1.5:8080'}
+    assert lbs['Service_default/web_TCP_node_router_node1']['vips'] == {'172.18.0.11:30080': '10.128.1.5:8080'}
+    assert lbs['Service_default/web_TCP_node_router_node2']['vips'] == {'172.18.0.12:30080': '10.128.2.7:8080'}
+
+
+def test_case3_external_traffic_policy_local_on_every_external_address():
+    """Issue 23, case 3: externalTrafficPolicy Local covers node ports, external IPs and load
+    balancer ingress IPs. Each gateway router serves them from its own node's endpoints
+    and drops (no reject) where it has none; pods and
+    nodes reaching the same addresses through their switch get every endpoint, as kube-proxy
+    short-circuits that traffic; the cluster IP stays cluster-wide."""
+    svc = service(type='LoadBalancer', externalTrafficPolicy='Local', externalIPs=['192.168.50.100'],
+                  ports=[{'name': 'http', 'port': 80, 'protocol': 'TCP', 'targetPort': 8080, 'nodePort': 30080}])
+    svc['status'] = {'loadBalancer': {'ingress': [{'ip': '192.168.60.1'}]}}
+    slices = [eps('web-a', [('http', 8080, 'TCP')], [ep('10.128.1.5', 'node1'), ep('10.128.1.6', 'node1')])]
+    gateways = {'node1': ['172.18.0.11'], 'node2': ['172.18.0.12']}
+    out = services.service_load_balancers(svc, slices, gateways)
+    lbs = by_name(out)
+    both = '10.128.1.5:8080,10.128.1.6:8080'
+    ids = {'k8s.ovn.org/kind': 'Service', 'k8s.ovn.org/owner': 'default/web'}
+    assert lbs == {
+        'Service_default/web_TCP': dict(
+            name='Service_default/web_TCP', protocol='tcp', groups=['clusterLBGroup'], external_ids=ids,
+            vips={'10.96.0.10:80': both}, options={'reject': 'true', 'hairpin_snat_ip': '169.254.169.5'}),
+        'Service_default/web_TCP_switch': dict(
+            name='Service_default/web_TCP_switch', protocol='tcp', groups=['clusterSwitchLBGroup'], external_ids=ids,
+            vips={'192.168.50.100:80': both, '192.168.60.1:80': both, '172.18.0.11:30080': both,
+                  '172.18.0.12:30080': both},
+            options={'reject': 'true', 'hairpin_snat_ip': '169.254.169.5'}),
+        'Service_default/web_TCP_node_router_node1': dict(
+            name='Service_default/web_TCP_node_router_node1', protocol='tcp', groups=['nodeRouterLBGroup_node1'],
+            external_ids=dict(ids, **{'k8s.ovn.org/node': 'node1'}),
+            vips={'192.168.50.100:80': both, '192.168.60.1:80': both, '172.18.0.11:30080': both},
+            options={'hairpin_snat_ip': '169.254.169.5'}),
+        'Service_default/web_TCP_node_router_node2': dict(
+            name='Service_default/web_TCP_node_router_node2', protocol='tcp', groups=['nodeRouterLBGroup_node2'],
+            external_ids=dict(ids, **{'k8s.ovn.org/node': 'node2'}),
+            vips={'192.168.50.100:80': '', '192.168.60.1:80': '', '172.18.0.12:30080': ''},
+            options={'hairpin_snat_ip': '169.254.169.5'})}
+    # No endpoint anywhere: every address rejects, as kube-proxy rejects a service without endpoints.
+    lbs = by_name(services.service_load_balancers(svc, [], gateways))
+    assert lbs['Service_default/web_TCP_node_router_node1']['options']['reject'] == 'true'
+    assert lbs['Service_default/web_TCP_node_router_node2']['vips']['172.18.0.12:30080'] == ''
+    # Every group named is one lb_groups attaches, gateway routers and switches as said.
+    groups = services.lb_groups(['node1', 'node2'], gateways)
+    assert groups['nodeRouterLBGroup_node2'] == [('Logical_Router', 'GR_node2')]
+    assert groups['clusterSwitchLBGroup'] == [('Logical_Switch', 'node1'), ('Logical_Switch', 'node2')]
+    assert set(lbs) <= set(services.load_balancer_names('default', 'web', ['node1', 'node2'], gateways))
+
+
+def test_case4_internal_traffic_policy_local_per_node_switch():
+    """Issue 23, case 4: internalTrafficPolicy Local. Each node switch has its own load balancer
+    of the cluster IP, to that node's endpoints only; a node without one drops (endpoints exist
+    elsewhere); external addresses follow externalTrafficPolicy (Cluster here)."""
+    svc = service(type='NodePort', internalTrafficPolicy='Local',
+                  ports=[{'name': 'dns', 'port': 53, 'protocol': 'UDP', 'targetPort': 53, 'nodePort': 30053}])
+    slices = [eps('dns-a', [('dns', 53, 'UDP')], [ep('10.128.1.5', 'node1'), ep('10.128.2.7', 'node2')])]
+    out = services.service_load_balancers(svc, slices, {'node2': ['172.18.0.12']}, nodes=['node1', 'node2', 'node3'])
+    assert out['warnings'] == []
+    lbs = by_name(out)
+    assert sorted(lbs) == ['Service_default/web_UDP', 'Service_default/web_UDP_node_switch_node1',
+                           'Service_default/web_UDP_node_switch_node2', 'Service_default/web_UDP_node_switch_node3']
+    assert lbs['Service_default/web_UDP']['vips'] == {'172.18.0.12:30053': '10.128.1.5:53,10.128.2.7:53'}
+    for node, backends in (('node1', '10.128.1.5:53'), ('node2', '10.128.2.7:53'), ('node3', '')):
+        lb = lbs['Service_default/web_UDP_node_switch_%s' % node]
+        assert lb['vips'] == {'10.96.0.10:53': backends}
+        assert lb['groups'] == ['nodeSwitchLBGroup_%s' % node]
+        assert lb['external_ids']['k8s.ovn.org/node'] == node
+        assert lb['options'] == {'hairpin_snat_ip': '169.254.169.5'}
+    # Without any endpoint: reject everywhere.
+    lbs = by_name(services.service_load_balancers(svc, [], {}, nodes=['node1']))
+    assert lbs['Service_default/web_UDP_node_switch_node1']['options']['reject'] == 'true'

@@ -93,15 +93,53 @@ def test_named_target_port_nodeport_and_local_policy_from_real_endpointslices(ku
     assert lb['options'] == {'reject': 'true', 'hairpin_snat_ip': '169.254.169.5', 'affinity_timeout': '10800'}
     assert out['warnings'] == []
 
-    # externalTrafficPolicy Local: each gateway sends only to its own node's endpoints.
+    # externalTrafficPolicy Local: each gateway's own load balancer sends only to its own
+    # node's endpoints; the cluster IP, and the node ports as pods reach them, to both.
     core.patch_namespaced_service('web', ns, {'spec': {'externalTrafficPolicy': 'Local'}})
-    lb = wanted(kube, ns, 2)['load_balancers'][0]
-    assert lb['vips']['172.18.0.11:%d' % node_port] == '10.128.1.5:8080'
-    assert lb['vips']['172.18.0.12:%d' % node_port] == '10.128.2.7:9090'
-    assert lb['vips']['%s:80' % cluster_ip] == both
+    lbs = dict((lb['name'], lb) for lb in wanted(kube, ns, 2)['load_balancers'])
+    name = 'Service_%s/web_TCP' % ns
+    assert lbs[name + '_node_router_svc-node1']['vips'] == {'172.18.0.11:%d' % node_port: '10.128.1.5:8080'}
+    assert lbs[name + '_node_router_svc-node2']['vips'] == {'172.18.0.12:%d' % node_port: '10.128.2.7:9090'}
+    assert lbs[name + '_switch']['vips'] == {'172.18.0.11:%d' % node_port: both, '172.18.0.12:%d' % node_port: both}
+    assert lbs[name]['vips'] == {'%s:80' % cluster_ip: both}
+    core.patch_namespaced_service('web', ns, {'spec': {'externalTrafficPolicy': 'Cluster'}})
 
     # The pods go: the VIPs stay, empty, and reject.
     for name in ('web-a', 'web-b', 'web-c'):
         core.delete_namespaced_pod(name, ns, grace_period_seconds=0)
     lb = wanted(kube, ns, 0)['load_balancers'][0]
     assert set(lb['vips'].values()) == {''} and lb['options']['reject'] == 'true'
+
+
+def test_case2_serving_terminating_endpoints_from_the_real_endpointslice_controller(kube, ns, nodes):
+    """Issue 23, case 2, on what the EndpointSlice controller writes for a pod that is deleted
+    with a grace period (no kubelet finishes it here, so it stays terminating, still Ready):
+    serving and terminating, not ready. The service falls back to it when nothing is ready."""
+    core = kube.core()
+    discovery = client.DiscoveryV1Api(core.api_client)
+    core.create_namespaced_service(ns, client.V1Service(
+        metadata=client.V1ObjectMeta(name='web'),
+        spec=client.V1ServiceSpec(selector={'app': 'web'},
+                                  ports=[client.V1ServicePort(name='web', port=80, target_port='http', protocol='TCP')])))
+    kube.mark_pod_running(core.create_namespaced_pod(ns, pod('web-old', nodes[0], 8080)), '10.128.1.5')
+    wanted(kube, ns, 1)
+    core.delete_namespaced_pod('web-old', ns, grace_period_seconds=600)
+    try:
+        deadline = time.time() + 60
+        while True:
+            svc = raw(core.read_namespaced_service, 'web', ns)
+            slices = raw(discovery.list_namespaced_endpoint_slice, ns, label_selector='kubernetes.io/service-name=web')['items']
+            conditions = [e.get('conditions') for s in slices for e in s.get('endpoints') or []]
+            if conditions == [{'ready': False, 'serving': True, 'terminating': True}]:
+                break
+            assert time.time() < deadline, 'web-old never showed as serving and terminating: %s' % slices
+            time.sleep(0.2)
+        cluster_ip = svc['spec']['clusterIP']
+        (lb,) = services.service_load_balancers(svc, slices, GATEWAYS)['load_balancers']
+        assert lb['vips'] == {'%s:80' % cluster_ip: '10.128.1.5:8080'}
+        # A new pod ready: it alone.
+        kube.mark_pod_running(core.create_namespaced_pod(ns, pod('web-new', nodes[1], 8080)), '10.128.2.7')
+        (lb,) = wanted(kube, ns, 1)['load_balancers']
+        assert lb['vips'] == {'%s:80' % cluster_ip: '10.128.2.7:8080'}
+    finally:
+        core.delete_namespaced_pod('web-old', ns, grace_period_seconds=0)

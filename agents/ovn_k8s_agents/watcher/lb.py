@@ -7,10 +7,13 @@ A key ``('service', 'ns/name')`` says which service to look at. Its reconcile re
 Service and its EndpointSlices from the informers' stores and the gateway routers from the
 Northbound copy, computes the wanted load balancers with :mod:`ovn_k8s_agents.services`
 and converges them with ``_nb_lb`` in one change set: one load balancer per service and
-protocol, each a member of the load balancer group ``clusterLBGroup``. The group (not each
-load balancer) is attached to every node switch (by the node handler) and every gateway
-router (by the ``('gateways', '')`` key, which a periodic resync queues: gateway routers
-are made by the ovn_gateway role, not by a Kubernetes object, so no event announces them).
+protocol, a member of the load balancer group ``clusterLBGroup``, and for the traffic
+policies ``Local`` per-node load balancers in per-node groups (``services.lb_groups``). The
+groups (not each load balancer) are attached to the node switches and gateway routers by the
+``('gateways', '')`` key, which a node change and a periodic resync queue: gateway routers
+are made by the ovn_gateway role, not by a Kubernetes object, so no event announces them.
+That key also removes the per-node groups and load balancers of nodes and gateways that are
+gone, and queues the services whose load balancers depend on the set of nodes or gateways.
 
 A gateway's external address, where NodePort services answer, is the first address of the
 gateway router's external port ``rtoe-GR_<node>`` (the port that answers ARP on the
@@ -118,15 +121,32 @@ class ServiceHandler(object):
                 out.append(obj)
         return out
 
+    # Services with per-node load balancers in the database (their owners' keys), read by the
+    # start-up sweep: only their reconciles look for per-node names (None: not known, look).
+    _node_lb_owners = None
+    _node_names_read = (None, ())
+
+    def _node_names(self):
+        """The nodes whose switches the watcher made (under nb_lock), read again only after
+        the Northbound copy changed."""
+        seqno = self.nb.idl.change_seqno
+        if self._node_names_read[0] != seqno:
+            self._node_names_read = (seqno, tuple(sorted(
+                sw.name for sw in self.nb.rows('Logical_Switch') if sw.external_ids.get('ovn-k8s-watcher') == 'node')))
+        return list(self._node_names_read[1])
+
     def _stale_services(self):
         """Keys of services whose load balancers are in the database but which are gone."""
-        out = set()
+        out, per_node = set(), set()
         with self.nb_lock:
             for row in self.nb.rows('Load_Balancer'):
                 ids = _ovsdb.read(row, 'external_ids')
                 if ids.get(services.KIND_KEY) == 'Service' and ids.get(services.OWNER_KEY):
                     if self.services.get(ids[services.OWNER_KEY]) is None:
                         out.add(('service', ids[services.OWNER_KEY]))
+                    if ids.get(services.NODE_KEY):
+                        per_node.add(ids[services.OWNER_KEY])
+        self._node_lb_owners = per_node
         return sorted(out)
 
     def _sync_service(self, key):
@@ -136,49 +156,100 @@ class ServiceHandler(object):
         with self.nb_lock:
             self._settle()
             gws = gateways(self.nb)
+            nodes = self._node_names()
             wanted, warnings = [], []
             if svc is not None:
-                out = services.service_load_balancers(svc, slices, gws)
+                out = services.service_load_balancers(svc, slices, gws, nodes)
                 wanted, warnings = out['load_balancers'], out['warnings']
+            per_node = any(services.NODE_KEY in lb['external_ids'] for lb in wanted)
+            attach = services.lb_groups(nodes, gws)
             cs = _ovsdb.ChangeSet(self.nb)
-            if wanted:
-                _nb_lb.ensure_lb_group(cs, self.nb, services.LB_GROUP)
+            for group in sorted(set(g for lb in wanted for g in lb['groups'])):
+                new = _nb_lb.get_lb_group(self.nb, group) is None
+                _nb_lb.ensure_lb_group(cs, self.nb, group)
+                if group != services.LB_GROUP and (new or group != services.SWITCH_LB_GROUP):
+                    # The groups other than clusterLBGroup are made when a service first needs
+                    # them, and attached here then; a node's own group (one switch or router)
+                    # every time, cheaply. _sync_gateways attaches the existing ones to new nodes.
+                    for table, holder in attach.get(group, ()):
+                        _nb_lb.ensure_lb_group_attached(cs, self.nb, table, holder, group)
             for lb in wanted:
                 _nb_lb.ensure_load_balancer(cs, self.nb, lb['name'], lb['vips'], lb['protocol'], options=lb['options'],
-                                            external_ids=lb['external_ids'], groups=[services.LB_GROUP])
+                                            external_ids=lb['external_ids'], groups=lb['groups'])
+            names = None
+            if svc is not None:
+                looked = per_node or self._node_lb_owners is None or key in self._node_lb_owners
+                names = services.load_balancer_names(namespace, name, nodes if looked else (), gws if looked else ())
             _nb_lb.remove_load_balancers(cs, self.nb, {services.KIND_KEY: 'Service',
                                                        services.OWNER_KEY: services.owner(namespace, name)},
-                                         keep=[lb['name'] for lb in wanted],
-                                         names=None if svc is None else [services.load_balancer_name(namespace, name, p)
-                                                                         for p in services.PROTOCOLS])
+                                         keep=[lb['name'] for lb in wanted], names=names)
             if cs.changed:
                 self._commit(cs)
                 LOG.info('service removed' if svc is None else 'service converged',
                          extra=dict(kind='service', object=key, changes=sorted(cs.after)))
+            if self._node_lb_owners is not None:
+                if per_node:
+                    self._node_lb_owners.add(key)
+                else:
+                    self._node_lb_owners.discard(key)
         for text in warnings:
             LOG.warning('service not fully supported', extra=dict(kind='service', object=key, reason=text))
             self._object_event('v1', 'Service', svc, 'UnsupportedServiceField', text)
 
     def _sync_gateways(self, _key):
-        """The group on every gateway router (and node switch); NodePort services again when
-        the gateways' addresses changed."""
+        """The groups on every gateway router and node switch; the per-node groups and load
+        balancers of nodes and gateways that are gone removed; the services that depend on
+        the nodes or the gateways' addresses again when those changed."""
         with self.nb_lock:
             self._settle()
             gws = gateways(self.nb)
+            nodes = self._node_names()
             cs = _ovsdb.ChangeSet(self.nb)
-            _nb_lb.ensure_lb_group(cs, self.nb, services.LB_GROUP)
-            for node in sorted(gws):
-                _nb_lb.ensure_lb_group_attached(cs, self.nb, 'Logical_Router', _names.gateway_router(node),
-                                                services.LB_GROUP)
-            for switch in self.nb.rows('Logical_Switch'):
-                if switch.external_ids.get('ovn-k8s-watcher') == 'node':
-                    _nb_lb.ensure_lb_group_attached(cs, self.nb, 'Logical_Switch', switch.name, services.LB_GROUP)
+            for group, holders in sorted(services.lb_groups(nodes, gws).items()):
+                if group == services.LB_GROUP:
+                    _nb_lb.ensure_lb_group(cs, self.nb, group)
+                elif _nb_lb.get_lb_group(self.nb, group) is None:
+                    continue  # no service has needed it yet
+                for table, holder in holders:
+                    _nb_lb.ensure_lb_group_attached(cs, self.nb, table, holder, group)
+            seen = (gws, nodes)
+            if seen != self._gateways_seen_all:
+                self._remove_gone_nodes(cs, nodes, gws)
             if cs.changed:
                 self._commit(cs)
-                LOG.info('load balancer group attached', extra=dict(kind='gateways', changes=sorted(cs.after)))
-        if gws != self._gateways_seen:
-            if self._gateways_seen is not None:
-                LOG.info('gateway addresses changed', extra=dict(kind='gateways', gateways=gws))
-                self.queue.add_many([('service', k) for k, s in self.services.items()
-                                     if (s.get('spec') or {}).get('type') in ('NodePort', 'LoadBalancer')])
-            self._gateways_seen = gws
+                LOG.info('load balancer groups attached', extra=dict(kind='gateways', changes=sorted(cs.after)))
+        if seen != self._gateways_seen_all:
+            if self._gateways_seen_all is not None:
+                LOG.info('gateways or nodes changed', extra=dict(kind='gateways', gateways=gws, nodes=nodes))
+                self.queue.add_many([('service', k) for k, s in self.services.items() if _depends_on_nodes(s)])
+            self._gateways_seen_all = seen
+        self._gateways_seen = gws
+
+    _gateways_seen_all = None
+
+    def _remove_gone_nodes(self, cs, nodes, gws):
+        """Per-node groups and load balancers of nodes (switches) and gateways that are gone."""
+        for row in self.nb.rows('Load_Balancer'):
+            ids = _ovsdb.read(row, 'external_ids')
+            node, owner_key = ids.get(services.NODE_KEY), ids.get(services.OWNER_KEY)
+            if ids.get(services.KIND_KEY) != 'Service' or not node or not owner_key:
+                continue
+            ns, name = owner_key.split('/', 1)
+            if node not in gws and any(row.name == services.node_router_load_balancer_name(ns, name, p, node)
+                                       for p in services.PROTOCOLS):
+                _nb_lb.remove_load_balancer(cs, self.nb, row.name)
+            elif node not in nodes and any(row.name == services.node_switch_load_balancer_name(ns, name, p, node)
+                                           for p in services.PROTOCOLS):
+                _nb_lb.remove_load_balancer(cs, self.nb, row.name)
+        keep = set(services.lb_groups(nodes, gws))
+        for group in self.nb.rows('Load_Balancer_Group'):
+            if group.name not in keep and group.name.startswith(
+                    (services.node_switch_lb_group(''), services.node_router_lb_group(''))):
+                _nb_lb.remove_lb_group(cs, self.nb, group.name)
+
+
+def _depends_on_nodes(svc):
+    """Does this service's translation read the gateways or the nodes?"""
+    spec = svc.get('spec') or {}
+    return (spec.get('type') in ('NodePort', 'LoadBalancer') or spec.get('internalTrafficPolicy') == 'Local'
+            or spec.get('externalTrafficPolicy') == 'Local')
