@@ -32,8 +32,9 @@ The model (ovn-kubernetes' shape, with OVN 23.03's ACLs, which have no tiers):
   label change moves addresses and ports between sets and groups; the ACLs stay.
 - Egress ACLs carry ``options:apply-after-lb=true``: they see the backend a service VIP
   was balanced to, not the VIP.
-- Named ports are resolved per pod: on the selected pods for ingress, on the peer pods
-  for egress; the ACL names those pods (ports or addresses) inline.
+- Named ports are resolved per pod: on the selected pods for ingress (the ACL names their
+  ports inline), on the peer pods for egress (an address set per port number of the peers
+  that have it; without ``to``, the peers are every pod of the cluster).
 - A policy that cannot be translated is reported in ``errors`` with its name and the part
   that failed; it adds no allow ACL, and the pods it selects stay isolated (if even its
   pod selector is broken, every pod of its namespace is isolated): fail closed.
@@ -94,6 +95,12 @@ def node_port_group(node):
 def rule_address_set(namespace, name, direction, index):
     """Address set of the pods rule ``index`` of ``direction`` of a policy allows."""
     return 'npas_' + _digest(namespace, name, direction, str(index))
+
+
+def named_port_address_set(namespace, name, index, protocol, port_name, number):
+    """Address set of the peer pods of egress rule ``index`` of a policy whose named port
+    ``port_name`` (``protocol``) is ``number``."""
+    return 'npas_' + _digest(namespace, name, 'Egress', str(index), protocol, port_name, str(number))
 
 
 # Label selectors --------------------------------------------------------------
@@ -433,8 +440,15 @@ def translate_policy(policy, cluster):
                         ips = _sorted_ips(pods)
                         if not ips:
                             continue
-                        match = [base, 'ip4.dst == {%s}' % ', '.join(ips),
-                                 _port_match(proto, number, None)]
+                        # An address set, not the addresses in the match: without peers these
+                        # are the pods of the whole cluster that name the port, and pods come
+                        # and go; the ACL stays as long as one of them has that number.
+                        aset = named_port_address_set(ns, name, index, proto, pname, number)
+                        sets.append(dict(name=aset, addresses=ips,
+                                         external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner,
+                                                       'direction': direction, 'rule': str(index),
+                                                       'port': '%s/%s/%d' % (proto, pname, number)}))
+                        match = [base, 'ip4.dst == $%s' % aset, _port_match(proto, number, None)]
                         acls.append(_acl(direction, ' && '.join(match), owner, index, hint))
     port_group = dict(name=pg, ports=_lsps(selected), acls=acls,
                       external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner})

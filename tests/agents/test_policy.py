@@ -310,6 +310,33 @@ def test_label_change_moves_sets_not_acls():
     assert np.node_port_group('n1') in [pg['name'] for pg in after['port_groups']]
 
 
+def test_case1_egress_named_port_peers_change_sets_not_acls():
+    """Issue 23, case 1: an egress named port without ``to`` allows that port on every pod of the
+    cluster that names it; pods coming and going change an address set, not the ACL. Two port
+    names that resolve to one number get a set each."""
+    extra = {'y/a': [dict(name='web', containerPort=82, protocol='TCP')],
+             'z/a': [dict(name='www', containerPort=82, protocol='TCP')]}
+    policies = [netpol('out', labels(pod='c'), types=['Egress'], egress=[{'ports': [{'port': 'web'}, {'port': 'www'}]}])]
+    pods, namespaces = cluster(extra)
+    before = np.network_policy_model(policies, pods, namespaces, NODES)
+    web, www = (np.named_port_address_set('x', 'out', 0, 'TCP', n, 82) for n in ('web', 'www'))
+    sets = dict((a['name'], a['addresses']) for a in before['address_sets'])
+    assert sets[web] == [pod_ip('y', 'a')] and sets[www] == [pod_ip('z', 'a')]
+    ev = Evaluator(before)
+    assert [d for d in PEERS if ev.allowed(Peer(pod_ip('x', 'c'), 'x', 'c'), d, 'TCP', 82)] == ['y/a', 'z/a']
+    # Another server appears in y, the one in z goes.
+    pods.append(make_pod('y', 'd', [dict(name='web', containerPort=82, protocol='TCP')], ip='10.128.2.13'))
+    pods = [p for p in pods if (p['metadata']['namespace'], p['metadata']['name']) != ('z', 'a')]
+    after = np.network_policy_model(policies, pods, namespaces, NODES)
+    sets = dict((a['name'], a['addresses']) for a in after['address_sets'])
+    assert sets[web] == [pod_ip('y', 'a'), '10.128.2.13'] and www not in sets
+    acls_of = dict((pg['name'], pg['acls']) for pg in before['port_groups'])
+    after_acls = dict((pg['name'], pg['acls']) for pg in after['port_groups'])
+    out = np.policy_port_group('x', 'out')
+    assert [a for a in acls_of[out] if web in a['match']] == [a for a in after_acls[out] if web in a['match']]
+    assert [a for a in after_acls[out] if www in a['match']] == []
+
+
 def test_names_are_valid_ovn_names_and_stable():
     pods, namespaces = cluster()
     model = np.network_policy_model([netpol('a-b.c', ingress=[{}], egress=[{}], types=['Ingress', 'Egress'])], pods, namespaces)

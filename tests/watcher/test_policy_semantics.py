@@ -13,9 +13,9 @@ import re
 from waiting import wait_for  # tests/lib
 from ovn_k8s_agents import annotation, policy
 from ovn_k8s_agents.watcher import netpol
-from test_services_policies import acls, cluster, make_pod, port_groups, run_pods  # noqa: F401 pylint: disable=unused-import
+from test_services_policies import acls, address_sets, cluster, make_pod, port_groups, run_pods  # noqa: F401 pylint: disable=unused-import
 
-NAMED_ACL = re.compile(r'ip4\.dst == \{([^}]*)\} && tcp && tcp\.dst == (\d+)')
+NAMED_ACL = re.compile(r'ip4\.dst == \$(\w+) && tcp && tcp\.dst == (\d+)')
 
 
 def serve_in(c, namespace, name, node, port):
@@ -35,14 +35,15 @@ def serve_in(c, namespace, name, node, port):
 
 
 def named_port_allowances(nb, group):
-    """{address: port} that the ACLs of port group ``group`` allow through resolved named ports."""
-    rules = acls(nb)
+    """{address: port} that the ACLs of port group ``group`` allow through resolved named ports
+    (an address set per port number)."""
+    rules, sets = acls(nb), address_sets(nb)
     out = {}
     for uuid in port_groups(nb).get(group, {}).get('acls', []):
         found = NAMED_ACL.search(rules[uuid]['match'])
         if found:
-            for ip in found.group(1).split(','):
-                out[ip.strip()] = int(found.group(2))
+            for ip in sets[found.group(1)]:
+                out[ip] = int(found.group(2))
     return out
 
 
