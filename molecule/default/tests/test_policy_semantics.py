@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import NODE_NAME
+from conftest import NODE_NAME, nbctl
 from test_k8s_pods import fresh_namespace, kubectl
 from test_k8s_services import apply, connect, eventually, manifest, wait_running
 
@@ -31,6 +31,9 @@ def alone(lab):
     running['vip'] = json.loads(kubectl('get', 'service', '-n', NS, 'self', '-o', 'json').stdout)['spec']['clusterIP']
     yield running
     kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=240s')
+    # Leave no port behind for the tests after this one (their hand-made pods take fixed addresses).
+    eventually('the ports of %s to go' % NS, lambda: not [
+        n for n in nbctl(lab, '--bare', '--columns=name', 'find', 'Logical_Switch_Port').split() if n.startswith(NS + '_')])
 
 
 def isolate(types):
