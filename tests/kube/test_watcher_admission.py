@@ -85,7 +85,10 @@ def run_role(work, admin_kubeconfig, check=False, extra=None, expect_ok=True):
     variables = {'ovn_watcher_k8s_admin_kubeconfig': admin_kubeconfig, 'test_kubeconfig_out': str(work / 'watcher.kubeconfig')}
     variables.update(extra or {})
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_root(), ANSIBLE_NOCOLOR='1',
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='0')
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='0',
+               # As the lab runs the role: Mitogen's strategy keeps one Python for the whole
+               # run instead of a new one (and a new import of the Kubernetes client) per object.
+               ANSIBLE_STRATEGY='mitogen_linear', ANSIBLE_STRATEGY_PLUGINS=os.path.join(collection_root(), 'mitogen', 'strategy'))
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '--diff',
                            str(play), '-e', json.dumps(variables)] + (['--check'] if check else []),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
