@@ -137,7 +137,7 @@ def make_tenant(cp):
     rbac.create_namespaced_role('tenant', {
         'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'Role', 'metadata': {'name': 'pods'},
         'rules': [{'apiGroups': [''], 'resources': ['pods'], 'verbs': ['get', 'create', 'update', 'patch']},
-                  {'apiGroups': [''], 'resources': ['pods/status'], 'verbs': ['update', 'patch']},
+                  {'apiGroups': [''], 'resources': ['pods/status', 'pods/ephemeralcontainers'], 'verbs': ['update', 'patch']},
                   {'apiGroups': [''], 'resources': ['pods/binding', 'bindings'], 'verbs': ['create']}]})
     rbac.create_namespaced_role_binding('tenant', {
         'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'RoleBinding', 'metadata': {'name': 'pods'},
@@ -270,6 +270,15 @@ def check_only_the_watcher_writes_the_annotation_of_an_existing_pod(cp, tenant, 
     tenant.patch_namespaced_pod_status('web', 'tenant', {'status': {'phase': 'Running'}})
     after = cp.core().read_namespaced_pod('web', 'tenant')
     assert after.metadata.labels == {'app': 'web'} and after.metadata.annotations == dict(real, **{'example.com/x': 'y'})
+
+    # A subresource the policy does not judge cannot carry an annotation change: the API server
+    # keeps the stored pod's metadata for pods/ephemeralcontainers (and pods/resize).
+    tenant.patch_namespaced_pod_ephemeralcontainers('web', 'tenant', {
+        'metadata': {'annotations': {annotation.LEGACY_KEY: FORGED[annotation.LEGACY_KEY]}},
+        'spec': {'ephemeralContainers': [{'name': 'debug', 'image': 'test.invalid/debug'}]}})
+    after = cp.core().read_namespaced_pod('web', 'tenant')
+    assert [c.name for c in after.spec.ephemeral_containers] == ['debug']
+    assert after.metadata.annotations[annotation.LEGACY_KEY] == real[annotation.LEGACY_KEY]
 
     # The watcher changes and removes them.
     watcher.patch_namespaced_pod('web', 'tenant', {'metadata': {'annotations': {annotation.LEGACY_KEY: None}}})
