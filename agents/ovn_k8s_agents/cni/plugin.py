@@ -321,7 +321,9 @@ def cmd_del(request):
 
 # CHECK ---------------------------------------------------------------------------------------
 def cmd_check(request):
-    """Compare the interface, its addresses, routes, MTU and the OVS port with prevResult."""
+    """Compare the interface, its addresses, routes, MTU and the OVS port with prevResult, and
+    check what ADD checked: the pod's UID and annotation in the API server (with a kubeconfig),
+    ovn-installed on the interface and the port's Southbound binding (:func:`_ovn_faults`)."""
     cfg = Config(request.config)
     if 'prevResult' not in request.config:
         raise CniError(INVALID_CONFIG, 'CHECK of container %s: the configuration has no prevResult'
