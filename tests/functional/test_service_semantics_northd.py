@@ -72,17 +72,6 @@ SERVICES = [
 ]
 
 
-def topology(cs, client):
-    _nb.ensure_router(cs, client, 'ovn_cluster_router')
-    for node, subnet in sorted(NODES.items()):
-        _nb.ensure_node_network(cs, client, node, subnet)
-    for p in PODS:
-        ns, name = p['metadata']['namespace'], p['metadata']['name']
-        ip = p['status']['podIP']
-        _nb.ensure_lsp(cs, client, p['spec']['nodeName'], _names.pod_port(ns, name),
-                       addresses=['%s %s' % (_names.mac_from_ip(ip), ip)])
-
-
 def gateways(cs, client):
     # Two gateways: each takes its own node's pod subnet out (a source route per subnet).
     for node, (ip, mac) in sorted(GATEWAYS.items()):
@@ -167,7 +156,7 @@ def balanced_to(text):
 
 @pytest.fixture
 def compiled(northd):
-    run(northd['nb'], topology)
+    run(northd['nb'], base.topology)  # the nodes' networks and the pods; a bare GR_node1 that gateways() completes
     run(northd['nb'], gateways)
     run(northd['nb'], program)
     nbctl(northd['nb'], '--wait=sb', '--timeout=30', 'sync')

@@ -15,7 +15,9 @@ what a kubelet and its container runtime do for the pod's network, and nothing m
   Ready conditions to the pod's ``status`` as a kubelet would;
 - a pod is deleted (or marked for deletion): stop its server, ``cnitool del``, remove the
   namespace, and confirm the deletion (grace period 0) as a kubelet does once the containers
-  are gone.
+  are gone. A pod annotated ``lab.ovn-k8s.example/drain: "true"`` stands for a container that
+  goes on serving after SIGTERM until its grace period ends: the agent keeps its network and
+  server (and its Ready condition) until the pod's deletionTimestamp, then does the above.
 
 It lists, then watches from the list's resourceVersion; 410 Gone means list again, and so
 does the end of each watch (--resync seconds), which retries pods whose network failed. What it
@@ -40,6 +42,7 @@ from kubernetes.client.rest import ApiException
 LOG = logging.getLogger('lab-agent')
 STATE_DIR = '/run/lab-agent'
 SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lab_pod_server.py')
+DRAIN_ANNOTATION = 'lab.ovn-k8s.example/drain'
 
 
 def run(argv, env=None, check=True, stdin=None):
@@ -93,6 +96,8 @@ class Agent:
         uid = pod.metadata.uid
         with self.lock(uid):
             try:
+                if not deleted and self.draining(pod):
+                    return
                 if deleted or pod.metadata.deletion_timestamp is not None:
                     self.teardown(uid)
                     if not deleted:
@@ -106,6 +111,20 @@ class Agent:
                     self.setup(pod)
             except Exception as e:  # pylint: disable=broad-except
                 LOG.error('pod %s/%s: %s', pod.metadata.namespace, pod.metadata.name, e)
+
+    def draining(self, pod):
+        """A pod marked for deletion that serves until its grace period ends: come back then."""
+        if pod.metadata.deletion_timestamp is None or \
+                (pod.metadata.annotations or {}).get(DRAIN_ANNOTATION) != 'true':
+            return False
+        left = (pod.metadata.deletion_timestamp - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        if left <= 0:
+            return False
+        timer = threading.Timer(left + 0.5, self.pool.submit, (self.handle, pod))
+        timer.daemon = True
+        timer.start()
+        LOG.info('pod %s/%s: serving for %.0f s more (draining)', pod.metadata.namespace, pod.metadata.name, left)
+        return True
 
     def setup(self, pod):
         uid = pod.metadata.uid
