@@ -2,18 +2,20 @@
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ovn_watcher role's cluster objects (roles/ovn_watcher/tasks/k8s_objects.yml) through
-ansible-playbook on this machine, against a real control plane of this module's own (the
-admission policy is cluster-wide: the session's control plane serves tests that write the
-annotations as admin): check mode predicts and changes nothing, a run installs the watcher's
-service account, token, least-privilege RBAC, Lease and admission policy and hands out the
-watcher's kubeconfig, a second run changes nothing, bad input fails with a sentence.
+ansible-playbook on this machine, against a real control plane of this test's own (the admission
+policy is cluster-wide: the session's control plane serves tests that write the annotations as
+admin): check mode predicts and changes nothing, a run installs the watcher's service account,
+token, least-privilege RBAC, Lease and admission policy and hands out the watcher's kubeconfig
+(its token never in the output), a second run changes nothing, ovn_watcher_k8s_admission: false
+removes the policy, bad input fails with a sentence.
 
 Then real identities against the real API server: a user who may only create, update and patch
-pods (and their status and bindings) in one namespace is refused every write that sets, changes
-or removes a pod network annotation, and is told which annotation and who may set it; the
-watcher's own identity (the token the role minted) may; the user's pods without the annotations
-are created as ever; the watcher's identity leads through the Lease the role made (no holder) with
-rights to that one Lease only."""
+pods (their status, ephemeral containers and bindings too) in one namespace is refused every
+write that sets, changes or removes a pod network annotation (create, patch, update, status,
+both binding endpoints), and is told which annotation and who may set it; the watcher's own
+identity (the token the role minted) may; the user's pods without the annotations are created as
+ever; the watcher's identity leads through the Lease the role made (no holder) with rights to
+that one Lease only."""
 
 from __future__ import absolute_import, division, print_function
 
