@@ -101,8 +101,8 @@ def test_case3_and_case4_traffic_policies_local_per_node_load_balancers(cluster)
     """externalTrafficPolicy Local: the gateway router of node a gets its own load balancer of
     the node port and the external IP, to a's endpoints, dropping (no reject) without one; pods see those addresses through every switch with every
     endpoint. internalTrafficPolicy Local: one load balancer of the cluster IP per node switch,
-    to that node's endpoints. A node that goes takes its load balancer and group along; a
-    restart in step writes nothing."""
+    to that node's endpoints. A node that goes takes its load balancer and group along; back to
+    Cluster, the per-node load balancers go; a restart in step writes nothing."""
     a, b = cluster.node('a'), cluster.node('b')
     gr = add_gateway(cluster, a)
     w = cluster.watcher(extra=['--resync-period', '1'])
@@ -148,6 +148,16 @@ def test_case3_and_case4_traffic_policies_local_per_node_load_balancers(cluster)
              and services.node_switch_lb_group(b) not in group_names(cluster.nb), timeout=60)
     assert services.node_switch_load_balancer_name(ns, 'itp', 'TCP', a) in lbs(cluster.nb)
 
+    # Back to Cluster: the per-node and switch load balancers go, the cluster-wide ones hold all.
+    cluster.core.patch_namespaced_service('itp', ns, {'spec': {'internalTrafficPolicy': 'Cluster'}})
+    cluster.core.patch_namespaced_service('etp', ns, {'spec': {'externalTrafficPolicy': 'Cluster'}})
+    want = {
+        services.load_balancer_name(ns, 'etp', 'TCP'): {'%s:80' % etp['clusterIP']: web0, '192.168.50.100:80': web0,
+                                                        node_port: web0},
+        services.load_balancer_name(ns, 'itp', 'TCP'): {'%s:81' % itp['clusterIP']: web0},
+    }
+    wait_for('only the cluster-wide load balancers', lambda: dict(
+        (k, v['vips']) for k, v in ns_lbs(cluster).items()) == want, timeout=60)
     # A restart in step writes nothing.
     wait_for('an idle watcher', lambda: idle(w), timeout=30)
     assert w.terminate() == 0, w.tail()

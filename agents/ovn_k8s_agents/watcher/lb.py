@@ -146,7 +146,7 @@ class ServiceHandler(object):
                         out.add(('service', ids[services.OWNER_KEY]))
                     if ids.get(services.NODE_KEY):
                         per_node.add(ids[services.OWNER_KEY])
-        self._node_lb_owners = per_node
+            self._node_lb_owners = per_node
         return sorted(out)
 
     def _sync_service(self, key):
@@ -156,7 +156,11 @@ class ServiceHandler(object):
         with self.nb_lock:
             self._settle()
             gws = gateways(self.nb)
-            nodes = self._node_names()
+            # The node switches matter only to internalTrafficPolicy Local, and to finding the
+            # per-node load balancers a service may still have.
+            looked = self._node_lb_owners is None or key in self._node_lb_owners
+            internal_local = ((svc or {}).get('spec') or {}).get('internalTrafficPolicy') == 'Local'
+            nodes = self._node_names() if internal_local or looked else []
             wanted, warnings = [], []
             if svc is not None:
                 out = services.service_load_balancers(svc, slices, gws, nodes)
@@ -178,7 +182,7 @@ class ServiceHandler(object):
                                             external_ids=lb['external_ids'], groups=lb['groups'])
             names = None
             if svc is not None:
-                looked = per_node or self._node_lb_owners is None or key in self._node_lb_owners
+                looked = looked or per_node
                 names = services.load_balancer_names(namespace, name, nodes if looked else (), gws if looked else ())
             _nb_lb.remove_load_balancers(cs, self.nb, {services.KIND_KEY: 'Service',
                                                        services.OWNER_KEY: services.owner(namespace, name)},
