@@ -251,8 +251,9 @@ def test_wrong_cni_version_is_refused_with_code_1(node, k8s_namespace):
     assert node.veths() == [] and node.ports() == []
     direct = node.plugin('ADD', {'cniVersion': '2.0.0', 'name': 'ovn-k8s', 'type': 'ovn-k8s-cni-overlay'},
                          CNI_CONTAINERID='c1', CNI_NETNS=pod.netns_path, CNI_IFNAME='eth0')
+    # The error object is in the version asked for (case 11 of issue 23), like every answer.
     assert direct.returncode == 1 and json.loads(direct.stdout) == {
-        'cniVersion': '1.1.0', 'code': 1,
+        'cniVersion': '2.0.0', 'code': 1,
         'msg': "network ovn-k8s asks for cniVersion '2.0.0'; this plugin supports 0.4.0, 1.0.0, 1.1.0",
         'details': '{"supportedVersions": ["0.4.0", "1.0.0", "1.1.0"]}'}
 
@@ -267,6 +268,24 @@ def test_del_succeeds_when_the_netns_and_the_api_server_are_gone(node, k8s_names
     ok(pod.cni('del'))
     assert node.ports() == [] and node.veths() == []
     ok(pod.cni('del'))
+
+
+def test_del_when_the_ovs_database_is_down_removes_the_veth_and_succeeds(node, k8s_namespace):
+    """Case 10 of issue 23: the Open vSwitch database unreachable (a remote where nothing
+    listens), DEL removes what it can, the veth by its name, and succeeds, so a pod does not
+    hang in Terminating; the port left in the database goes with GC once it answers."""
+    pod = node.pod(k8s_namespace, 'ovsdown', pod_network('10.128.1.51/24', '0a:58:0a:80:01:33', '10.128.1.1'))
+    ok(pod.cni('add'))
+    assert len(node.veths()) == 1 and len(node.ports()) == 1
+    node.write_conflist(ovs_remote='unix:%s' % os.path.join(node.tmp, 'nothing-listens.sock'), ovs_timeout=2)
+    ok(pod.cni('del'))
+    assert node.veths() == []
+    assert 'cannot be reached' in node.log()
+    assert len(node.ports()) == 1  # the database was down: the port waits for GC
+    node.write_conflist()
+    config = dict(node.plugin_config(), cniVersion='1.1.0', name='ovn-k8s', **{'cni.dev/valid-attachments': []})
+    ok(node.plugin('GC', config))
+    assert node.ports() == []
 
 
 def unreachable_kubeconfig(node):

@@ -219,3 +219,20 @@ def test_a_wedged_worker_fails_the_health_check(nb):
     finally:
         release.set()
         c.stop()
+
+
+def test_the_events_remembered_as_reported_are_bounded(nb, monkeypatch):
+    """Case 11 of issue 23: the watcher remembers which Events it recorded (so that one object,
+    reason and message is reported once), at most REPORTED_MAX of them, the oldest forgotten
+    first: a cluster churning through bad objects does not grow it for ever."""
+    from ovn_k8s_agents.watcher import controller as controller_module
+    monkeypatch.setattr(controller_module, 'REPORTED_MAX', 3)
+    c = controller(nb)
+    obj = pod('p', 'n1')
+    for i in range(5):
+        c._object_event('v1', 'Pod', obj, 'Reason', 'message %d' % i)
+    assert len(c.writes) == 5 and len(c.reported) == 3
+    c._object_event('v1', 'Pod', obj, 'Reason', 'message 4')  # remembered: not again
+    assert len(c.writes) == 5
+    c._object_event('v1', 'Pod', obj, 'Reason', 'message 0')  # forgotten: reported again
+    assert len(c.writes) == 6

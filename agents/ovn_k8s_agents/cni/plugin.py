@@ -293,17 +293,29 @@ def _undo(client, who, host):
 
 # DEL -----------------------------------------------------------------------------------------
 def cmd_del(request):
-    """Remove the port and the veth; whatever is already gone is fine. No API server needed."""
+    """Remove the port and the veth; whatever is already gone is fine. No API server needed.
+
+    With the Open vSwitch database unreachable, DEL still removes the veth (by its name) and
+    succeeds, as the spec asks of DEL (a pod must not hang in Terminating, say during a node
+    drain); the port left in the database goes with the runtime's next GC."""
     cfg = Config(request.config)
     host = netns.host_ifname(request.container_id, request.ifname)
-    with _ovs_client(cfg) as client:
-        cs = _ovsdb.ChangeSet(client)
-        for name in sorted(set(_ours(client, request)) | set([host])):
-            try:
-                _ovs.remove_port(cs, client, name)
-            except _ovsdb.OvnK8sError as exc:
-                raise CniError(PLUGIN_ERROR, 'container %s: %s' % (request.container_id, exc))
-        _commit(cs)
+    cs = None
+    try:
+        with _ovs_client(cfg) as client:
+            cs = _ovsdb.ChangeSet(client)
+            for name in sorted(set(_ours(client, request)) | set([host])):
+                try:
+                    _ovs.remove_port(cs, client, name)
+                except _ovsdb.OvnK8sError as exc:
+                    raise CniError(PLUGIN_ERROR, 'container %s: %s' % (request.container_id, exc))
+            _commit(cs)
+    except CniError as exc:
+        if exc.code != TRY_AGAIN_LATER:
+            raise
+        log.warning('DEL container %s (%s): the Open vSwitch database cannot be reached (%s); removing the '
+                    'veth only, its port goes with the next GC', request.container_id, request.ifname, exc.msg)
+        cs = None
     with netns.ipr_in() as ipr:
         removed = netns.delete_link(ipr, host)
     if not removed and netns.exists(request.netns):
@@ -315,7 +327,7 @@ def cmd_del(request):
         except netns.NetnsGone:
             pass
     log.info('DEL container %s (%s): port %s %s', request.container_id, request.ifname, host,
-             'removed' if cs.changed or removed else 'already gone')
+             'removed' if (cs is not None and cs.changed) or removed else 'already gone')
     return None
 
 

@@ -112,9 +112,12 @@ def parse_request(environ, stdin):
     if command == 'VERSION':
         return Request(command, config, version if version in SUPPORTED_VERSIONS else None)
     if version not in SUPPORTED_VERSIONS:
-        raise CniError(INCOMPATIBLE_VERSION, 'network %s asks for cniVersion %r; this plugin supports %s'
-                       % (config.get('name', '(unnamed)'), version, ', '.join(SUPPORTED_VERSIONS)),
-                       details=json.dumps({'supportedVersions': list(SUPPORTED_VERSIONS)}))
+        error = CniError(INCOMPATIBLE_VERSION, 'network %s asks for cniVersion %r; this plugin supports %s'
+                         % (config.get('name', '(unnamed)'), version, ', '.join(SUPPORTED_VERSIONS)),
+                         details=json.dumps({'supportedVersions': list(SUPPORTED_VERSIONS)}))
+        # Answered in the version the runtime asked for (a string), as every answer is.
+        error.version = version if isinstance(version, str) and version else None
+        raise error
     request = Request(command, config, version, path=environ.get('CNI_PATH'))
     needed = _CONTAINER_VERBS.get(command, ())
     missing = [name for name in needed if not environ.get(name)]
@@ -199,7 +202,7 @@ def dispatch(handlers, environ, stdin):
             return 0, json.dumps(version_info(request))
         outcome = handlers[request.command](request)
     except CniError as exc:
-        return 1, json.dumps(exc.encode(version))
+        return 1, json.dumps(exc.encode(version or getattr(exc, 'version', None)))
     if outcome is None:
         return 0, ''
     if isinstance(outcome, Result):

@@ -22,6 +22,7 @@ for one pod keep their order.
 from __future__ import absolute_import, division, print_function
 
 import calendar
+import collections
 import inspect
 import ipaddress
 import logging
@@ -43,6 +44,8 @@ LOG = logging.getLogger('ovn_k8s_watcher')
 MARKER = 'ovn-k8s-watcher'
 POD_IDS = ('namespace', 'pod', 'pod-uid')
 COMPONENT = 'ovn-k8s-watcher'
+# How many (object, reason, message) the watcher remembers having reported as Events.
+REPORTED_MAX = 10000
 
 
 class BadInput(Exception):
@@ -261,7 +264,9 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         self.stop_event = threading.Event()
         self.queue = WorkQueue()
         self.busy_since = {}        # worker name -> monotonic time it took its current batch
-        self.reported = set()
+        # (uid, reason, message) of the Events recorded, oldest first, at most REPORTED_MAX: a
+        # cluster that churns through bad objects must not grow it for ever.
+        self.reported = collections.OrderedDict()
         self.ready = threading.Event()
         self.nodes = Informer('node', self.core.list_node, self._changed('node'), metrics,
                               self.stop_event, watch_timeout)
@@ -800,8 +805,11 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         key = '%s/%s' % (meta.get('namespace'), meta.get('name'))
         seen = (meta.get('uid'), reason, message)
         if seen in self.reported:
+            self.reported.move_to_end(seen)
             return
-        self.reported.add(seen)
+        self.reported[seen] = True
+        while len(self.reported) > REPORTED_MAX:
+            self.reported.popitem(last=False)
         now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
         body = {'apiVersion': 'v1', 'kind': 'Event',
                 'metadata': {'generateName': '%s.' % meta['name'], 'namespace': meta['namespace']},
