@@ -11,7 +11,9 @@ userspace datapath:
 - case 3: a NodePort service with ``externalTrafficPolicy: Local``, seen from the external host
   through the gateway (node2): while its only endpoint runs on node1, node2 drops the connection
   (no answer, not a refusal, as an external load balancer's health check expects); once an
-  endpoint runs on node2 only that one answers, and it sees the external host's own address.
+  endpoint runs on node2 only that one answers, and it sees the external host's own address;
+- case 4: a service with ``internalTrafficPolicy: Local`` answers a pod only from an endpoint
+  on the pod's own node, and a pod on a node without one gets no answer (dropped).
 """
 
 import json
@@ -100,8 +102,9 @@ def eventually(what, check, timeout=120):
 @pytest.fixture(scope='module')
 def sem(lab):
     fresh_namespace(NS)
-    apply(manifest('client', NODE_NAME['node1'], {'role': 'client'}))
-    yield wait_running(['client'])
+    apply(manifest('client', NODE_NAME['node1'], {'role': 'client'}),
+          manifest('client-2', NODE_NAME['node2'], {'role': 'client'}))
+    yield wait_running(['client', 'client-2'])
     # A draining pod would hold the namespace's deletion for its whole grace period.
     kubectl('delete', 'pods', '-n', NS, '--all', '--grace-period=0', '--force', '--wait=true', '--timeout=120s', check=False)
     kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=240s')
@@ -165,3 +168,25 @@ def test_case3_a_node_port_with_external_traffic_policy_local(sem, lab):
     for _i in range(6):
         out = from_outside(lab, GATEWAY_IP, port)
         assert answer(out) == ('local-2', EXTERNAL_IP), (out.stdout, out.stderr)
+
+
+def test_case4_internal_traffic_policy_local_answers_from_the_own_node(sem, lab):
+    apply(manifest('itp-1', NODE_NAME['node1'], {'app': 'itp'}), manifest('itp-2', NODE_NAME['node2'], {'app': 'itp'}),
+          service('itp', {'app': 'itp'}, internalTrafficPolicy='Local'))
+    wait_running(['itp-1', 'itp-2'])
+    vip = get_service('itp')['spec']['clusterIP']
+    for client, local in (('client', 'itp-1'), ('client-2', 'itp-2')):
+        eventually('%s to reach %s through %s:80' % (client, local, vip),
+                   lambda pod=sem[client], want=local: (answer(from_pod(lab, pod, vip, 80)) or (None,))[0] == want)
+        seen = set((answer(from_pod(lab, sem[client], vip, 80)) or (None,))[0] for _i in range(6))
+        assert seen == {local}, 'a pod on %s reached %s' % (sem[client]['spec']['nodeName'], seen)
+    # node2's endpoint goes: its pods get no answer (dropped, not refused: the service has an
+    # endpoint, on another node), node1's still do.
+    kubectl('delete', 'pod', '-n', NS, 'itp-2', '--wait=true', '--timeout=120s')
+    lb = 'Service_%s/itp_TCP_node_switch_%s' % (NS, NODE_NAME['node2'])
+    eventually('node2\'s switch load balancer without backend', lambda: '%s:80=' % vip in nbctl(
+        lab, '--bare', '--columns=vips', 'find', 'Load_Balancer', 'name="%s"' % lb).split())
+    out = from_pod(lab, sem['client-2'], vip, 80)
+    assert out.rc != 0 and 'ConnectionRefusedError' not in out.stderr and 'timed out' in out.stderr, \
+        (out.stdout, out.stderr)
+    assert (answer(from_pod(lab, sem['client'], vip, 80)) or (None,))[0] == 'itp-1'
