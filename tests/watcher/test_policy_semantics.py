@@ -78,6 +78,10 @@ def test_case1_egress_to_a_named_port_without_peers_follows_pods_of_every_namesp
         wait_for('a server created later in the other namespace allowed',
                  lambda: named_port_allowances(cluster.nb, group) == {new: 8081}, timeout=30)
     finally:
+        # Pods first, at once (no kubelet confirms a graceful deletion): a pod left terminating in
+        # a terminating namespace is an object the next test's watcher cannot record events on.
+        for pod in cluster.core.list_namespaced_pod(y).items:
+            cluster.core.delete_namespaced_pod(pod.metadata.name, y, grace_period_seconds=0)
         cluster.core.delete_namespace(y)
 
 
