@@ -288,6 +288,25 @@ def test_del_when_the_ovs_database_is_down_removes_the_veth_and_succeeds(node, k
     assert node.ports() == []
 
 
+def test_status_checks_ovn_controller_and_the_api_server(node, k8s_namespace):
+    """Case 11 of issue 23: STATUS (CNI 1.1.0) answers ready only when what ADD needs is there:
+    besides the Open vSwitch database and its bridge, a running ovn-controller and an API server
+    that answers."""
+    pod = node.pod(k8s_namespace, 'status', pod_network('10.128.1.52/24', '0a:58:0a:80:01:34', '10.128.1.1'))
+    base = dict(node.plugin_config(), cniVersion='1.1.0', name='ovn-k8s')
+    ok(node.plugin('STATUS', base))
+    stale = os.path.join(node.tmp, 'gone.pid')
+    with open(stale, 'w') as f:
+        f.write('%d\n' % (2 ** 22 + 1))  # above the kernel's pid_max: never a live process
+    for config, words in ((dict(base, ovn_controller_pidfile=stale), 'ovn-controller is not running'),
+                          (dict(base, kubeconfig=unreachable_kubeconfig(node)), 'the API server')):
+        out = node.plugin('STATUS', config)
+        assert out.returncode == 1, out.stdout
+        err = json.loads(out.stdout)
+        assert err['code'] == 50 and words in err['msg'], err
+    assert pod.netns  # STATUS touches no pod
+
+
 def unreachable_kubeconfig(node):
     """The test kubeconfig with a server where nothing listens."""
     bad = os.path.join(node.tmp, 'nowhere.kubeconfig')

@@ -103,6 +103,7 @@ class Node:
         controller = OvnController(central, self.remote, self.netns, self.tmp, self.name)
         self._stops.append(controller.stop)
         self.controller_log = controller.log_file
+        self.controller_pidfile = controller.pidfile
         port = urllib.parse.urlsplit(kube.server).port
         forwarder = ovs_lab.LoopbackForwarder(self.netns, port)
         self._stops.append(forwarder.stop)
@@ -120,7 +121,8 @@ class Node:
 
     def plugin_config(self, **overrides):
         conf = {'type': 'ovn-k8s-cni-overlay', 'kubeconfig': self.kube.kubeconfig, 'ovs_remote': self.remote,
-                'bridge': 'br-int', 'mtu': 1400, 'annotation_timeout': 10, 'port_timeout': 20, 'log_file': self.log_file}
+                'bridge': 'br-int', 'mtu': 1400, 'annotation_timeout': 10, 'port_timeout': 20, 'log_file': self.log_file,
+                'ovn_controller_pidfile': self.controller_pidfile}
         conf.update(overrides)
         return dict((k, v) for k, v in conf.items() if v is not None)
 

@@ -34,6 +34,8 @@ Network configuration keys beyond the spec's (``cniVersion``, ``name``, ``type``
 ``sb_ssl_key``, ``sb_ssl_cert``, ``sb_ssl_ca_cert``
                          SSL files for an ssl: Southbound remote (ovn-controller's; the ovn_node
                          role writes them)
+``ovn_controller_pidfile`` ovn-controller's pidfile, which STATUS checks (default
+                         /var/run/ovn/ovn-controller.pid)
 ``log_file``             where to log (default /var/log/ovn-k8s/cni.log); ``log_level`` (info)
 """
 
@@ -63,6 +65,7 @@ log = logging.getLogger('ovn_k8s_cni')
 
 PLUGIN = 'ovn-k8s-cni-overlay'
 DEFAULT_LOG_FILE = '/var/log/ovn-k8s/cni.log'
+DEFAULT_OVN_CONTROLLER_PIDFILE = '/var/run/ovn/ovn-controller.pid'
 DEFAULT_OVS_REMOTE = 'unix:/var/run/openvswitch/db.sock'
 # What the plugin reads of the Open vSwitch database (the root row: this node's chassis name and
 # Southbound remote).
@@ -102,6 +105,7 @@ class Config(object):
         self.sb_ssl_key = self._str(data, 'sb_ssl_key', None)
         self.sb_ssl_cert = self._str(data, 'sb_ssl_cert', None)
         self.sb_ssl_ca_cert = self._str(data, 'sb_ssl_ca_cert', None)
+        self.ovn_controller_pidfile = self._str(data, 'ovn_controller_pidfile', DEFAULT_OVN_CONTROLLER_PIDFILE)
         self.log_file = self._str(data, 'log_file', DEFAULT_LOG_FILE)
         self.log_level = self._str(data, 'log_level', 'info').upper()
         if self.log_level not in ('DEBUG', 'INFO', 'WARNING', 'ERROR'):
@@ -443,7 +447,9 @@ def _gateway(ips, dst):
 
 # STATUS and GC -------------------------------------------------------------------------------
 def cmd_status(request):
-    """Ready when the Open vSwitch database answers and holds the bridge."""
+    """Ready when what ADD needs is there: the Open vSwitch database answers and holds the
+    bridge, ovn-controller runs (it installs the pods' ports), and the API server answers (with
+    a kubeconfig: ADD reads the pod from it)."""
     cfg = Config(request.config)
     try:
         client = _ovsdb.Client(_ovsdb.OVS_DB, remote=cfg.ovs_remote, timeout=cfg.ovs_timeout, tables=OVS_TABLES)
@@ -453,6 +459,33 @@ def cmd_status(request):
         if _ovs.get_bridge(client, cfg.bridge) is None:
             raise CniError(NOT_AVAILABLE, 'the bridge %s does not exist in the Open vSwitch database at %s'
                            % (cfg.bridge, cfg.ovs_remote))
+    why = _not_running(cfg.ovn_controller_pidfile)
+    if why:
+        raise CniError(NOT_AVAILABLE, 'ovn-controller is not running: %s' % why)
+    if cfg.kubeconfig:
+        from kubernetes import client as kube_client
+        from ovn_k8s_agents.cni import kube  # imported where needed: DEL and GC start faster
+        core = kube.core_api(cfg.kubeconfig)
+        try:
+            kube_client.VersionApi(core.api_client).get_code(_request_timeout=(5, 5))
+        except Exception as exc:  # the client raises urllib3, SSL and API errors alike
+            raise CniError(NOT_AVAILABLE, 'the API server of %s does not answer: %s' % (cfg.kubeconfig, str(exc)[:300]))
+    return None
+
+
+def _not_running(pidfile):
+    """Why the process of ``pidfile`` is not running, or None when it is."""
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError) as exc:
+        return 'no usable pidfile %s (%s)' % (pidfile, exc)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return 'process %d of %s is gone' % (pid, pidfile)
+    except PermissionError:
+        pass  # it exists, as another user's
     return None
 
 
