@@ -23,7 +23,7 @@ import pytest
 from conftest import NODE_NAME, nbctl
 from test_k8s_pods import CLIENT, fresh_namespace, host_of, kubectl, netns
 from test_k8s_pods import wait_running as wait_running_in
-from waiting import wait_for  # tests/lib
+from test_k8s_services import apply, eventually
 
 NS = 'lab-svc-semantics'
 GATEWAY_IP = '172.31.0.50'  # node2's gateway router on the external network
@@ -38,10 +38,6 @@ def manifest(name, node, labels, grace=0, annotations=None):
             'spec': {'nodeSelector': {'kubernetes.io/hostname': node}, 'terminationGracePeriodSeconds': grace,
                      'containers': [{'name': 'web', 'image': 'lab/none',
                                      'ports': [{'name': 'http', 'containerPort': 8080}]}]}}
-
-
-def apply(*items):
-    kubectl('apply', '-f', '-', stdin=json.dumps({'apiVersion': 'v1', 'kind': 'List', 'items': list(items)}))
 
 
 def service(name, selector, **spec):
@@ -95,10 +91,6 @@ def endpoint_conditions(service_name, ip):
     return None
 
 
-def eventually(what, check, timeout=120):
-    return wait_for(what, check, timeout=timeout, interval=1)
-
-
 @pytest.fixture(scope='module')
 def sem(lab):
     fresh_namespace(NS)
@@ -117,7 +109,7 @@ def test_case2_a_one_replica_rollout_is_served_throughout(sem, lab):
     old = wait_running(['roll-old'])['roll-old']
     vip = get_service('roll')['spec']['clusterIP']
     eventually('roll-old to answer through %s:80' % vip,
-               lambda: (answer(from_pod(lab, client, vip, 80)) or (None,))[0] == 'roll-old')
+               lambda: (answer(from_pod(lab, client, vip, 80)) or (None,))[0] == 'roll-old', timeout=120)
     eventually('an idle watcher', lambda: watcher_metric(lab, 'queue_depth') == 0, timeout=60)
     synced = watcher_metric(lab, 'events_total', kind='service', result='ok')
     # The rollout's first step: the old pod terminates, and goes on serving for its grace period.
@@ -138,7 +130,7 @@ def test_case2_a_one_replica_rollout_is_served_throughout(sem, lab):
     def new_only():
         seen = [answer(from_pod(lab, client, vip, 80)) for _i in range(4)]
         return all(s is not None and s[0] == 'roll-new' for s in seen)
-    eventually('roll-new alone to answer', new_only)
+    eventually('roll-new alone to answer', new_only, timeout=120)
     kubectl('delete', 'pod', '-n', NS, 'roll-old', '--grace-period=0', '--force', '--wait=true', '--timeout=120s')
 
 
@@ -153,7 +145,7 @@ def test_case3_a_node_port_with_external_traffic_policy_local(sem, lab):
     # no endpoint); pods reach the node port through their switch, to every endpoint.
     lb = 'Service_%s/local_TCP_node_router_%s' % (NS, NODE_NAME['node2'])
     eventually('node2\'s gateway load balancer', lambda: '%s:%d=' % (GATEWAY_IP, port) in nbctl(
-        lab, '--bare', '--columns=vips', 'find', 'Load_Balancer', 'name="%s"' % lb).split())
+        lab, '--bare', '--columns=vips', 'find', 'Load_Balancer', 'name="%s"' % lb).split(), timeout=120)
     assert (answer(from_pod(lab, client, GATEWAY_IP, port)) or (None,))[0] == 'local-1'
     assert (answer(from_pod(lab, client, spec['clusterIP'], 80)) or (None,))[0] == 'local-1'
     # From outside, node2 has no local endpoint: the connection is dropped, not refused.
@@ -164,7 +156,7 @@ def test_case3_a_node_port_with_external_traffic_policy_local(sem, lab):
     apply(manifest('local-2', NODE_NAME['node2'], {'app': 'local'}))
     wait_running(['local-2'])
     eventually('local-2 to answer at %s:%d' % (GATEWAY_IP, port),
-               lambda: answer(from_outside(lab, GATEWAY_IP, port)) is not None)
+               lambda: answer(from_outside(lab, GATEWAY_IP, port)) is not None, timeout=120)
     for _i in range(6):
         out = from_outside(lab, GATEWAY_IP, port)
         assert answer(out) == ('local-2', EXTERNAL_IP), (out.stdout, out.stderr)
@@ -177,7 +169,8 @@ def test_case4_internal_traffic_policy_local_answers_from_the_own_node(sem, lab)
     vip = get_service('itp')['spec']['clusterIP']
     for client, local in (('client', 'itp-1'), ('client-2', 'itp-2')):
         eventually('%s to reach %s through %s:80' % (client, local, vip),
-                   lambda pod=sem[client], want=local: (answer(from_pod(lab, pod, vip, 80)) or (None,))[0] == want)
+                   lambda pod=sem[client], want=local: (answer(from_pod(lab, pod, vip, 80)) or (None,))[0] == want,
+                   timeout=120)
         seen = set((answer(from_pod(lab, sem[client], vip, 80)) or (None,))[0] for _i in range(6))
         assert seen == {local}, 'a pod on %s reached %s' % (sem[client]['spec']['nodeName'], seen)
     # node2's endpoint goes: its pods get no answer (dropped, not refused: the service has an
@@ -185,7 +178,7 @@ def test_case4_internal_traffic_policy_local_answers_from_the_own_node(sem, lab)
     kubectl('delete', 'pod', '-n', NS, 'itp-2', '--wait=true', '--timeout=120s')
     lb = 'Service_%s/itp_TCP_node_switch_%s' % (NS, NODE_NAME['node2'])
     eventually('node2\'s switch load balancer without backend', lambda: '%s:80=' % vip in nbctl(
-        lab, '--bare', '--columns=vips', 'find', 'Load_Balancer', 'name="%s"' % lb).split())
+        lab, '--bare', '--columns=vips', 'find', 'Load_Balancer', 'name="%s"' % lb).split(), timeout=120)
     out = from_pod(lab, sem['client-2'], vip, 80)
     assert out.rc != 0 and 'ConnectionRefusedError' not in out.stderr and 'timed out' in out.stderr, \
         (out.stdout, out.stderr)
