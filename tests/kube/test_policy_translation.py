@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 from ovn_k8s_agents import policy  # noqa: E402
 from acl_eval import Evaluator, Peer  # noqa: E402  (tests/lib)
+from waiting import wait_for  # noqa: E402  (tests/lib)
 
 NS = {'x': 'np-x', 'y': 'np-y', 'z': 'np-z'}
 MGMT_IP = '10.128.0.2'
@@ -50,8 +51,17 @@ def netpol_cluster(kube):
                     name='cont', image='test.invalid/agnhost', ports=ports)])))
             kube.mark_pod_running(created, pod_ip(short, p))
     yield kube
+    # Gone before this returns: pytest-xdist may set the fixture up again on the same worker
+    # (its tests and another module's interleaved), and a namespace still terminating would
+    # refuse the new one. The pods first, at once: no kubelet confirms their end here.
     for name in NS.values():
+        core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
         core.delete_namespace(name)
+
+    def gone():
+        names = set(n.metadata.name for n in core.list_namespace().items)
+        return not names & set(NS.values())
+    wait_for('the netpol namespaces to be gone', gone, timeout=120)
 
 
 def check(kube, policies, expect, ports=(80, 81, 82)):
