@@ -146,8 +146,11 @@ def test_case3_a_node_port_with_external_traffic_policy_local(sem, lab):
     lb = 'Service_%s/local_TCP_node_router_%s' % (NS, NODE_NAME['node2'])
     eventually('node2\'s gateway load balancer', lambda: '%s:%d=' % (GATEWAY_IP, port) in nbctl(
         lab, '--bare', '--columns=vips', 'find', 'Load_Balancer', 'name="%s"' % lb).split(), timeout=120)
-    assert (answer(from_pod(lab, client, GATEWAY_IP, port)) or (None,))[0] == 'local-1'
-    assert (answer(from_pod(lab, client, spec['clusterIP'], 80)) or (None,))[0] == 'local-1'
+    # The load balancer in the database is not yet the flows on the client's node: wait for those.
+    eventually('the client to reach local-1 at the node port', lambda: (
+        answer(from_pod(lab, client, GATEWAY_IP, port)) or (None,))[0] == 'local-1', timeout=120)
+    eventually('the client to reach local-1 at the cluster IP', lambda: (
+        answer(from_pod(lab, client, spec['clusterIP'], 80)) or (None,))[0] == 'local-1', timeout=120)
     # From outside, node2 has no local endpoint: the connection is dropped, not refused.
     out = from_outside(lab, GATEWAY_IP, port)
     assert out.rc != 0 and 'ConnectionRefusedError' not in out.stderr and 'timed out' in out.stderr, \
