@@ -569,9 +569,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             self._views = (None, {})
             batch = _ovsdb.ChangeSet(self.nb)
             ok_keys = []
-            ns_policies = {}
-            for pkey, pol in self.policies.items():
-                ns_policies.setdefault(pkey.split('/', 1)[0], []).append(pol)
+            ns_policies = {}  # namespace -> its policies, indexed by the batch's first new port
             for key in keys:
                 sub = _ovsdb.ChangeSet(self.nb)
                 if self._guard(key, self._plan_pod, sub, views, plans, ns_policies, count=False):
@@ -712,7 +710,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
                                             view.gateway)
         # A new port is isolated as it is created: no moment with the port there, its annotation
         # out and its policies not yet applying to it.
-        joins = self._isolating_groups(pod, namespace, ns_policies.get(namespace)) if row is None else ()
+        joins = self._isolating_groups(pod, namespace, ns_policies) if row is None else ()
         view.reserve(network.interface.ip, port_name)
         if not in_step:
             address = '%s %s' % (network.mac, network.ip)
@@ -728,11 +726,18 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
         ids = _ovsdb.read(row, 'external_ids') if row is not None else {}
         return ids.get(MARKER) == 'pod' and self.pods.get('%s/%s' % (ids.get('namespace'), ids.get('pod'))) is None
 
-    def _isolating_groups(self, pod, namespace, policies):
+    def _isolating_groups(self, pod, namespace, ns_policies):
         """The port groups a new port of ``pod`` joins in the transaction that creates it
         (``policy.isolating_groups``), those that exist: the deny groups must (until the
         namespace's policy sync has made them, the pod waits); a policy's own group that is
-        not there yet takes the port when that sync makes it."""
+        not there yet takes the port when that sync makes it. ``ns_policies``: the batch's
+        index of policies by namespace, filled here on first use (a batch of pods whose ports
+        all exist, as in a restart in step, never reads the policies)."""
+        if not ns_policies:
+            ns_policies[None] = []  # indexed, even when there is no policy at all
+            for pkey, pol in self.policies.items():
+                ns_policies.setdefault(pkey.split('/', 1)[0], []).append(pol)
+        policies = ns_policies.get(namespace)
         if not policies:
             return []
         deny, own = policy.isolating_groups(pod, policies)
