@@ -58,6 +58,10 @@ DIRECTION_KEY = 'direction'        # a policy's ACL, address set or deny group: 
 RULE_KEY = 'rule'                  # a policy's ACL or address set: the rule's index
 NAMED_PORT_KEY = 'port'            # a named port's address set: protocol/name/number
 
+# The source address OVN gives a pod's connection to its own service VIP that load balancing
+# sent back to it (the load balancers' options:hairpin_snat_ip), which network policies let in.
+HAIRPIN_SNAT_IP = '169.254.169.5'
+
 # Kubernetes keys ---------------------------------------------------------------------------
 POD_NETWORKS_ANNOTATION = 'k8s.ovn.org/pod-networks'  # the pod's network, written by the watcher
 LEGACY_POD_ANNOTATION = 'ovn'                         # the same, as older ovn-kubernetes wrote it
@@ -73,6 +77,9 @@ CNI_OWNER_KEY = 'owner'            # Interface: CNI_PLUGIN on the ports the CNI 
 CNI_SANDBOX_KEY = 'sandbox'        # Interface: the container (sandbox) id
 CNI_IFNAME_KEY = 'cni_ifname'      # Interface: the interface name inside the pod
 CNI_POD_UID_KEY = 'k8s_pod_uid'    # Interface: the pod's uid
+ATTACHED_MAC_KEY = 'attached_mac'  # Interface: the pod's MAC (as ovn-kubernetes writes it)
+IP_ADDRESS_KEY = 'ip_address'      # Interface: the pod's address with its prefix
+INTEGRATION_BRIDGE = 'br-int'      # the bridge ovn-controller makes and binds ports on
 
 # The OVS internal interface (and kernel device) of a node's management port. Fixed,
 # because interface names are limited to 15 bytes and node names are not; the
@@ -183,8 +190,8 @@ def node_router_lb_group(node):
     return 'nodeRouterLBGroup_%s' % node
 
 
-def service_owner(namespace, name):
-    """The OWNER_KEY value of a service's rows (and of a policy's)."""
+def object_owner(namespace, name):
+    """The OWNER_KEY value of the rows made for a namespaced object (a service, a policy)."""
     return '%s/%s' % (namespace, name)
 
 
