@@ -23,8 +23,10 @@ import ipaddress
 import json
 import re
 
-LEGACY_KEY = 'ovn'
-MODERN_KEY = 'k8s.ovn.org/pod-networks'
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names
+
+LEGACY_KEY = _names.LEGACY_POD_ANNOTATION
+MODERN_KEY = _names.POD_NETWORKS_ANNOTATION
 DEFAULT_NETWORK = 'default'
 
 _MAC = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')

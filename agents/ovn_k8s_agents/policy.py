@@ -46,61 +46,37 @@ IPv4 or IPv6.
 from __future__ import absolute_import, division, print_function
 
 import functools
-import hashlib
 import ipaddress
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names
+# The names and keys, spelled in _names; kept here under the names the watcher and the tests use.
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import (  # noqa: F401 pylint: disable=unused-import
+    DIRECTION_KEY,
+    KIND_KEY,
+    MGMT_ADDRESS_SET,
+    NAMED_PORT_KEY,
+    OWNER_KEY,
+    RULE_KEY,
+    deny_port_group,
+    named_port_address_set,
+    node_port_group,
+    policy_port_group,
+    pod_port,
+    rule_address_set,
+)
 
 ALLOW_PRIORITY = 1001
 DENY_PRIORITY = 1000
-OWNER_KEY = 'k8s.ovn.org/owner'
-KIND_KEY = 'k8s.ovn.org/kind'
-# What an older release made instead of the nodes' port groups: removed when seen.
-MGMT_ADDRESS_SET = 'ovnk8s_mgmt_port_ips'
-NODE_KIND = 'NodeManagementPort'
+NODE_KIND = _names.KIND_NODE_MGMT
 # The source address OVN gives a pod's connection to its own service VIP that load balancing
 # sent back to it (the load balancers' options:hairpin_snat_ip, set by services.py).
-HAIRPIN_SOURCE = '169.254.169.5'
+HAIRPIN_SOURCE = _names.HAIRPIN_SNAT_IP
 PROTOCOLS = ('TCP', 'UDP', 'SCTP')
 DIRECTIONS = ('Ingress', 'Egress')
 
 
 class PolicyError(ValueError):
     """A part of a policy cannot be translated; the text names the policy and the part."""
-
-
-# Names ----------------------------------------------------------------------
-def _digest(*parts):
-    return hashlib.sha256('\0'.join(parts).encode('utf-8')).hexdigest()[:20]
-
-
-def pod_port(namespace, pod):
-    """The logical switch port of a pod (the same as ``_names.pod_port``)."""
-    return '%s_%s' % (namespace, pod)
-
-
-def policy_port_group(namespace, name):
-    """Port group of the pods policy ``namespace/name`` selects (OVN names allow no '-' or '/')."""
-    return 'np_' + _digest(namespace, name)
-
-
-def deny_port_group(namespace, direction):
-    """Port group of the pods of ``namespace`` isolated for ``direction`` (Ingress/Egress)."""
-    return 'npdeny_%s_%s' % (direction.lower(), _digest(namespace))
-
-
-def node_port_group(node):
-    """Port group of a node's management port (its ACLs apply on that node's switch alone)."""
-    return 'npnode_' + _digest(node)
-
-
-def rule_address_set(namespace, name, direction, index):
-    """Address set of the pods rule ``index`` of ``direction`` of a policy allows."""
-    return 'npas_' + _digest(namespace, name, direction, str(index))
-
-
-def named_port_address_set(namespace, name, index, protocol, port_name, number):
-    """Address set of the peer pods of egress rule ``index`` of a policy whose named port
-    ``port_name`` (``protocol``) is ``number``."""
-    return 'npas_' + _digest(namespace, name, 'Egress', str(index), protocol, port_name, str(number))
 
 
 # Label selectors --------------------------------------------------------------
@@ -353,8 +329,8 @@ def _either(terms):
 def _acl(direction, match, owner, index, name_hint):
     acl = dict(direction='to-lport' if direction == 'Ingress' else 'from-lport', priority=ALLOW_PRIORITY,
                match=match, action='allow-related', name=name_hint[:63],
-               external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner, 'direction': direction,
-                             'rule': str(index)})
+               external_ids={KIND_KEY: _names.KIND_POLICY, OWNER_KEY: owner, DIRECTION_KEY: direction,
+                             RULE_KEY: str(index)})
     if direction == 'Egress':
         acl['options'] = {'apply-after-lb': 'true'}
     return acl
@@ -368,7 +344,7 @@ def translate_policy(policy, cluster):
     """
     meta = _meta(policy)
     ns, name = meta.get('namespace'), meta.get('name')
-    owner = '%s/%s' % (ns, name)
+    owner = _names.object_owner(ns, name)
     spec = policy.get('spec') or {}
     types = policy_types(policy)
     selected = selected_pods(policy, cluster)
@@ -398,8 +374,8 @@ def translate_policy(policy, cluster):
                 aset = rule_address_set(ns, name, direction, index)
                 addresses = _sorted_ips(selector_pods)
                 sets.append(dict(name=aset, addresses=addresses,
-                                 external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner,
-                                               'direction': direction, 'rule': str(index)}))
+                                 external_ids={KIND_KEY: _names.KIND_POLICY, OWNER_KEY: owner,
+                                               DIRECTION_KEY: direction, RULE_KEY: str(index)}))
                 terms.insert(0, 'ip4.%s == $%s' % (field, aset))
             peer_term = _either(terms) if terms else None
             specs = _port_specs(rule.get('ports'), part)
@@ -445,13 +421,13 @@ def translate_policy(policy, cluster):
                         # and go; the ACL stays as long as one of them has that number.
                         aset = named_port_address_set(ns, name, index, proto, pname, number)
                         sets.append(dict(name=aset, addresses=ips,
-                                         external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner,
-                                                       'direction': direction, 'rule': str(index),
-                                                       'port': '%s/%s/%d' % (proto, pname, number)}))
+                                         external_ids={KIND_KEY: _names.KIND_POLICY, OWNER_KEY: owner,
+                                                       DIRECTION_KEY: direction, RULE_KEY: str(index),
+                                                       NAMED_PORT_KEY: '%s/%s/%d' % (proto, pname, number)}))
                         match = [base, 'ip4.dst == $%s' % aset, _port_match(proto, number, None)]
                         acls.append(_acl(direction, ' && '.join(match), owner, index, hint))
     port_group = dict(name=pg, ports=_lsps(selected), acls=acls,
-                      external_ids={KIND_KEY: 'NetworkPolicy', OWNER_KEY: owner})
+                      external_ids={KIND_KEY: _names.KIND_POLICY, OWNER_KEY: owner})
     return dict(port_group=port_group, address_sets=sets, directions=types, selected=_lsps(selected),
                 warnings=warnings)
 
@@ -498,7 +474,7 @@ def deny_port_groups(namespace, isolated):
     out = []
     for direction in DIRECTIONS:
         pg = deny_port_group(namespace, direction)
-        ids = {KIND_KEY: 'NetworkPolicyDeny', OWNER_KEY: namespace, 'direction': direction}
+        ids = {KIND_KEY: _names.KIND_POLICY_DENY, OWNER_KEY: namespace, DIRECTION_KEY: direction}
         if direction == 'Ingress':
             acls = [dict(direction='to-lport', priority=DENY_PRIORITY, match='outport == @%s && ip' % pg,
                          action='drop', name=('%s:ingress:deny' % namespace)[:63], external_ids=ids),
@@ -521,9 +497,9 @@ def node_port_group_model(node, mgmt_port, mgmt_ip):
     ids = {KIND_KEY: NODE_KIND, OWNER_KEY: node}
     return dict(name=node_port_group(node), ports=[mgmt_port], external_ids=ids, acls=[
         dict(direction='to-lport', priority=ALLOW_PRIORITY, match='ip4.src == %s' % ip, action='allow-related',
-             name=('%s:node:in' % node)[:63], external_ids=dict(ids, direction='Ingress')),
+             name=('%s:node:in' % node)[:63], external_ids=dict(ids, **{DIRECTION_KEY: 'Ingress'})),
         dict(direction='from-lport', priority=ALLOW_PRIORITY, match='ip4.dst == %s' % ip, action='allow-related',
-             name=('%s:node:out' % node)[:63], external_ids=dict(ids, direction='Egress'),
+             name=('%s:node:out' % node)[:63], external_ids=dict(ids, **{DIRECTION_KEY: 'Egress'}),
              options={'apply-after-lb': 'true'})])
 
 

@@ -62,46 +62,29 @@ from __future__ import absolute_import, division, print_function
 
 import ipaddress
 
-LB_GROUP = 'clusterLBGroup'  # every node switch and every gateway router
-SWITCH_LB_GROUP = 'clusterSwitchLBGroup'  # every node switch, no gateway router
-OWNER_KEY = 'k8s.ovn.org/owner'
-KIND_KEY = 'k8s.ovn.org/kind'
-NODE_KEY = 'k8s.ovn.org/node'  # on a per-node load balancer: its node
-SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names
+# The names and keys, spelled in _names; kept here under the names the watcher and the tests use.
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import (  # noqa: F401 pylint: disable=unused-import
+    LB_GROUP,
+    SWITCH_LB_GROUP,
+    OWNER_KEY,
+    KIND_KEY,
+    SERVICE_NAME_LABEL,
+    load_balancer_name,
+    switch_load_balancer_name,
+    node_switch_load_balancer_name,
+    node_router_load_balancer_name,
+    node_switch_lb_group,
+    node_router_lb_group,
+)
+
+NODE_KEY = _names.LB_NODE_KEY  # on a per-node load balancer: its node
 PROTOCOLS = ('TCP', 'UDP', 'SCTP')
 DEFAULT_AFFINITY_TIMEOUT = 10800
 MAX_AFFINITY_TIMEOUT = 65535  # what OVN accepts
 # The source of a pod's connection to its own service VIP that came back to it (hairpin):
 # a fixed link-local address, so network policies can let it in (policy.HAIRPIN_SOURCE).
-HAIRPIN_SNAT_IP = '169.254.169.5'
-
-
-def load_balancer_name(namespace, name, protocol):
-    """The load balancer of one service and protocol (TCP, UDP or SCTP)."""
-    return 'Service_%s/%s_%s' % (namespace, name, protocol.upper())
-
-
-def switch_load_balancer_name(namespace, name, protocol):
-    """The load balancer of the addresses pods see otherwise than gateways (on every node switch)."""
-    return load_balancer_name(namespace, name, protocol) + '_switch'
-
-
-def node_switch_load_balancer_name(namespace, name, protocol, node):
-    return '%s_node_switch_%s' % (load_balancer_name(namespace, name, protocol), node)
-
-
-def node_router_load_balancer_name(namespace, name, protocol, node):
-    return '%s_node_router_%s' % (load_balancer_name(namespace, name, protocol), node)
-
-
-def node_switch_lb_group(node):
-    """The group on ``node``'s switch alone."""
-    return 'nodeSwitchLBGroup_%s' % node
-
-
-def node_router_lb_group(node):
-    """The group on ``node``'s gateway router alone."""
-    return 'nodeRouterLBGroup_%s' % node
+HAIRPIN_SNAT_IP = _names.HAIRPIN_SNAT_IP
 
 
 def load_balancer_names(namespace, name, nodes=(), gateways=()):
@@ -119,18 +102,19 @@ def lb_groups(nodes, gateways):
     switches ``nodes`` and the gateway routers of the nodes ``gateways``. Only the watcher's
     node switches carry the cluster groups (as before: the gateway routers come from the
     ovn_gateway role and get ``clusterLBGroup`` too)."""
-    from_gr = ['GR_%s' % n for n in sorted(gateways)]
-    out = {LB_GROUP: [('Logical_Switch', n) for n in sorted(nodes)] + [('Logical_Router', r) for r in from_gr],
-           SWITCH_LB_GROUP: [('Logical_Switch', n) for n in sorted(nodes)]}
+    from_gr = [_names.gateway_router(n) for n in sorted(gateways)]
+    switches = [_names.node_switch(n) for n in sorted(nodes)]
+    out = {LB_GROUP: [('Logical_Switch', n) for n in switches] + [('Logical_Router', r) for r in from_gr],
+           SWITCH_LB_GROUP: [('Logical_Switch', n) for n in switches]}
     for node in nodes:
-        out[node_switch_lb_group(node)] = [('Logical_Switch', node)]
+        out[node_switch_lb_group(node)] = [('Logical_Switch', _names.node_switch(node))]
     for node in gateways:
-        out[node_router_lb_group(node)] = [('Logical_Router', 'GR_%s' % node)]
+        out[node_router_lb_group(node)] = [('Logical_Router', _names.gateway_router(node))]
     return out
 
 
-def owner(namespace, name):
-    return '%s/%s' % (namespace, name)
+# The OWNER_KEY value of a service's rows.
+owner = _names.object_owner
 
 
 def _meta(obj):
@@ -344,7 +328,7 @@ def service_load_balancers(service, endpoint_slices, gateways=None, nodes=None):
         has_endpoints[proto] = has_endpoints.get(proto, False) or backends.any()
     out = []
     for proto, lbs in sorted(by_proto.items()):
-        ids = {KIND_KEY: 'Service', OWNER_KEY: owner(ns, name)}
+        ids = {KIND_KEY: _names.KIND_SERVICE, OWNER_KEY: owner(ns, name)}
         for kind, vips in sorted(lbs.items(), key=_kind_order):
             lb = dict(protocol=proto.lower(), vips=vips, options=dict(options), external_ids=dict(ids))
             if kind == 'cluster':
