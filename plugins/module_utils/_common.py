@@ -15,7 +15,7 @@ import copy
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.common import respawn
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _compat, _errors, _ovsdb, _txn
 
 # The environment variables of the connection options start with the database's own prefix,
 # so that one shell can point the Northbound and the Open vSwitch modules at different servers.
@@ -78,7 +78,7 @@ class OvsdbModule(AnsibleModule):
         kwargs.setdefault('supports_check_mode', True)
         super(OvsdbModule, self).__init__(argument_spec=spec, **kwargs)
         self.database = database
-        ensure_library(self, 'ovsdbapp (and ovs)', _ovsdb.OVSDBAPP_IMPORT_ERROR, 'ovsdbapp')
+        ensure_library(self, 'ovsdbapp (and ovs)', _compat.OVSDBAPP_IMPORT_ERROR, 'ovsdbapp')
 
     def client(self, tables, conditions=None):
         return _ovsdb.Client(self.database, remote=self.params['remote'],
@@ -94,8 +94,8 @@ class OvsdbModule(AnsibleModule):
         """
         try:
             with self.client(tables, conditions) as client:
-                cs, more = _ovsdb.plan_and_commit(client, plan, check_mode=self.check_mode)
-        except _ovsdb.OvnK8sError as exc:
+                cs, more = _txn.plan_and_commit(client, plan, check_mode=self.check_mode)
+        except _errors.OvnK8sError as exc:
             self.fail_json(msg=str(exc))
         result = cs.result(**extra)
         result.update(more)

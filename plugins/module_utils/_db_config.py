@@ -18,9 +18,9 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
-    DATABASES, NB_DB, SB_DB, Conflict, InvalidInput, plain)
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._nb_lb import IdlCommand
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import DATABASES, NB_DB, SB_DB, plain
 
 # The databases this module knows, by the short names playbooks use.
 BY_NAME = {'nb': NB_DB, 'sb': SB_DB}
@@ -110,7 +110,7 @@ def _plan_listeners(cs, database, table, row, listeners):
                 conn.role = role
             made.append(conn)
         glob.connections = [conns[u] for u in keep if u in conns] + made
-    cs.record('%s connections' % table, {'connections': before}, {'connections': after}, [lambda api: IdlCommand(api, run)])
+    cs.record('%s connections' % table, {'connections': before}, {'connections': after}, [_txn.command(run)])
 
 
 def _plan_ssl(cs, label, table, row, ssl):
@@ -136,7 +136,7 @@ def _plan_ssl(cs, label, table, row, ssl):
             _global_row(api, txn, table).ssl = [target]
         for column, value in wanted.items():
             setattr(target, column, value)
-    cs.record('%s ssl' % table, before, dict(wanted), [lambda api: IdlCommand(api, run)])
+    cs.record('%s ssl' % table, before, dict(wanted), [_txn.command(run)])
 
 
 def _global_row(api, txn, table):

@@ -7,7 +7,7 @@ modules, the roles (through the modules) and the watcher.
 
 Every ``ensure_*``/``remove_*`` function reads the IDL copy held by a
 :class:`~._ovsdb.Client`, records what it would change in a
-:class:`~._ovsdb.ChangeSet` and writes nothing itself.
+:class:`~._txn.ChangeSet` and writes nothing itself.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,11 +32,9 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import (
     gateway_names,
     mac_from_ip,
 )
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
-    Conflict,
-    InvalidInput,
-    plain,
-)
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import plain
 # Join subnets of gateways are allocated the way node subnets are.
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._alloc import lowest_free
 
@@ -229,7 +227,7 @@ def ensure_lsp(cs, client, switch, name, addresses=None, port_security=None, por
         cs.create(label, dict(wanted, name=name, switch=switch),
                   lambda api: api.lsp_add(switch, name, parent_name=parent, tag=tag_req,
                                           may_exist=False, **columns),
-                  unique=('Logical_Switch_Port', name))
+                  indexed=('Logical_Switch_Port', 'name'))
         return
     cs.converge(label, 'Logical_Switch_Port', row, wanted,
                 purge=purged(options=purge_options, external_ids=purge_external_ids))
@@ -293,7 +291,7 @@ def ensure_lrp(cs, client, router, name, mac, networks, peer=None, options=None,
         cs.create(label, dict(wanted, name=name, router=router),
                   lambda api: api.lrp_add(router, name, mac_, nets, peer=peer_,
                                           may_exist=False, **columns),
-                  unique=('Logical_Router_Port', name))
+                  indexed=('Logical_Router_Port', 'name'))
         return
     cs.converge(label, 'Logical_Router_Port', row, wanted,
                 purge=purged(options=purge_options, external_ids=purge_external_ids))
@@ -322,17 +320,15 @@ def ensure_route(cs, client, router, prefix, nexthop, output_port=None, policy='
                   output_port=[output_port] if output_port else [],
                   external_ids=strs(external_ids, what + ' external_ids') or {})
     if not existing:
-        if lr is not None:
-            # Another client adding the same route in the meantime must not make two.
-            cs.expect_unchanged('Logical_Router', lr, ['static_routes'])
-        cs.create(label, plain(wanted), lambda api: _add_row(
-            api, 'Logical_Router_Static_Route', 'Logical_Router', router, 'static_routes',
-            wanted))
+        # Another client adding the same route in the meantime must not make two.
+        cs.create(label, plain(wanted), _txn.add_child('Logical_Router_Static_Route', 'Logical_Router',
+                                                       _txn.key_of(lr, router), 'static_routes', wanted),
+                  under=('Logical_Router', lr, ['static_routes']))
         return
     # Duplicates left by other tools: keep the first, drop the rest.
     for extra in existing[1:]:
         cs.record(label + ' (duplicate %s)' % extra.uuid, _columns(extra, ['nexthop']), None,
-                  [_unlink('Logical_Router', lr.uuid, 'static_routes', extra.uuid)])
+                  [_txn.unlink('Logical_Router', lr.uuid, 'static_routes', extra.uuid)])
     cs.converge(label, 'Logical_Router_Static_Route', existing[0], wanted)
 
 
@@ -349,7 +345,7 @@ def remove_routes(cs, client, router, keep=None, match=None):
         label = _unused_label(cs, _route_label(router, route.ip_prefix,
                                                (route.policy or ['dst-ip'])[0]), route)
         cs.record(label, _columns(route, ['nexthop', 'external_ids']), None,
-                  [_unlink('Logical_Router', lr.uuid, 'static_routes', route.uuid)])
+                  [_txn.unlink('Logical_Router', lr.uuid, 'static_routes', route.uuid)])
 
 
 def _route_label(router, prefix, policy):
@@ -384,15 +380,13 @@ def ensure_nat(cs, client, router, nat_type, external_ip, logical_ip, external_i
     wanted = dict(type=nat_type, external_ip=external_ip, logical_ip=logical_ip,
                   external_ids=strs(external_ids, what + ' external_ids') or {})
     if not existing:
-        if lr is not None:
-            cs.expect_unchanged('Logical_Router', lr, ['nat'])
-        cs.create(label, plain(wanted), lambda api: _add_row(
-            api, 'NAT', 'Logical_Router', router, 'nat', wanted))
+        cs.create(label, plain(wanted), _txn.add_child('NAT', 'Logical_Router', _txn.key_of(lr, router), 'nat', wanted),
+                  under=('Logical_Router', lr, ['nat']))
         return
     for extra in existing[1:]:
         cs.record(label + ' (duplicate %s)' % extra.uuid,
                   _columns(extra, ['external_ip', 'logical_ip']), None,
-                  [_unlink('Logical_Router', lr.uuid, 'nat', extra.uuid)])
+                  [_txn.unlink('Logical_Router', lr.uuid, 'nat', extra.uuid)])
     cs.converge(label, 'NAT', existing[0], wanted)
 
 
@@ -406,39 +400,7 @@ def remove_nats(cs, client, router, keep=(), match=None):
             continue
         cs.record(_unused_label(cs, 'NAT %s %s %s' % (router, key[0], key[1]), nat),
                   _columns(nat, ['external_ip', 'logical_ip']), None,
-                  [_unlink('Logical_Router', lr.uuid, 'nat', nat.uuid)])
-
-
-# Commands built here ------------------------------------------------------
-def _add_row(api, table, parent_table, parent, column, values):
-    """Create a row of a non-root table and link it from its parent, one command."""
-    return _AddChild(api, table, parent_table, parent, column, values)
-
-
-def _unlink(parent_table, parent_uuid, column, child_uuid):
-    # Children of non-root tables vanish once no parent refers to them.
-    return lambda api: api.db_remove(parent_table, parent_uuid, column, child_uuid,
-                                     if_exists=False)
-
-
-try:
-    from ovsdbapp.backend.ovs_idl import command as _ovsdbapp_command
-
-    class _AddChild(_ovsdbapp_command.BaseCommand):
-        def __init__(self, api, table, parent_table, parent, column, values):
-            super(_AddChild, self).__init__(api)
-            self.table, self.parent_table, self.parent = table, parent_table, parent
-            self.column, self.values = column, values
-
-        def run_idl(self, txn):
-            parent = self.api.lookup(self.parent_table, self.parent)
-            row = txn.insert(self.api.tables[self.table])
-            for col, val in self.values.items():
-                setattr(row, col, val)
-            parent.addvalue(self.column, row)
-            self.result = row.uuid
-except ImportError:  # reported by the client when it connects
-    pass
+                  [_txn.unlink('Logical_Router', lr.uuid, 'nat', nat.uuid)])
 
 
 # Gateway router (what ovn-k8s-overlay gateway-init did) --------------------

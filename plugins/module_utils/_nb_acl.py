@@ -20,19 +20,10 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import memoised, strs
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._nb_lb import (
-    IdlCommand,
-    _delete,
-    _insert,
-    _mutate,
-    _mutate_values,
-    converge_columns,
-    find_in_txn,
-)
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
-    Conflict,
-    InvalidInput,
     column_set,
     plain,
     referenced,
@@ -93,7 +84,7 @@ def ensure_address_set(cs, client, name, addresses, external_ids=None):
     label = 'Address_Set %s' % name
     if row is None:
         columns = dict(name=name, addresses=sorted(want, key=_ip_order), external_ids=ids or {})
-        cs.create(label, columns, _insert('Address_Set', columns))
+        cs.create(label, columns, _txn.insert('Address_Set', columns), indexed=('Address_Set', 'name'))
         return
     before, after, commands = {}, {}, []
     # Compared as sets, sorted only for a change's diff (the watcher converges every address
@@ -104,7 +95,7 @@ def ensure_address_set(cs, client, name, addresses, external_ids=None):
         add = [a for a in wanted if a not in have]
         drop = [a for a in current if a not in want]
         before['addresses'], after['addresses'] = current, wanted
-        commands.append(_mutate_values('Address_Set', row.uuid, 'addresses', add=add, remove=drop))
+        commands.append(_txn.mutate_values('Address_Set', row.uuid, 'addresses', add=add, remove=drop))
     _external_ids(row, 'Address_Set', ids, before, after, commands)
     cs.record(label, before, after, commands)
 
@@ -113,7 +104,7 @@ def remove_address_set(cs, client, name):
     row = get_address_set(client, name)
     if row is not None:
         cs.delete('Address_Set %s' % name, row, ['addresses', 'external_ids'],
-                  _delete('Address_Set', row.uuid))
+                  _txn.delete('Address_Set', row.uuid))
 
 
 def remove_address_sets(cs, client, external_ids, keep=()):
@@ -232,7 +223,8 @@ def ensure_port_group(cs, client, name, ports, acls, external_ids=None, missing_
     if row is None:
         after = dict(name=name, ports=wanted_ports, external_ids=ids or {},
                      acls=sorted(acl_text(a) for a in wanted_acls.values()))
-        cs.create(label, after, _create_port_group(name, ids or {}, port_refs, list(wanted_acls.values())))
+        cs.create(label, after, _create_port_group(name, ids or {}, port_refs, list(wanted_acls.values())),
+                  indexed=('Port_Group', 'name'))
         return missing
     before, after, commands = {}, {}, []
     # Compared by UUID first: reading every member's name through the IDL is what costs.
@@ -242,7 +234,7 @@ def ensure_port_group(cs, client, name, ports, acls, external_ids=None, missing_
         add = [ref for p, ref in zip(wanted_ports, port_refs) if p not in current_ports]
         drop = [('Logical_Switch_Port', p.uuid) for p in row.ports if p.name not in wanted_ports]
         before['ports'], after['ports'] = current_ports, wanted_ports
-        commands.append(_mutate('Port_Group', row.uuid, 'ports', add=add, remove=drop))
+        commands.append(_txn.mutate('Port_Group', row.uuid, 'ports', add=add, remove=drop))
     current = {}
     extra = []
     for acl in row.acls:
@@ -284,7 +276,7 @@ def add_port_group_ports(cs, client, name, ports):
             raise Conflict('port group %s: logical switch port %s does not exist' % (name, port))
     if add:
         cs.record('Port_Group %s ports' % name, {'ports_added': []}, {'ports_added': names},
-                  [_mutate('Port_Group', row.uuid, 'ports', add=add)])
+                  [_txn.mutate('Port_Group', row.uuid, 'ports', add=add)])
 
 
 def remove_port_group(cs, client, name):
@@ -292,7 +284,7 @@ def remove_port_group(cs, client, name):
     row = get_port_group(client, name)
     if row is not None:
         cs.delete('Port_Group %s' % name, row, ['ports', 'external_ids'],
-                  _delete('Port_Group', row.uuid))
+                  _txn.delete('Port_Group', row.uuid))
 
 
 def remove_port_groups(cs, client, external_ids, keep=()):
@@ -305,7 +297,10 @@ def remove_port_groups(cs, client, external_ids, keep=()):
 def _external_ids(row, table, ids, before, after, commands):
     """Converge external_ids exactly when given (the caller owns the row)."""
     if ids is not None:
-        converge_columns(table, row, {'external_ids': ids}, before, after, commands)
+        more = _txn.converge_row(table, row, {'external_ids': ids}, exact={'external_ids'})
+        before.update(more[0])
+        after.update(more[1])
+        commands.extend(more[2])
 
 
 def _set_acl_columns(row, columns):
@@ -318,7 +313,7 @@ def _create_port_group(name, external_ids, port_refs, acls):
         pg = txn.insert(api.tables['Port_Group'])
         pg.name = name
         pg.external_ids = external_ids
-        pg.ports = [find_in_txn(api, t, k) for t, k in port_refs]
+        pg.ports = [_txn.find_in_txn(api, t, k) for t, k in port_refs]
         rows = []
         for columns in acls:
             acl = txn.insert(api.tables['ACL'])
@@ -326,17 +321,17 @@ def _create_port_group(name, external_ids, port_refs, acls):
             rows.append(acl)
         pg.acls = rows
         return pg.uuid
-    return lambda api: IdlCommand(api, run)
+    return _txn.command(run)
 
 
 def _change_acls(pg_uuid, new, stale):
     def run(api, txn):
-        pg = find_in_txn(api, 'Port_Group', pg_uuid)
+        pg = _txn.find_in_txn(api, 'Port_Group', pg_uuid)
         for uuid in stale:
             # ACL is not a root table: the row goes once no port group or switch holds it.
-            pg.delvalue('acls', find_in_txn(api, 'ACL', uuid))
+            pg.delvalue('acls', _txn.find_in_txn(api, 'ACL', uuid))
         for columns in new:
             acl = txn.insert(api.tables['ACL'])
             _set_acl_columns(acl, columns)
             pg.addvalue('acls', acl)
-    return lambda api: IdlCommand(api, run)
+    return _txn.command(run)

@@ -11,7 +11,7 @@ switch and gateway router: ``ovn-northd`` then handles the group once instead of
 per switch.
 
 Like every ``ensure_*``/``remove_*`` of the collection these functions read the IDL
-copy, record in a :class:`~._ovsdb.ChangeSet` what they would change, and write
+copy, record in a :class:`~._txn.ChangeSet` what they would change, and write
 nothing themselves. The ``vips`` map is converged key by key: a backend change
 rewrites (and shows in the diff) only the VIPs whose backends changed.
 """
@@ -21,14 +21,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import weakref
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import strs
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
-    Conflict,
-    InvalidInput,
-    plain,
-)
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import purged, strs
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import plain
 
 LB_TABLES = {
     'Load_Balancer': ['name', 'vips', 'protocol', 'options', 'selection_fields', 'external_ids'],
@@ -153,20 +150,23 @@ def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selecti
     if row is None:
         columns = dict(wanted, vips=wanted_vips, name=name)
         # The new row joins its groups in the same command: no lookup by name needed.
-        joins = [('Load_Balancer_Group', _key(g_row, g), 'load_balancer') for g, g_row in zip(groups, group_rows)]
+        joins = [('Load_Balancer_Group', _txn.key_of(g_row, g), 'load_balancer') for g, g_row in zip(groups, group_rows)]
         # Load_Balancer has no name index: the guard keeps a second client (or a retried,
         # lost transaction) from leaving two of one name.
-        cs.create(label, plain(columns), _insert('Load_Balancer', columns, parents=joins),
+        cs.create(label, plain(columns), _txn.insert('Load_Balancer', columns, parents=joins),
                   unique=('Load_Balancer', name))
     else:
         before, after, commands = {}, {}, []
         _converge_vips(row, wanted_vips, before, after, commands)
-        merge = [c for c, purge in (('options', purge_options), ('external_ids', purge_external_ids)) if not purge]
-        converge_columns('Load_Balancer', row, wanted, before, after, commands, merge=merge)
-        cs.record(label, before, after, commands)
+        # Map columns are converged exactly unless their purge is off: then other keys stay.
+        exact = purged(options=purge_options, external_ids=purge_external_ids)
+        more = _txn.converge_row('Load_Balancer', row, wanted, exact=exact)
+        before.update(more[0])
+        after.update(more[1])
+        cs.record(label, before, after, commands + more[2])
     for group, group_row in zip(groups, group_rows):
         glabel = 'Load_Balancer_Group %s load_balancer' % group
-        if (row is not None and group_row is not None and group not in _MEMBERS.get(cs, {})
+        if (row is not None and group_row is not None and cs.memo(('Load_Balancer_Group members', group)) is None
                 and any(h.uuid == group_row.uuid for h in client.holders('Load_Balancer_Group', row, 'load_balancer'))):
             # Already a member, and this change set changed nothing of the group: found through
             # the client's index, without reading the whole group (a restart over a thousand
@@ -178,25 +178,20 @@ def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selecti
         members.add(name)
         if row is None:
             # The insert above already joins the group; only the diff is recorded here.
-            cs.before.setdefault(glabel, {'load_balancer': read})
-            cs.after[glabel] = {'load_balancer': sorted(members)}
+            cs.note(glabel, {'load_balancer': read}, {'load_balancer': sorted(members)})
         else:
             cs.record(glabel, {'load_balancer': read}, {'load_balancer': sorted(members)},
-                      [_mutate('Load_Balancer_Group', _key(group_row, group), 'load_balancer',
+                      [_txn.mutate('Load_Balancer_Group', _txn.key_of(group_row, group), 'load_balancer',
                                add=[('Load_Balancer', row.uuid)])])
 
 
-# Members of each group as read, and as this change set leaves them: a thousand services
-# joining one group must not each re-read the whole group from the IDL.
-_MEMBERS = weakref.WeakKeyDictionary()
-
-
 def _group_members(cs, group, group_row):
-    per_cs = _MEMBERS.setdefault(cs, {})
-    if group not in per_cs:
+    """The members of ``group`` as read, and as this change set leaves them: a thousand
+    services joining one group must not each re-read the whole group from the IDL."""
+    def first_read():
         read = plain(group_row.load_balancer) if group_row is not None else []
-        per_cs[group] = (read, set(read))
-    return per_cs[group]
+        return read, set(read)
+    return cs.memo(('Load_Balancer_Group members', group), first_read)
 
 
 def _group_for_member(cs, client, group, what):
@@ -215,22 +210,7 @@ def _converge_vips(row, wanted, before, after, commands):
         return
     before['vips'] = dict((k, current[k]) for k in stale + sorted(update) if k in current)
     after['vips'] = update
-    commands.append(_set_keys('Load_Balancer', row.uuid, 'vips', update, stale))
-
-
-def converge_columns(table, row, wanted, before, after, commands, merge=()):
-    """Replace each column of ``wanted`` {column: value} that differs.
-
-    Map columns are converged exactly, except those in ``merge``: their keys not
-    given are kept.
-    """
-    for column, value in wanted.items():
-        if column in merge:
-            value = dict((k, v) for k, v in dict(getattr(row, column), **value).items() if v is not None)
-        if plain(getattr(row, column)) == plain(value):
-            continue
-        before[column], after[column] = plain(getattr(row, column)), plain(value)
-        commands.append(_assign(table, row.uuid, column, value))
+    commands.append(_txn.set_keys('Load_Balancer', row.uuid, 'vips', update, stale))
 
 
 def remove_load_balancer(cs, client, name):
@@ -238,7 +218,7 @@ def remove_load_balancer(cs, client, name):
     row = get_load_balancer(client, name)
     if row is not None:
         cs.delete('Load_Balancer %s' % name, row, ['vips', 'protocol', 'external_ids'],
-                  _delete('Load_Balancer', row.uuid))
+                  _txn.delete('Load_Balancer', row.uuid))
 
 
 def remove_load_balancers(cs, client, external_ids, keep=(), names=None):
@@ -272,9 +252,10 @@ def ensure_lb_group(cs, client, name, load_balancers=None):
     row = get_lb_group(client, name)
     label = 'Load_Balancer_Group %s' % name
     if row is None:
-        members = [('Load_Balancer', _key(get_load_balancer(client, lb), lb)) for lb in wanted or []]
+        members = [('Load_Balancer', _txn.key_of(get_load_balancer(client, lb), lb)) for lb in wanted or []]
         cs.create(label, dict(name=name, load_balancer=wanted or []),
-                  _insert('Load_Balancer_Group', dict(name=name), refs={'load_balancer': members}))
+                  _txn.insert('Load_Balancer_Group', dict(name=name), refs={'load_balancer': members}),
+                  indexed=('Load_Balancer_Group', 'name'))
         return
     if wanted is None:
         return
@@ -282,10 +263,10 @@ def ensure_lb_group(cs, client, name, load_balancers=None):
     if current == wanted:
         return
     by_name = dict((plain(lb), lb) for lb in row.load_balancer)
-    add = [('Load_Balancer', _key(get_load_balancer(client, lb), lb)) for lb in wanted if lb not in current]
+    add = [('Load_Balancer', _txn.key_of(get_load_balancer(client, lb), lb)) for lb in wanted if lb not in current]
     drop = [('Load_Balancer', by_name[lb].uuid) for lb in current if lb not in wanted]
     cs.record(label, {'load_balancer': current}, {'load_balancer': wanted},
-              [_mutate('Load_Balancer_Group', row.uuid, 'load_balancer', add=add, remove=drop)])
+              [_txn.mutate('Load_Balancer_Group', row.uuid, 'load_balancer', add=add, remove=drop)])
 
 
 def remove_lb_group(cs, client, name):
@@ -298,7 +279,7 @@ def remove_lb_group(cs, client, name):
             if any(g.uuid == row.uuid for g in holder.load_balancer_group):
                 _detach(cs, table, holder, name, row)
     cs.delete('Load_Balancer_Group %s' % name, row, ['load_balancer'],
-              _delete('Load_Balancer_Group', row.uuid))
+              _txn.delete('Load_Balancer_Group', row.uuid))
 
 
 def ensure_lb_group_attached(cs, client, table, name, group):
@@ -318,8 +299,8 @@ def ensure_lb_group_attached(cs, client, table, name, group):
         return
     cs.record(label, {'load_balancer_group': current},
               {'load_balancer_group': sorted(current + [group])},
-              [_mutate(table, _key(holder, name), 'load_balancer_group',
-                       add=[('Load_Balancer_Group', _key(grow, group))])])
+              [_txn.mutate(table, _txn.key_of(holder, name), 'load_balancer_group',
+                       add=[('Load_Balancer_Group', _txn.key_of(grow, group))])])
 
 
 def detach_lb_group(cs, client, table, name, group):
@@ -334,7 +315,7 @@ def _detach(cs, table, holder, group, grow):
     current = plain(holder.load_balancer_group)
     cs.record('%s %s load_balancer_group' % (table, holder.name), {'load_balancer_group': current},
               {'load_balancer_group': [g for g in current if g != group]},
-              [_mutate(table, holder.uuid, 'load_balancer_group',
+              [_txn.mutate(table, holder.uuid, 'load_balancer_group',
                        remove=[('Load_Balancer_Group', grow.uuid)])])
 
 
@@ -346,107 +327,3 @@ def _holder(client, table, name):
 
 def _word(table):
     return 'logical switch' if table == 'Logical_Switch' else 'logical router'
-
-
-# Commands built here ------------------------------------------------------
-# Rows are named by UUID when they were read, by name when this change set creates them
-# (then they are looked up inside the transaction, where the IDL already holds them).
-def _key(row, name):
-    return row.uuid if row is not None else name
-
-
-def find_in_txn(api, table, key, txn=None):
-    """The row of ``table`` with UUID ``key``, or named ``key`` (a string). Given the IDL
-    transaction ``txn``, a name is first looked for among the rows that transaction inserts
-    (a port created in it, referenced by the next command), not over the whole table."""
-    rows = api.tables[table].rows
-    if not isinstance(key, str):
-        row = rows.get(key)
-        if row is None:
-            raise RuntimeError('%s row %s was deleted meanwhile' % (table, key))
-        return row
-    inserted = [r for r in (getattr(txn, '_txn_rows', None) or {}).values()
-                if getattr(r, '_data', True) is None and r._table.name == table and getattr(r, 'name', None) == key]
-    if len(inserted) == 1:
-        return inserted[0]
-    found = [r for r in rows.values() if getattr(r, 'name', None) == key]
-    if len(found) != 1:
-        raise RuntimeError('%s %s: expected one row by that name, found %d' % (table, key, len(found)))
-    return found[0]
-
-
-def _insert(table, columns, refs=None, parents=()):
-    """Insert a root-table row with plain ``columns`` and reference sets ``refs``
-    {column: [(table, key)]}, and add it to the reference set of each of ``parents``
-    [(table, key, column)]."""
-    def run(api, txn):
-        row = txn.insert(api.tables[table])
-        for col, val in columns.items():
-            setattr(row, col, val)
-        for col, targets in (refs or {}).items():
-            setattr(row, col, [find_in_txn(api, t, k) for t, k in targets])
-        for t, k, col in parents:
-            find_in_txn(api, t, k).addvalue(col, row)
-        return row.uuid
-    return lambda api: IdlCommand(api, run)
-
-
-def _assign(table, key, column, value):
-    def run(api, txn):
-        setattr(find_in_txn(api, table, key), column, value)
-    return lambda api: IdlCommand(api, run)
-
-
-def _delete(table, key):
-    def run(api, txn):
-        find_in_txn(api, table, key).delete()
-    return lambda api: IdlCommand(api, run)
-
-
-def _set_keys(table, key, column, update, stale):
-    """Set some keys of a map column and delete others, as mutations (nothing else is sent)."""
-    def run(api, txn):
-        row = find_in_txn(api, table, key)
-        for k in stale:
-            row.delkey(column, k)
-        for k, v in sorted(update.items()):
-            row.setkey(column, k, v)
-    return lambda api: IdlCommand(api, run)
-
-
-def _mutate(table, key, column, add=(), remove=()):
-    """Insert into and delete from a reference set column ([(table, key)] each)."""
-    def run(api, txn):
-        row = find_in_txn(api, table, key)
-        for t, k in remove:
-            row.delvalue(column, find_in_txn(api, t, k))
-        for t, k in add:
-            row.addvalue(column, find_in_txn(api, t, k, txn))
-    return lambda api: IdlCommand(api, run)
-
-
-def _mutate_values(table, key, column, add=(), remove=()):
-    """Insert plain values into and delete them from a set column."""
-    def run(api, txn):
-        row = find_in_txn(api, table, key)
-        for v in remove:
-            row.delvalue(column, v)
-        for v in add:
-            row.addvalue(column, v)
-    return lambda api: IdlCommand(api, run)
-
-
-try:
-    from ovsdbapp.backend.ovs_idl import command as _ovsdbapp_command
-
-    class IdlCommand(_ovsdbapp_command.BaseCommand):
-        """An ovsdbapp command running ``fn(api, txn)`` inside the transaction."""
-
-        def __init__(self, api, fn):
-            super(IdlCommand, self).__init__(api)
-            self.fn = fn
-
-        def run_idl(self, txn):
-            self.result = self.fn(self.api, txn)
-except ImportError:  # reported by the client when it connects
-    IdlCommand = None

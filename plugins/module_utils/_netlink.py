@@ -22,11 +22,7 @@ import time
 import traceback
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import parse_network
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
-    Conflict,
-    InvalidInput,
-    OvnK8sError,
-)
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput, OvnK8sError
 
 PYROUTE2_IMPORT_ERROR = None
 try:

@@ -41,11 +41,8 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._netlink import (
     set_up,
     sorted_routes,
 )
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
-    Conflict,
-    InvalidInput,
-    plain,
-)
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import plain
 
 NIC_TO_BRIDGE_TABLES = merge_tables(_ovs.BRIDGE_TABLES, _ovs.PORT_TABLES)
 DATAPATH_TYPES = ('system', 'netdev')

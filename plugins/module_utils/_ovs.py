@@ -7,7 +7,7 @@ interface, and ``external_ids`` of any record.
 
 Like :mod:`._nb`, every ``ensure_*``/``remove_*``/``set_*`` function reads the
 IDL copy held by a :class:`~._ovsdb.Client` of the ``Open_vSwitch`` database,
-records what it would change in a :class:`~._ovsdb.ChangeSet` and writes
+records what it would change in a :class:`~._txn.ChangeSet` and writes
 nothing itself.
 """
 
@@ -22,12 +22,9 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
     purged,
     strs,
 )
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
-    Conflict,
-    InvalidInput,
-    _set_column,
-    plain,
-)
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import plain
 
 # Tables (and columns) each kind of operation reads; modules register only these.
 # Open_vSwitch.bridges is needed by add_br/del_br, which link the bridge from the root row.
@@ -107,9 +104,10 @@ def ensure_bridge(cs, client, name, datapath_type=None, other_config=None, exter
         if fail_mode:
             columns['fail_mode'] = fail_mode
         after = dict(columns, name=name, datapath_type=_datapath(datapath_type))
-        cs.record(label, None, after, [
+        cs.create(label, after, [
             lambda api: api.add_br(name, may_exist=False, datapath_type=datapath_type or 'system')
-        ] + [_set_by_name('Bridge', name, col, val) for col, val in columns.items() if val])
+        ] + [_txn.assign('Bridge', name, col, val) for col, val in columns.items() if val],
+            indexed=('Bridge', 'name'))
         return
     wanted = {}
     if other is not None or purge_other_config:
@@ -158,8 +156,9 @@ def ensure_port(cs, client, bridge, name, port_type=None, external_ids=None, mac
         if mac is not None:
             columns['mac'] = [mac]
         after = dict(plain(columns), name=name, bridge=bridge)
-        cs.record(label, None, after, [lambda api: api.add_port(bridge, name, may_exist=False)] +
-                  [_set_by_name('Interface', name, col, val) for col, val in columns.items() if val])
+        cs.create(label, after, [lambda api: api.add_port(bridge, name, may_exist=False)] +
+                  [_txn.assign('Interface', name, col, val) for col, val in columns.items() if val],
+                  indexed=('Port', 'name'))
         return
     owner = bridge_of_port(client, port)
     if owner is None or owner.name != bridge:
@@ -275,9 +274,3 @@ def _only_keys(cs, label, keys):
     cs.before[label]['external_ids'] = dict(
         (k, v if k in keys else REMOVED_VALUE) for k, v in before.items() if k in keys or k not in after)
     cs.after[label]['external_ids'] = managed_external_ids(after, keys)
-
-
-# Commands built here ------------------------------------------------------
-def _set_by_name(table, name, column, value):
-    """db_set on a row found by name: it works on a row created earlier in the same transaction."""
-    return _set_column(table, name, column, value)

@@ -2,23 +2,21 @@
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # PRIVATE: not a public API of the collection; it may change without notice.
-"""The OVSDB core every module, role and the watcher stands on.
+"""The connection to one OVSDB database, and reads from its local copy.
 
-It connects to one database (the OVN Northbound database or the local Open
-vSwitch database) through ovsdbapp, registers only the tables a caller asks
-for, and offers read-compare-commit in one place: callers read rows from the
-local IDL copy, describe what they want in a :class:`ChangeSet`, and the
-change set computes ``changed`` and a before/after diff from what was read and
-commits every command in one checked transaction.
+It connects to one database (the OVN Northbound or Southbound database, or the local Open
+vSwitch database) through ovsdbapp and registers only the tables a caller asks for
+(:class:`Client`). Callers read rows from the IDL's local copy (:meth:`Client.find`,
+:func:`read`, :func:`plain`, ...) and describe what they want in a ``_txn.ChangeSet``,
+which the client commits in one checked transaction (:meth:`Client.commit`).
 
 A remote may name every member of a clustered (RAFT) database, comma-separated
 as OVS writes it (``ssl:a:6641,ssl:b:6641,ssl:c:6641``). The IDL then talks
 only to the cluster's leader and moves to the new one when the leader changes.
 A transaction cut off by such a move is never replayed as it was: the
-connection loss surfaces as :class:`ConnectionLost`, and
-:func:`plan_and_commit` reads the new leader's copy and plans again, so a
-change that did land before the reply was lost is found done and is not made
-twice (see :func:`plan_and_commit`).
+connection loss surfaces as ``ConnectionLost``, and ``_txn.plan_and_commit``
+reads the new leader's copy and plans again, so a change that did land before
+the reply was lost is found done and is not made twice.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,30 +24,32 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import inspect
 import os
 import ssl
 import time
-import traceback
 
-OVSDBAPP_IMPORT_ERROR = None
-try:
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _compat
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._compat import NB_DB, OVSDBAPP_IMPORT_ERROR, SB_DB
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import (
+    Conflict,
+    ConnectionLost,
+    InvalidInput,
+    OvnK8sError,
+    OvsdbConnectionError,
+    StaleRead,
+    TransactionFailed,
+)
+
+if OVSDBAPP_IMPORT_ERROR is None:
     import ovs.db.data
-    import ovs.db.idl
-    import ovs.db.types
-    from ovs.db import custom_index
     import ovs.jsonrpc
     import ovs.poller
     import ovs.stream
-    from ovsdbapp.backend.ovs_idl import command as ovsdbapp_command
+    import ovs.timeval
     from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
     from ovsdbapp.backend.ovs_idl import idlutils
     from ovsdbapp import exceptions as ovsdbapp_exceptions
-except ImportError:
-    OVSDBAPP_IMPORT_ERROR = traceback.format_exc()
 
-NB_DB = 'OVN_Northbound'
-SB_DB = 'OVN_Southbound'
 OVS_DB = 'Open_vSwitch'
 
 DATABASES = {
@@ -69,45 +69,6 @@ DATABASES = {
         'default': 'unix:/var/run/openvswitch/db.sock',
     },
 }
-
-
-class OvnK8sError(Exception):
-    """Base of every error the collection reports; its text is the message."""
-
-
-class OvsdbConnectionError(OvnK8sError):
-    """The database could not be reached or did not answer in time."""
-
-
-class InvalidInput(OvnK8sError):
-    """A parameter is malformed or contradicts itself."""
-
-
-class Conflict(OvnK8sError):
-    """The database holds something that contradicts the request."""
-
-
-class TransactionFailed(OvnK8sError):
-    """The database refused or failed a transaction."""
-
-
-class ConnectionLost(OvsdbConnectionError):
-    """The connection dropped (or the leader changed) while a transaction was on its way.
-
-    ``in_doubt`` is True when the request had been sent: the server may have applied it.
-    Plan again once the client has caught up with its new server (:meth:`Client.settle`).
-    """
-
-    def __init__(self, message, in_doubt):
-        super(ConnectionLost, self).__init__(message)
-        self.in_doubt = in_doubt
-
-
-class StaleRead(OvnK8sError):
-    """Something a plan was computed from changed before the plan committed.
-
-    Nothing was written; :func:`plan_and_commit` plans again from the new state.
-    """
 
 
 def default_remote(database):
@@ -288,14 +249,14 @@ class Client:
         idl = ovs.db.idl.Idl(self.remote, helper, probe_interval=probe, leader_only=leader_only)
         for table, condition in (conditions or {}).items():
             idl.cond_change(table, condition)
-        _index_names(idl)
+        _compat.index_names(idl)
         self.connection = ovsdbapp_connection.Connection(idl, timeout)
         try:
             self.connection.start()
         except Exception as exc:
             raise OvsdbConnectionError('cannot read the %s at %s: %s'
                                        % (self.label, self.remote, _describe(exc, timeout)))
-        self.api = _api_class(database)(self.connection)
+        self.api = _compat.api_class(database)(self.connection)
         self.idl = idl
         self.conditions = dict(conditions or {})
         self._indexes = {}
@@ -370,7 +331,7 @@ class Client:
         """True if reference set ``column`` of row ``holder`` holds ``row``: one look-up in the
         IDL's own copy of the set, where :meth:`holder` indexes every row of the table (after each
         commit, thousands of ports over the node switches)."""
-        datum = _unchanged_datum(holder, column)
+        datum = _compat.unchanged_datum(holder, column)
         if datum is not None and datum.type.is_set():
             return ovs.db.data.Atom(datum.type.key.type, row.uuid) in datum.values
         return any(child.uuid == row.uuid for child in getattr(holder, column))
@@ -424,11 +385,7 @@ class Client:
 
     def synced(self):
         """True while the IDL is connected (to the leader, for a cluster) and holds its contents."""
-        idl = self.idl
-        session = idl._session  # pylint: disable=protected-access
-        # _last_seqno: the IDL has seen the latest (re)connection and restarted its fetch.
-        return (session.is_connected() and getattr(idl, '_last_seqno', session.get_seqno()) == session.get_seqno()
-                and idl.state == idl.IDL_S_MONITORING)
+        return _compat.synced(self.idl)
 
     def wait_synced(self):
         """Wait (up to ``timeout``) until :meth:`synced`: after a lost connection or a leader
@@ -463,27 +420,17 @@ class Client:
                                        'or may not have been applied; run again to see where it stands'
                                        % (self.label, self.remote, self.timeout))
         except Exception as exc:
+            if 'to have identical values' in str(exc):
+                # A schema index refused a second row of one name: another client created it
+                # since it was read (nothing was written). Plan again, as for a failed guard.
+                raise StaleRead('the %s at %s holds a row created meanwhile: %s' % (self.label, self.remote, exc))
             raise TransactionFailed('the %s at %s refused the change: %s'
                                     % (self.label, self.remote, exc))
 
 
-def _unchanged_datum(row, column):
-    """The IDL's own datum of ``column`` of ``row`` when the row has no change pending, else None.
-
-    The IDL's attribute access rebuilds the value on every read (ovs 3.1: a whole set is
-    converted, atom by atom); an index over thousands of rows, rebuilt after each commit, pays
-    that for every row.
-    """
-    own = row.__dict__
-    data = own.get('_data')
-    if data is None or column not in data or own.get('_changes') or own.get('_mutations'):
-        return None
-    return data[column]
-
-
 def _scalar(row, column):
     """The value of a scalar (exactly one value) column, as ``getattr(row, column)`` gives it."""
-    datum = _unchanged_datum(row, column)
+    datum = _compat.unchanged_datum(row, column)
     if datum is not None and datum.type.is_scalar() and len(datum.values) == 1 and not datum.type.key.ref_table_name:
         return next(iter(datum.values)).value
     return getattr(row, column)
@@ -492,7 +439,7 @@ def _scalar(row, column):
 def referenced(row, column):
     """The UUIDs in reference set ``column`` of ``row`` (a group of a thousand load balancers
     read through the IDL's attribute access converted a thousand references per index rebuild)."""
-    datum = _unchanged_datum(row, column)
+    datum = _compat.unchanged_datum(row, column)
     if datum is not None and datum.type.is_set():
         return [atom.value for atom in datum.values]
     return [child.uuid for child in getattr(row, column)]
@@ -503,7 +450,7 @@ def read(row, column):
     row has no change pending and the column holds no references. (ovs 3.1's attribute access
     turns a set or map datum into a list, back into a datum and then into the value, atom by
     atom, on every read; a restart reads every pod port's columns once.)"""
-    datum = _unchanged_datum(row, column)
+    datum = _compat.unchanged_datum(row, column)
     if datum is None:
         return getattr(row, column)
     kind = datum.type
@@ -517,118 +464,10 @@ def read(row, column):
 def column_set(row, column):
     """The values of set column ``column`` of ``row`` (atoms, not references) as a Python set,
     read from the IDL's datum without building the list the attribute access would."""
-    datum = _unchanged_datum(row, column)
+    datum = _compat.unchanged_datum(row, column)
     if datum is not None and datum.type.is_set() and not datum.type.key.ref_table_name:
         return set(atom.value for atom in datum.values)
     return set(getattr(row, column))
-
-
-def _index_names(idl):
-    """Index every table's schema index column (``name``) before the first read.
-
-    ovsdbapp creates these itself only for an API built before its connection starts, and
-    without them every ``lsp_add``/``lookup`` by name scans the whole table: one port in a
-    transaction of thousands then costs a scan each (the watcher's batches). A scalar string
-    column gets a :class:`_ValueIndex`.
-    """
-    get_column = getattr(idlutils, 'get_index_column', None)
-    index_name = getattr(idlutils, 'index_name', None)
-    if get_column is None or index_name is None:
-        return
-    for table in idl.tables.values():
-        column = get_column(table)
-        rows = table.rows
-        if column and index_name(column) not in getattr(rows, 'indexes', {'': None}):
-            try:
-                kind = table.columns[column].type
-                if kind.is_scalar() and kind.key.type == ovs.db.types.StringType:
-                    index = rows.indexes[index_name(column)] = _ValueIndex(index_name(column))
-                else:
-                    index = rows.index_create(index_name(column))
-                index.add_column(column)
-            except (AttributeError, KeyError, ValueError):
-                pass
-
-
-if not OVSDBAPP_IMPORT_ERROR:
-    class _ValueIndex(custom_index.MultiColumnIndex):
-        """An index of one scalar string column, ascending, kept sorted by the column's values.
-
-        ovs's own index sorts its entries through ``functools.cmp_to_key`` of a Python method,
-        so that each step of every insertion and look-up calls it: a sixth of the time the
-        watcher took to load its copy of 5,000 ports, and half of each look-up by name. Here
-        the value is taken once per entry and compared natively: for strings the same order."""
-
-        def clear(self):
-            self.values = custom_index.sortedcontainers.SortedListWithKey(key=self._value)
-
-        def _value(self, entry):
-            return getattr(entry, self.columns[0].column)
-
-
-def _api_class(database):
-    """A fresh API class for each client.
-
-    ovsdbapp keeps the connection in a class attribute that is set only once, so a second
-    client in the same process (a test, the watcher, ``other_view``) would talk through the
-    first client's (perhaps stopped) connection; a subclass per client gives each its own.
-    """
-    if database == NB_DB:
-        from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl_idl
-        return _following_api(nb_impl_idl.OvnNbApiIdlImpl)
-    if database == SB_DB:
-        from ovsdbapp.schema.ovn_southbound import impl_idl as sb_impl_idl
-        return _following_api(sb_impl_idl.OvnSbApiIdlImpl)
-    return _no_wait_ovs_api()  # a new class on every call already
-
-
-def _following_api(base):
-    """A subclass of ovsdbapp's API class ``base`` whose transactions follow a lost connection
-    (see _transaction_class)."""
-    class Api(base):
-        def create_transaction(self, check_error=False, log_errors=True, **kwargs):
-            return _transaction_class()(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
-                                        check_error, log_errors)
-    return Api
-
-
-_TRANSACTION_CLASS = []
-
-
-def _transaction_class():
-    """ovsdbapp's transaction, whose IDL transactions report a lost connection (see _FollowingTxn)."""
-    if not _TRANSACTION_CLASS:
-        from ovsdbapp.backend.ovs_idl import transaction
-
-        class Transaction(transaction.Transaction):
-            def pre_commit(self, txn):
-                txn.__class__ = _FollowingTxn
-        _TRANSACTION_CLASS.append(Transaction)
-    return _TRANSACTION_CLASS[0]
-
-
-def _no_wait_ovs_api():
-    """ovsdbapp's Open_vSwitch API, committing like ``ovs-vsctl --no-wait``.
-
-    The stock API bumps ``next_cfg`` and then waits for ovs-vswitchd to
-    reconfigure, so without a running ovs-vswitchd every commit would time out
-    after it was written. Callers that need ovs-vswitchd's work (a bridge's
-    netdev) wait for that very thing instead (see ``_netlink.wait_link``).
-    """
-    from ovsdbapp.schema.open_vswitch import impl_idl
-
-    class NoWaitTransaction(_transaction_class()):
-        def pre_commit(self, txn):
-            super(NoWaitTransaction, self).pre_commit(txn)
-            # add_port records the interfaces it inserts here; nobody waits for them.
-            txn.expected_ifaces = set()
-
-    class NoWaitApi(impl_idl.OvsdbIdl):
-        def create_transaction(self, check_error=False, log_errors=True, **kwargs):
-            return NoWaitTransaction(self, self.ovsdb_connection, self.ovsdb_connection.timeout,
-                                     check_error, log_errors)
-
-    return NoWaitApi
 
 
 # Values -----------------------------------------------------------------
@@ -644,282 +483,9 @@ def plain(value):
     return value
 
 
-def _same(current, wanted):
-    if isinstance(wanted, (list, tuple, set)):
-        return plain(current) == plain(list(wanted))
-    return plain(current) == plain(wanted)
-
-
-class ChangeSet:
-    """What one module run (or one watcher event) changes, and how.
-
-    Entries are keyed by a label such as ``Logical_Switch_Port pod1``; the
-    diff is built from the rows that were read, before anything is written.
-    """
-
-    def __init__(self, client):
-        self.client = client
-        self.before = {}
-        self.after = {}
-        self.commands = []
-        # Checks that make what was read hold at commit time (see expect_unchanged/expect_unique).
-        self.checks_before = []
-        self.checks_after = []
-
-    @property
-    def changed(self):
-        return bool(self.commands)
-
-    @property
-    def diff(self):
-        return {'before': self.before, 'after': self.after}
-
-    def record(self, label, before, after, commands):
-        if not commands:
-            return
-        if label in self.before or label in self.after:
-            # Two steps of one run touch one object: keep the first before and the last after.
-            self.before.setdefault(label, before)
-        else:
-            self.before[label] = before
-        self.after[label] = after
-        self.commands.extend(commands)
-
-    def will_create(self, label):
-        return label in self.after and self.before.get(label) is None
-
-    def create(self, label, after, command, unique=None):
-        """Record the creation of ``label``; ``unique`` = (table, name) of a row found by name.
-
-        With ``unique`` the commit fails with :class:`StaleRead` (and the run plans again)
-        when another client created a row of that name since it was read, instead of
-        leaving two rows of one name.
-        """
-        self.record(label, None, after, [command])
-        if unique:
-            self.expect_unique(*unique)
-
-    def expect_unchanged(self, table, row, columns):
-        """Commit only if ``columns`` of ``row`` still hold what was read (OVSDB ``verify``).
-
-        For reads the plan depends on, such as the routes of a shared router: when another
-        client changed them before this change set commits, it raises :class:`StaleRead`.
-        """
-        snapshot = dict((c, plain(getattr(row, c))) for c in columns)
-        self.checks_before.append(lambda api: _Unchanged(api, table, row.uuid, snapshot))
-
-    def expect_unique(self, table, name, column='name'):
-        """Commit only if no other row of ``table`` has ``column`` == ``name`` (OVSDB ``wait``)."""
-        # Before the commands: the local copy (ovsdbapp's own "exists" errors would come first);
-        # after them: the server, excluding the row this transaction inserts.
-        self.checks_before.append(lambda api: _OnlyOurs(api, table, column, name, wait=False))
-        self.checks_after.append(lambda api: _OnlyOurs(api, table, column, name))
-
-    def delete(self, label, row, columns, command):
-        before = dict((c, plain(getattr(row, c))) for c in columns)
-        self.record(label, before, None, [command])
-
-    def converge(self, label, table, row, wanted, purge=()):
-        """Converge existing ``row`` towards ``wanted`` {column: value}.
-
-        Map columns keep keys not named in ``wanted`` unless the column is in
-        ``purge``, and a key whose wanted value is None is removed; other
-        columns are replaced. Returns True when it changes.
-        """
-        before, after, commands = {}, {}, []
-        for column, value in wanted.items():
-            current = read(row, column)
-            if isinstance(current, dict):
-                target = dict(value) if column in purge else dict(current, **value)
-                target = dict((k, v) for k, v in target.items() if v is not None)
-                if plain(current) == plain(target):
-                    continue
-                stale = [k for k in current if k not in target]
-                update = dict((k, v) for k, v in target.items() if current.get(k) != v)
-                if stale:
-                    commands.append(remove_keys(table, row.uuid, column, stale))
-                if update:
-                    commands.append(_set_column(table, row.uuid, column, update))
-                before[column], after[column] = plain(current), plain(target)
-            elif not _same(current, value):
-                commands.append(_set_column(table, row.uuid, column, value))
-                before[column], after[column] = plain(current), plain(value)
-        self.record(label, before, after, commands)
-        return bool(commands)
-
-    def commit(self, check_mode=False):
-        if not check_mode and self.commands:
-            # Verify before writing (the IDL ignores a verify of a column already written);
-            # name checks after the inserts they must tell apart from other clients' rows.
-            self.client.commit(self.checks_before + self.commands + self.checks_after)
-
-    def result(self, **extra):
-        out = dict(changed=self.changed, diff=self.diff)
-        out.update(extra)
-        return out
-
-
-def plan_and_commit(client, plan, check_mode=False, attempts=5):
-    """Fill a :class:`ChangeSet` with ``plan(cs, client)`` and commit it.
-
-    When another client changed what the plan read before it committed (a
-    :class:`StaleRead`; nothing was written), plan again from the database's new
-    state, so that concurrent runs converge instead of stepping on each other.
-    Returns the committed change set and what ``plan`` returned.
-
-    A lost connection (a cluster member went away, the leader changed, a reply never came)
-    is handled the same way: wait until the client holds the contents of the (new) leader
-    and plan again; the commands of the lost transaction are never sent again as they were.
-    That is what keeps a change from being made twice: a plan only writes what differs
-    between the copy it read and what is wanted, and every write sets a value or adds/removes
-    set members, which is a no-op when repeated. If the lost transaction landed, the new plan
-    is empty and the run reports the change it made (the in-doubt plan); if it did not, the
-    new plan makes it. Inserts also carry a guard the server checks (a schema name index,
-    :meth:`ChangeSet.expect_unique`, or :meth:`ChangeSet.expect_unchanged` on the parent's
-    reference column), for the case where a new leader shows its copy before it has applied
-    the lost transaction from its log: the new insert then fails its guard, and the run plans
-    once more.
-    """
-    in_doubt = None
-    for attempt in range(1, attempts + 1):
-        cs = ChangeSet(client)
-        more = plan(cs, client) or {}
-        try:
-            cs.commit(check_mode=check_mode)
-        except StaleRead as exc:
-            if attempt == attempts:
-                raise TransactionFailed('the %s at %s kept changing under this run (%d attempts, last: %s); '
-                                        'nothing was written, run again'
-                                        % (client.label, client.remote, attempts, exc))
-            continue
-        except ConnectionLost as exc:
-            if attempt == attempts:
-                raise
-            if exc.in_doubt and in_doubt is None:
-                in_doubt = (cs, more)
-            client.wait_synced()
-            continue
-        if in_doubt is not None and not cs.changed:
-            return in_doubt
-        return cs, more
-    return None, None  # not reached
-
-
-def _uuid_ref(row):
-    """How an operation of the same transaction refers to ``row`` (maybe inserted by it)."""
-    if getattr(row, '_data', True) is None and not getattr(row, '_persist_uuid', False):
-        # The IDL names the rows it inserts "row<uuid with underscores>" (ovs.db.idl).
-        return ['named-uuid', 'row' + str(row.uuid).replace('-', '_')]
-    return ['uuid', str(row.uuid)]
-
-
-def _add_op(txn, op):
-    """Add a raw OVSDB operation to the IDL transaction ``txn`` (it runs after the others)."""
-    if hasattr(txn, 'add_op'):
-        txn.add_op(op)
-        return
-    # ovs before 3.2 (Debian 12's python3-openvswitch) has no add_op: append at send time.
-    if not isinstance(txn, _TxnWithOps):
-        txn.__class__ = _TxnWithOps  # a _FollowingTxn too
-        txn.extra_ops = []
-    txn.extra_ops.append(op)
-
-
-if OVSDBAPP_IMPORT_ERROR is None:
-    class _FollowingTxn(ovs.db.idl.Transaction):
-        """An IDL transaction that raises :class:`ConnectionLost` instead of a silent TRY_AGAIN.
-
-        The IDL answers TRY_AGAIN both when the server refused a ``verify``/``wait`` (nothing was
-        written: ovsdbapp runs the commands again on the new contents, as before) and when the
-        connection dropped or moved to a new cluster leader. In the second case the request may
-        have been applied and the IDL's copy is being replaced, so running the same commands again
-        is not safe (an insert would be made twice): the caller plans again from the new copy.
-        """
-
-        def commit_block(self):
-            session = self.idl._session  # pylint: disable=protected-access
-            seqno = session.get_seqno()
-            sent = False
-            while True:
-                status = self.commit()
-                if status != self.INCOMPLETE:
-                    break
-                sent = True
-                self.idl.run()
-                poller = ovs.poller.Poller()
-                self.idl.wait(poller)
-                self.wait(poller)
-                poller.block()
-            if status == self.TRY_AGAIN and (session.get_seqno() != seqno or not session.is_connected()
-                                             or self.idl.state != self.idl.IDL_S_MONITORING):
-                raise ConnectionLost('the connection dropped during a transaction', sent)
-            return status
-
-    class _TxnWithOps(_FollowingTxn):
-        """An IDL transaction that sends ``extra_ops`` after its own operations."""
-
-        def commit(self):
-            session = self.idl._session  # pylint: disable=protected-access
-
-            def send(msg, _send=session.send):
-                if msg.type == ovs.jsonrpc.Message.T_REQUEST and msg.method == 'transact':
-                    msg.params.extend(self.extra_ops)
-                return _send(msg)
-
-            session.send = send
-            try:
-                return super(_TxnWithOps, self).commit()
-            finally:
-                del session.send
-
-    class _Unchanged(ovsdbapp_command.BaseCommand):
-        """Fail the transaction unless columns of a row still hold what the plan read."""
-
-        def __init__(self, api, table, uuid, snapshot):
-            super(_Unchanged, self).__init__(api)
-            self.table, self.uuid, self.snapshot = table, uuid, snapshot
-
-        def run_idl(self, txn):
-            row = self.api.idl.tables[self.table].rows.get(self.uuid)
-            if row is None:
-                raise StaleRead('%s %s was removed by another client' % (self.table, self.uuid))
-            for column, value in self.snapshot.items():
-                if plain(getattr(row, column)) != value:
-                    raise StaleRead('another client changed %s of %s %s'
-                                    % (column, self.table, plain(getattr(row, 'name', self.uuid))))
-            # The server checks it again when it commits: a change in between means TRY_AGAIN,
-            # and ovsdbapp's retry runs this command again on the new state.
-            for column in self.snapshot:
-                row.verify(column)
-
-    class _OnlyOurs(ovsdbapp_command.BaseCommand):
-        """Fail the transaction if a row of that name exists that this transaction did not insert."""
-
-        def __init__(self, api, table, column, name, wait=True):
-            super(_OnlyOurs, self).__init__(api)
-            self.table, self.column, self.name, self.wait = table, column, name, wait
-
-        def run_idl(self, txn):
-            rows = [r for r in self.api.idl.tables[self.table].rows.values()
-                    if getattr(r, self.column) == self.name]
-            ours = [r for r in rows if getattr(r, '_data', True) is None]
-            if len(ours) != len(rows):
-                raise StaleRead('another client created %s %s' % (self.table, self.name))
-            if not self.wait:
-                return
-            where = [[self.column, '==', self.name]] + [['_uuid', '!=', _uuid_ref(r)] for r in ours]
-            _add_op(txn, {'op': 'wait', 'table': self.table, 'timeout': 0, 'where': where,
-                          'columns': ['_uuid'], 'until': '==', 'rows': []})
-
-
-def _set_column(table, uuid, column, value):
-    def make(api):
-        # ovsdbapp 3 skips a missing row unless told otherwise; ovsdbapp 2 (Debian 12) always fails.
-        if 'if_exists' in inspect.signature(api.db_set).parameters:
-            return api.db_set(table, uuid, (column, value), if_exists=False)
-        return api.db_set(table, uuid, (column, value))
-    return make
-
-
-def remove_keys(table, uuid, column, keys):
-    return lambda api: api.db_remove(table, uuid, column, *keys, if_exists=False)
+def __getattr__(name):
+    """Names that moved to ``_txn`` while the watcher's reconcilers are rewritten (to go)."""
+    if name in ('ChangeSet', 'plan_and_commit'):
+        from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
+        return getattr(_txn, name)
+    raise AttributeError(name)

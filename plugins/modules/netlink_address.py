@@ -122,7 +122,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import ensure_library
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _netlink
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import OvnK8sError
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import OvnK8sError
 
 
 def main():

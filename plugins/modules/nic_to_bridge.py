@@ -124,7 +124,9 @@ diff:
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule, ensure_library
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _netlink, _nic_bridge
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import OVS_DB, ChangeSet, OvnK8sError
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._txn import ChangeSet
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import OvnK8sError
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import OVS_DB
 
 
 def main():

@@ -148,7 +148,8 @@ diff:
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import check_node_name
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB, InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
 
 
 def main():

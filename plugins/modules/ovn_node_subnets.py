@@ -96,7 +96,8 @@ nodes:
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB, InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
 
 
 def _nodes(raw):

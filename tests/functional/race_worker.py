@@ -4,7 +4,7 @@
 """One side of a race (tests/functional/test_concurrency.py), run as its own process.
 
 Usage: race_worker.py REMOTE BARRIER_DIR WHO PARTIES JOB_JSON. It connects, plans the job
-through ``_ovsdb.plan_and_commit``, and after its first plan waits until all PARTIES workers
+through ``_txn.plan_and_commit``, and after its first plan waits until all PARTIES workers
 have planned (files in BARRIER_DIR), so that every plan is made from the same state before
 anyone commits. It prints one JSON object: ok, changed, attempts and what the plan returned,
 or the error and its type.
@@ -30,7 +30,7 @@ def barrier(directory, who, parties, timeout=30):
 
 
 def main(remote, directory, who, parties, job):
-    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _ovsdb
+    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _errors, _nb, _ovsdb, _txn
 
     kind, args = job
     attempts = []
@@ -48,8 +48,8 @@ def main(remote, directory, who, parties, job):
     tables = _nb.GATEWAY_TABLES if kind == 'gateway' else _nb.SWITCH_TABLES
     try:
         with _ovsdb.Client(_ovsdb.NB_DB, remote=remote, timeout=20, tables=tables) as client:
-            cs, more = _ovsdb.plan_and_commit(client, plan)
-    except _ovsdb.OvnK8sError as exc:
+            cs, more = _txn.plan_and_commit(client, plan)
+    except _errors.OvnK8sError as exc:
         if not attempts:
             barrier(directory, who, parties)  # do not leave the others waiting
         return dict(ok=False, error=str(exc), type=type(exc).__name__, attempts=len(attempts))

@@ -221,18 +221,18 @@ def test_commit_timeout_says_it_may_have_landed(nb_db, tmp_path):
     from conftest import collection_root
     if collection_root() not in sys.path:
         sys.path.insert(0, collection_root())
-    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _ovsdb
+    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _errors, _nb, _ovsdb, _txn
 
     with open(str(tmp_path / 'nb.pid')) as f:
         pid = int(f.read().strip())
     message = None
     with _ovsdb.Client(_ovsdb.NB_DB, remote=nb_db, timeout=2, tables=_nb.SWITCH_TABLES) as client:
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         _nb.ensure_switch(cs, client, 'slow')
         os.kill(pid, signal.SIGSTOP)
         try:
             cs.commit()
-        except _ovsdb.OvsdbConnectionError as exc:
+        except _errors.OvsdbConnectionError as exc:
             message = str(exc)
         finally:
             os.kill(pid, signal.SIGCONT)

@@ -17,7 +17,7 @@ from conftest import collection_root, nbctl
 
 sys.path.insert(0, collection_root())
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _nb_acl, _nb_lb, _ovsdb  # noqa: E402
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _errors, _nb, _nb_acl, _nb_lb, _ovsdb, _txn  # noqa: E402
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables  # noqa: E402
 
 TABLES = merge_tables(_nb_lb.LB_GROUP_TABLES, _nb_acl.ADDRESS_SET_TABLES, _nb_acl.PORT_GROUP_TABLES,
@@ -28,7 +28,7 @@ def plan(remote, *steps, **kwargs):
     """One run as a module or a watcher event does it: read, plan every step, commit once."""
     check_mode = kwargs.pop('check_mode', False)
     with _ovsdb.Client(_ovsdb.NB_DB, remote=remote, tables=TABLES) as client:
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         for step in steps:
             step[0](cs, client, *step[1:])
         cs.commit(check_mode=check_mode)
@@ -148,16 +148,16 @@ def test_load_balancer_options_and_group_membership(nb_db):
     ({'web:80': ''}, 'is not an address'),
 ])
 def test_bad_vips_change_nothing(nb_db, vips, why):
-    with pytest.raises(_ovsdb.InvalidInput) as err:
+    with pytest.raises(_errors.InvalidInput) as err:
         plan(nb_db, lb('bad', vips))
     assert 'load balancer bad' in str(err.value) and why in str(err.value)
     assert nbctl(nb_db, 'list', 'Load_Balancer') == ''
 
 
 def test_group_of_unknown_load_balancer_is_refused(nb_db):
-    with pytest.raises(_ovsdb.Conflict, match='load balancer group g: load balancer nope does not exist'):
+    with pytest.raises(_errors.Conflict, match='load balancer group g: load balancer nope does not exist'):
         plan(nb_db, (_nb_lb.ensure_lb_group, 'g', ['nope']))
-    with pytest.raises(_ovsdb.Conflict, match='logical switch node9 does not exist'):
+    with pytest.raises(_errors.Conflict, match='logical switch node9 does not exist'):
         plan(nb_db, (_nb_lb.ensure_lb_group, 'g'), (_nb_lb.ensure_lb_group_attached, 'Logical_Switch', 'node9', 'g'))
     assert nbctl(nb_db, 'list', 'Load_Balancer_Group') == ''
 
@@ -204,7 +204,7 @@ def test_address_sets_and_port_groups(nb_db):
     assert len(now) == 2 and len(set(now) & set(acl_uuids)) == 1
 
     # A pod whose port is gone: refused, or skipped when asked.
-    with pytest.raises(_ovsdb.Conflict, match='port group pg_web: logical switch port default_z does not exist'):
+    with pytest.raises(_errors.Conflict, match='port group pg_web: logical switch port default_z does not exist'):
         plan(nb_db, (_nb_acl.ensure_port_group, 'pg_web', ['default_b', 'default_z'], stricter))
     converge(nb_db, (_nb_acl.ensure_port_group, 'pg_web', ['default_b', 'default_z'], stricter, None, 'skip'))
     assert nbctl(nb_db, '--bare', '--columns=name', 'list', 'Logical_Switch_Port', nbctl(
@@ -224,7 +224,7 @@ def test_address_sets_and_port_groups(nb_db):
     (acl('to-lport', 1, 'ip', 'drop', name='x' * 64), 'at most 63 characters'),
 ])
 def test_bad_acls_change_nothing(nb_db, bad, why):
-    with pytest.raises(_ovsdb.InvalidInput) as err:
+    with pytest.raises(_errors.InvalidInput) as err:
         plan(nb_db, (_nb_acl.ensure_port_group, 'pg_x', [], [bad]))
     assert str(err.value).startswith('port group pg_x: ') and why in str(err.value)
     assert nbctl(nb_db, 'list', 'Port_Group') == ''
@@ -260,7 +260,7 @@ def test_removal_by_owner_keeps_the_rest(nb_db):
 
 
 def test_bad_names_and_addresses(nb_db):
-    with pytest.raises(_ovsdb.InvalidInput, match="an address set: 'as-web' is not a valid name"):
+    with pytest.raises(_errors.InvalidInput, match="an address set: 'as-web' is not a valid name"):
         plan(nb_db, (_nb_acl.ensure_address_set, 'as-web', []))
-    with pytest.raises(_ovsdb.InvalidInput, match="address set as_web: '10.1.1.300' is not an IP address"):
+    with pytest.raises(_errors.InvalidInput, match="address set as_web: '10.1.1.300' is not an IP address"):
         plan(nb_db, (_nb_acl.ensure_address_set, 'as_web', ['10.1.1.300']))

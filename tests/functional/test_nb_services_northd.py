@@ -24,7 +24,7 @@ from processes import wait_gone  # tests/lib
 sys.path.insert(0, collection_root())
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'agents'))
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _nb_acl, _nb_lb, _ovsdb  # noqa: E402
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _nb_acl, _nb_lb, _ovsdb, _txn  # noqa: E402
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables  # noqa: E402
 from ovn_k8s_agents import policy, services  # noqa: E402
 
@@ -133,7 +133,7 @@ def program(cs, client, backends, policies=None):
 
 def run(remote, *steps):
     with _ovsdb.Client(_ovsdb.NB_DB, remote=remote, tables=TABLES) as client:
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         for step in steps:
             step[0](cs, client, *step[1:])
         cs.commit()

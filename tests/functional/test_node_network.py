@@ -16,7 +16,7 @@ from conftest import collection_root, nbctl
 
 sys.path.insert(0, collection_root())
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _ovsdb  # noqa: E402
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _errors, _names, _nb, _ovsdb, _txn  # noqa: E402
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import parse_network  # noqa: E402
 
 LONG = 'worker-node-01.rack-17.dc-west.cluster.example.com'
@@ -26,7 +26,7 @@ def plan(remote, operation, *args, **kwargs):
     """One run as a module does it: read, plan, and commit unless check mode."""
     check_mode = kwargs.pop('check_mode', False)
     with _ovsdb.Client(_ovsdb.NB_DB, remote=remote, tables=_nb.NODE_NETWORK_TABLES) as client:
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         out = operation(cs, client, *args, **kwargs)
         cs.commit(check_mode=check_mode)
         return cs, out
@@ -74,7 +74,7 @@ def test_node_addresses():
     ('fd00::/64', 'node subnet: fd00::/64 must be an IPv4 network of /30 or larger'),
 ])
 def test_node_addresses_bad_subnet(subnet, message):
-    with pytest.raises(_ovsdb.InvalidInput) as err:
+    with pytest.raises(_errors.InvalidInput) as err:
         _nb.node_addresses(subnet)
     assert str(err.value).startswith(message), str(err.value)
 
@@ -83,7 +83,7 @@ def test_one_cidr_parser_for_the_core():
     # The allocator, the netlink code and the Northbound checks share one parser and its words.
     from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _netlink
     assert _netlink.parse_network is parse_network and _alloc.parse_network is parse_network
-    with pytest.raises(_ovsdb.InvalidInput) as err:
+    with pytest.raises(_errors.InvalidInput) as err:
         _netlink.parse_cidr('10.1.1.1', 'device eth0 address')
     assert str(err.value) == "device eth0 address: '10.1.1.1' has no prefix length (expected a CIDR such as 10.128.1.2/24)"
     assert str(_netlink.parse_cidr('10.1.1.1/24', 'x')) == '10.1.1.1/24'
@@ -161,14 +161,14 @@ def test_renumbering_a_node_converges_every_address(nb_db):
 ])
 def test_bad_input_changes_nothing(nb_db, node, subnet, message):
     nbctl(nb_db, 'lr-add', 'ovn_cluster_router')
-    with pytest.raises(_ovsdb.InvalidInput) as err:
+    with pytest.raises(_errors.InvalidInput) as err:
         plan(nb_db, _nb.ensure_node_network, node, subnet)
     assert message in str(err.value)
     assert _topology(nb_db) == dict(switches=[], lsps=[], lrps=[])
 
 
 def test_missing_cluster_router_is_one_sentence(nb_db):
-    with pytest.raises(_ovsdb.Conflict) as err:
+    with pytest.raises(_errors.Conflict) as err:
         plan(nb_db, _nb.ensure_node_network, 'n1', '10.244.3.0/24', cluster_router='cr')
     assert str(err.value) == 'node n1: the cluster router cr does not exist; run the central setup first'
     assert _topology(nb_db) == dict(switches=[], lsps=[], lrps=[])
@@ -178,7 +178,7 @@ def test_port_of_another_switch_is_a_conflict(nb_db):
     nbctl(nb_db, 'lr-add', 'ovn_cluster_router')
     nbctl(nb_db, 'ls-add', 'elsewhere')
     nbctl(nb_db, 'lsp-add', 'elsewhere', 'k8s-n1')
-    with pytest.raises(_ovsdb.Conflict) as err:
+    with pytest.raises(_errors.Conflict) as err:
         plan(nb_db, _nb.ensure_node_network, 'n1', '10.244.3.0/24')
     assert 'logical switch port k8s-n1 exists on logical switch elsewhere, not on n1' in str(err.value)
     assert _topology(nb_db)['switches'] == ['elsewhere']

@@ -26,8 +26,8 @@ from ovsdb_cluster import ReplyCutter
 def core():
     if collection_root() not in sys.path:
         sys.path.insert(0, collection_root())
-    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _ovsdb
-    return _nb, _ovsdb
+    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _ovsdb, _txn
+    return _nb, _ovsdb, _txn
 
 
 def names(remote, table):
@@ -74,7 +74,7 @@ def test_module_runs_follow_the_leader_and_the_killed_member_rejoins(cluster):
 
 def test_long_lived_client_follows_the_leader_without_doubling(cluster):
     """As the watcher does: one client for many transactions; the leader dies in the middle."""
-    _nb, _ovsdb = core()
+    _nb, _ovsdb, _txn = core()
     client = _ovsdb.Client(_ovsdb.NB_DB, remote=cluster.remote, timeout=20, tables=_nb.SWITCH_TABLES)
     killed = []
     try:
@@ -87,11 +87,11 @@ def test_long_lived_client_follows_the_leader_without_doubling(cluster):
 
             def plan(cs, c, name='s%02d' % i):
                 _nb.ensure_switch(cs, c, name, external_ids={'n': name})
-            cs = _ovsdb.plan_and_commit(client, plan)[0]
+            cs = _txn.plan_and_commit(client, plan)[0]
             assert cs.changed, i
         # The watcher's own path: a change set committed directly; on a lost connection it
         # settles (waits for the new leader's contents) and plans again.
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         _nb.ensure_switch(cs, client, 's00', external_ids={'n': 'changed'})
         cs.commit()
         client.settle()
@@ -130,14 +130,14 @@ def test_lost_reply_is_planned_again_not_applied_twice(nb_db, kind):
 def test_lost_reply_of_a_long_lived_client(nb_db):
     """In one process (the watcher's case): the next transaction after a lost reply is planned on
     what the server holds, so a port added to a switch is not added twice."""
-    _nb, _ovsdb = core()
+    _nb, _ovsdb, _txn = core()
     cutter = ReplyCutter(nb_db)
     client = _ovsdb.Client(_ovsdb.NB_DB, remote=cutter.remote, timeout=10,
                            tables=dict(_nb.LSP_TABLES, **_nb.SWITCH_TABLES))
     try:
-        _ovsdb.plan_and_commit(client, lambda cs, c: _nb.ensure_switch(cs, c, 'sw'))
+        _txn.plan_and_commit(client, lambda cs, c: _nb.ensure_switch(cs, c, 'sw'))
         cutter.armed.set()
-        cs = _ovsdb.plan_and_commit(client, lambda cs, c: _nb.ensure_lsp(cs, c, 'sw', 'p1', addresses=['dynamic']))[0]
+        cs = _txn.plan_and_commit(client, lambda cs, c: _nb.ensure_lsp(cs, c, 'sw', 'p1', addresses=['dynamic']))[0]
         assert cutter.cuts == 1
         assert cs.changed and cs.diff['before'] == {'Logical_Switch_Port p1': None}, cs.diff
         client.settle()

@@ -29,7 +29,7 @@ from conftest import have, nbctl
 import test_nb_services_northd as base
 from test_nb_services_northd import NODES, PODS, TABLES, endpoint, pod_ip
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _nb_lb, _ovsdb  # noqa: E402
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _nb_lb, _ovsdb, _txn  # noqa: E402
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables  # noqa: E402
 from ovn_k8s_agents import services  # noqa: E402
 
@@ -98,7 +98,7 @@ def program(cs, client):
 
 def run(remote, *steps):
     with _ovsdb.Client(_ovsdb.NB_DB, remote=remote, tables=merge_tables(TABLES, _nb.GATEWAY_TABLES)) as client:
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         for step in steps:
             step(cs, client)
         cs.commit()

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""watcher/datum.py: the quicker ``Datum.from_json`` gives what the original gives, for every
+"""_compat.install_quick_datum: the quicker ``Datum.from_json`` gives what the original gives, for every
 column type of the Northbound schema and for values of every shape, good and bad, and a whole
 copy loaded through it holds the same rows."""
 
@@ -14,15 +14,14 @@ import json
 
 from ovs.db import data, schema, types
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
-from ovn_k8s_agents.watcher import datum
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _compat, _ovsdb
 from ovsdb_server import NB_SCHEMA  # tests/lib
 
 U1, U2 = '2b4f6c1e-0b7a-4d59-9d8e-1f2a3b4c5d6e', 'a0000000-0000-4000-8000-000000000001'
 
 
 def original(type_, value, symtab=None):
-    return datum._ORIGINAL.get('from_json', data.Datum.from_json)(type_, value, symtab)
+    return _compat._DATUM_ORIGINAL.get('from_json', data.Datum.from_json)(type_, value, symtab)
 
 
 def atoms(base):
@@ -70,11 +69,11 @@ def outcome(func, type_, value, symtab=None):
 
 
 def test_quick_datums_are_the_originals_for_every_northbound_column():
-    datum.install()
-    assert data.Datum.from_json is datum.from_json, 'installed'
-    first = dict(datum._ORIGINAL)
-    datum.install()                                # a second install keeps the originals
-    assert datum._ORIGINAL == first and first['from_json'] is not datum.from_json
+    _compat.install_quick_datum()
+    assert data.Datum.from_json is _compat.datum_from_json, 'installed'
+    first = dict(_compat._DATUM_ORIGINAL)
+    _compat.install_quick_datum()  # a second install keeps the originals
+    assert _compat._DATUM_ORIGINAL == first and first['from_json'] is not _compat.datum_from_json
     with open(NB_SCHEMA) as f:
         nb = schema.DbSchema.from_json(json.load(f))
     kinds, quick = set(), 0
@@ -85,11 +84,11 @@ def test_quick_datums_are_the_originals_for_every_northbound_column():
             if kind in kinds:
                 continue                           # the same type as a column already tried
             kinds.add(kind)
-            plan = datum._plan(t)
+            plan = _compat._plan(t)
             for value in shapes(t):
                 want = outcome(original, t, value)
-                assert outcome(datum.from_json, t, value) == want, (table.name, column.name, value)
-                if plan and datum._quick(t, value, *plan) is not None:
+                assert outcome(_compat.datum_from_json, t, value) == want, (table.name, column.name, value)
+                if plan and _compat._quick(t, value, *plan) is not None:
                     quick += 1
     assert len(kinds) > 20 and quick > 200, 'the schema was walked and most good values took the quick way'
 
@@ -97,10 +96,10 @@ def test_quick_datums_are_the_originals_for_every_northbound_column():
 def test_named_uuids_and_real_numbers_go_to_the_original():
     ref = types.Type(types.BaseType(types.UuidType), n_min=0, n_max=types.Type.DEFAULT_MAX)
     symtab = {}
-    assert outcome(datum.from_json, ref, ['named-uuid', 'row1'], symtab) == outcome(original, ref, ['named-uuid', 'row1'], symtab)
+    assert outcome(_compat.datum_from_json, ref, ['named-uuid', 'row1'], symtab) == outcome(original, ref, ['named-uuid', 'row1'], symtab)
     real = types.Type(types.BaseType(types.RealType))
-    assert datum._plan(real) is False
-    assert outcome(datum.from_json, real, 2.5) == outcome(original, real, 2.5)
+    assert _compat._plan(real) is False
+    assert outcome(_compat.datum_from_json, real, 2.5) == outcome(original, real, 2.5)
 
 
 def copy(nb):
@@ -124,8 +123,8 @@ def test_a_copy_loaded_the_quick_way_holds_the_same_rows(nb, monkeypatch):
            '--', 'lsp-set-enabled', 'full', 'disabled', '--', 'set', 'Logical_Switch_Port', 'full', 'tag_request=7')
     nb.ctl('lb-add', 'lb1', '10.96.0.1:80', '10.128.0.5:8080,10.128.0.6:8080', 'tcp')
     nb.ctl('pg-add', 'pg1', 'full', 'plain', '--', 'acl-add', 'pg1', 'to-lport', '1001', 'ip4', 'allow-related')
-    datum.install()
+    _compat.install_quick_datum()
     quick = copy(nb)
-    monkeypatch.setattr(data.Datum, 'from_json', staticmethod(datum._ORIGINAL['from_json']))
+    monkeypatch.setattr(data.Datum, 'from_json', staticmethod(_compat._DATUM_ORIGINAL['from_json']))
     assert copy(nb) == quick
     assert len(quick) > 7 and quick[[k for k in quick if k[0] == 'ACL'][0]]['priority'] == 1001

@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _compat, _nb, _ovsdb, _txn
 from ovn_k8s_agents.watcher import heap
 from ovn_k8s_agents.watcher.informer import Informer
 from ovn_k8s_agents.watcher.lb import ServiceHandler
@@ -162,9 +162,9 @@ def test_the_index_of_names_finds_every_port_as_rows_come_and_go(nb):
     client = _ovsdb.Client(_ovsdb.NB_DB, remote=nb.remote, tables=nb_tables())
     try:
         index = client.idl.tables['Logical_Switch_Port'].rows.indexes['name']
-        assert isinstance(index, _ovsdb._ValueIndex), 'a scalar string column: compared by value'
+        assert isinstance(index, _compat.ValueIndex), 'a scalar string column: compared by value'
         assert [e.name for e in index.values] == sorted(names)
-        assert not isinstance(client.idl.tables['Load_Balancer'].rows.indexes.get('name'), _ovsdb._ValueIndex)
+        assert not isinstance(client.idl.tables['Load_Balancer'].rows.indexes.get('name'), _compat.ValueIndex)
 
         def found(name):
             return [r.name for r in client._idl_lookup('Logical_Switch_Port', 'name', name)]
@@ -174,7 +174,7 @@ def test_the_index_of_names_finds_every_port_as_rows_come_and_go(nb):
         # Another client adds and removes ports; a commit of the watcher's own adds one too.
         nb.ctl('lsp-add', 'sw', 'p001', '--', 'lsp-del', 'p003')
         wait_for('the copy to follow', lambda: found('p001') == ['p001'] and found('p003') == [])
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         _nb.ensure_lsp(cs, client, 'sw', 'p002', addresses=['0a:58:0a:80:00:02 10.128.0.2'])
         cs.commit()
         wait_for('the commit in the copy', lambda: found('p002') == ['p002'])

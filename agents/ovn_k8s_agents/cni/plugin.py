@@ -48,7 +48,7 @@ import os
 import sys
 import time
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _checks, _names, _ovs, _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _checks, _errors, _names, _ovs, _ovsdb, _txn
 from ovn_k8s_agents.cni import netns, ovn, skel
 from ovn_k8s_agents.cni.skel import (
     INVALID_CONFIG,
@@ -150,17 +150,21 @@ def _pod_of(request, needed=True):
 def _ovs_client(cfg):
     try:
         return _ovsdb.Client(_ovsdb.OVS_DB, remote=cfg.ovs_remote, timeout=cfg.ovs_timeout, tables=OVS_TABLES)
-    except _ovsdb.OvnK8sError as exc:
+    except _errors.OvnK8sError as exc:
         raise CniError(TRY_AGAIN_LATER, str(exc))
+
+
+def _cni_error(exc):
+    """The CNI error a failed commit becomes: the runtime retries what may pass later."""
+    if isinstance(exc, _errors.OvsdbConnectionError):
+        return CniError(TRY_AGAIN_LATER, str(exc))
+    if isinstance(exc, _errors.OvnK8sError):
+        return CniError(PLUGIN_ERROR, str(exc))
+    return None
 
 
 def _commit(cs):
-    try:
-        cs.commit()
-    except _ovsdb.OvsdbConnectionError as exc:
-        raise CniError(TRY_AGAIN_LATER, str(exc))
-    except _ovsdb.OvnK8sError as exc:
-        raise CniError(PLUGIN_ERROR, str(exc))
+    _txn.commit(cs, on_error=_cni_error)
 
 
 def _ours(client, request):
@@ -216,7 +220,7 @@ def cmd_add(request):
         # ovn-installed is ovn-controller's word on this one.
         stale = set(row.name for row in _ovs.interfaces_with(client, **{IFACE_ID: iface_id}))
         stale |= set(_ours(client, request)) | set([host])
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         for old in sorted(stale):
             if old != host:
                 log.info('ADD pod %s: removing the stale port %s of the same pod', who, old)
@@ -230,10 +234,10 @@ def cmd_add(request):
         except (netns.KernelError, netns.NetnsGone) as exc:
             raise CniError(PLUGIN_ERROR, 'pod %s: %s' % (who, exc))
         try:
-            cs = _ovsdb.ChangeSet(client)
+            cs = _txn.ChangeSet(client)
             try:
                 _ovs.ensure_port(cs, client, cfg.bridge, host, external_ids=ids, purge_external_ids=True)
-            except _ovsdb.OvnK8sError as exc:
+            except _errors.OvnK8sError as exc:
                 raise CniError(PLUGIN_ERROR, 'pod %s: %s' % (who, exc))
             _commit(cs)
             waited = _wait_for_ovn(cfg, client, who, host, iface_id, network, uid, chassis, sb_remote, deadline)
@@ -261,9 +265,9 @@ def _sb_client(cfg, what, port, chassis, sb_remote, deadline):
     try:
         return ovn.sb_client(sb_remote, timeout, port, chassis, ssl_key=cfg.sb_ssl_key, ssl_cert=cfg.sb_ssl_cert,
                              ssl_ca_cert=cfg.sb_ssl_ca_cert)
-    except _ovsdb.InvalidInput as exc:
+    except _errors.InvalidInput as exc:
         raise CniError(INVALID_CONFIG, '%s: %s (the keys sb_ssl_key, sb_ssl_cert, sb_ssl_ca_cert)' % (what, exc))
-    except _ovsdb.OvnK8sError as exc:
+    except _errors.OvnK8sError as exc:
         raise CniError(TRY_AGAIN_LATER, '%s: %s' % (what, exc))
 
 
@@ -283,7 +287,7 @@ def _wait_for_ovn(cfg, client, who, host, port, network, uid, chassis, sb_remote
 def _undo(client, who, host):
     """Remove the interface and the veth of a failed ADD; errors here are logged, not raised."""
     try:
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         _ovs.remove_port(cs, client, host)
         cs.commit()
     except Exception:  # pylint: disable=broad-except
@@ -307,11 +311,11 @@ def cmd_del(request):
     cs = None
     try:
         with _ovs_client(cfg) as client:
-            cs = _ovsdb.ChangeSet(client)
+            cs = _txn.ChangeSet(client)
             for name in sorted(set(_ours(client, request)) | set([host])):
                 try:
                     _ovs.remove_port(cs, client, name)
-                except _ovsdb.OvnK8sError as exc:
+                except _errors.OvnK8sError as exc:
                     raise CniError(PLUGIN_ERROR, 'container %s: %s' % (request.container_id, exc))
             _commit(cs)
     except CniError as exc:
@@ -453,7 +457,7 @@ def cmd_status(request):
     cfg = Config(request.config)
     try:
         client = _ovsdb.Client(_ovsdb.OVS_DB, remote=cfg.ovs_remote, timeout=cfg.ovs_timeout, tables=OVS_TABLES)
-    except _ovsdb.OvnK8sError as exc:
+    except _errors.OvnK8sError as exc:
         raise CniError(NOT_AVAILABLE, str(exc))
     with client:
         if _ovs.get_bridge(client, cfg.bridge) is None:
@@ -500,7 +504,7 @@ def cmd_gc(request):
         raise CniError(INVALID_CONFIG, 'cni.dev/valid-attachments is not a list of {containerID, ifname}')
     keep = set((a.get('containerID'), a.get('ifname')) for a in valid)
     with _ovs_client(cfg) as client:
-        cs = _ovsdb.ChangeSet(client)
+        cs = _txn.ChangeSet(client)
         gone = []
         for iface in _ovs.interfaces_with(client, **{OWNER: PLUGIN}):
             if (iface.external_ids.get(SANDBOX), iface.external_ids.get(IFNAME)) not in keep:

@@ -130,18 +130,17 @@ def api_client(kubeconfig, pool=16, timeout=API_TIMEOUT):
 
 def connect_nb(args, stop, tables):
     """The long-lived Northbound client; retries with backoff until it connects or ``stop``."""
-    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
-    if not _ovsdb.OVSDBAPP_IMPORT_ERROR:
-        from ovn_k8s_agents.watcher import datum
-        datum.install()  # the copy's every value goes through it: see watcher/datum.py
+    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _compat, _errors, _ovsdb
+    if not _compat.OVSDBAPP_IMPORT_ERROR:
+        _compat.install_quick_datum()  # the copy's every value goes through it: see _compat
     delay = 0.5
     while not stop.is_set():
         try:
             return _ovsdb.Client(_ovsdb.NB_DB, remote=args.nb_remote, timeout=args.nb_timeout, tables=tables,
                                  ssl_key=args.ssl_key, ssl_cert=args.ssl_cert, ssl_ca_cert=args.ssl_ca_cert)
-        except _ovsdb.InvalidInput:
+        except _errors.InvalidInput:
             raise
-        except _ovsdb.OvnK8sError as e:
+        except _errors.OvnK8sError as e:
             LOG.warning('Northbound database not reachable: retrying', extra=dict(reason=str(e), retry_in=delay))
             stop.wait(delay)
             delay = min(delay * 2, 30)

@@ -573,7 +573,7 @@ class Controller(lb.ServiceHandler, netpol.PolicyHandler):
             for key in keys:
                 sub = _ovsdb.ChangeSet(self.nb)
                 if self._guard(key, self._plan_pod, sub, views, plans, ns_policies, count=False):
-                    batch.commands.extend(sub.commands)
+                    batch.merge(sub)
                     ok_keys.append(key)
             self.metrics.observe('nb_plan_seconds', time.monotonic() - t0)
             self.metrics.observe('batch_pods', len(keys))
