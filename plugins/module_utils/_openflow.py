@@ -185,6 +185,9 @@ def resolve_ports(text, ports, where):
         if name in RESERVED_PORTS or name.isdigit():
             return found.group(0)
         if name not in ports:
+            if len(name) > 15:
+                raise InvalidInput('%s names the port %s: OpenFlow carries port names of up to 15 characters '
+                                   'only, give its number (ovs-vsctl get Interface NAME ofport)' % (where, name))
             raise Conflict('%s names the port %s, which the bridge does not have' % (where, name))
         return found.group(1) + ports[name]
     return _PORT_REF.sub(number, text)
@@ -205,7 +208,9 @@ def plan_flows(ofctl, cookie, flows, state='present'):
         check_flow(text, index, ofctl.bridge)
     if state == 'absent':
         flows = []
-    ports = ofctl.port_numbers() if flows else {}
+    named = [m.group(2) for text in flows for m in _PORT_REF.finditer(text)
+             if m.group(2) not in RESERVED_PORTS and not m.group(2).isdigit()]
+    ports = ofctl.port_numbers() if named else {}  # one ovs-ofctl call less when flows name no port
     wanted_lines = []
     for index, text in enumerate(flows):
         where = 'bridge %s: flow %d (%r)' % (ofctl.bridge, index + 1, text)

@@ -40,7 +40,9 @@ options:
       - The flows, one per item, in C(ovs-ofctl add-flow) syntax, such as
         V(table=0,priority=100,in_port=patch-breth0,ip,actions=ct(commit,zone=64000\),output:eth0).
       - Ports may be named in C(in_port=) and C(output:); the module looks their numbers up on
-        the bridge. Elsewhere give port numbers.
+        the bridge. Elsewhere give port numbers, and for ports whose names are longer than the 15
+        characters OpenFlow carries (such as ovn-controller's patch ports), read the number with
+        C(ovs-vsctl get Interface NAME ofport).
       - A flow may not set C(cookie), C(idle_timeout) or C(hard_timeout), nor start with a command
         such as C(delete); it must have C(actions=) (write V(actions=drop) to drop).
     type: list

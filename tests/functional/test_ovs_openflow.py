@@ -131,6 +131,7 @@ def test_flows_come_back_after_vswitchd_loses_them(bridge):
     (dict(flows=['priority=1,actions=drop\ndelete']), 'spans several lines'),
     (dict(flows=['priority=1,actions=bogus']), 'unknown action bogus'),
     (dict(flows=['priority=1,in_port=nope,actions=drop']), 'names the port nope, which the bridge does not have'),
+    (dict(flows=['priority=1,in_port=patch-lnet-node2-to-br-int,actions=drop']), 'give its number'),
     (dict(flows=['priority=1,ip,actions=drop', 'ip,priority=1,actions=NORMAL']), 'same table, priority and match'),
     (dict(flows=['priority=10,arp,actions=drop']), 'would replace a flow of cookie 0x5'),
     (dict(bridge='tcp:127.0.0.1:1'), 'not a bridge name'),
