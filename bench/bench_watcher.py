@@ -6,6 +6,11 @@
 Not a test. Starts a real control plane (tests/lib/kube_control_plane.py) and real Northbound
 ovsdb-servers, creates one Node and N pods bound to it, then times, side by side:
 
+  ceiling    what the API server allows for the watcher's writes alone, over the same pods: one
+             annotation PATCH per pod shaped like the watcher's, from as many threads as the
+             watcher's writers (--api-workers), the answers dropped, nothing else running; each
+             watcher's pods per second is then printed as a share of it
+
   watcher    agents/bin/ovn-k8s-watcher started over the N pods: from its start until every
              pod has its port committed and its annotation written (read back from the API
              and the database); then a restart over the same pods, timed until it is ready,
@@ -483,6 +488,36 @@ def first_and_restart(args, kube, work, label, tree, last=True, db_kind='unix', 
     return total / took
 
 
+def api_ceiling(core, ns, threads):
+    """What the API server allows for the watcher's writes alone: one JSON merge patch per pod of
+    an annotation shaped like the watcher's (both keys, the uid precondition), from ``threads``
+    threads as the watcher's writers, the answers read and dropped, nothing else running. Returns
+    pods per second; the annotations are taken off again."""
+    items = json.loads(core.list_namespaced_pod(ns, _preload_content=False).data)['items']
+
+    def one(item):
+        meta = item['metadata']
+        i = int(meta['name'][1:]) + 3
+        ip, mac = '10.128.%d.%d' % (i // 256, i % 256), '0a:58:0a:80:%02x:%02x' % (i // 256, i % 256)
+        network = {'ip_address': ip + '/18', 'mac_address': mac, 'gateway_ip': '10.128.0.1'}
+        body = {'metadata': {'uid': meta['uid'], 'annotations': {
+            'ovn': json.dumps(network, sort_keys=True),
+            'k8s.ovn.org/pod-networks': json.dumps({'default': {
+                'ip_addresses': [network['ip_address']], 'mac_address': mac, 'gateway_ips': ['10.128.0.1'],
+                'routes': [], 'ip_address': network['ip_address'], 'gateway_ip': '10.128.0.1'}}, sort_keys=True)}}}
+        core.patch_namespaced_pod(meta['name'], ns, body, _content_type='application/merge-patch+json',
+                                  _preload_content=False).read()
+    t = time.time()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, items))
+    took = time.time() - t
+    rate = len(items) / took
+    print('API ceiling: %d annotation PATCHes from %d threads, nothing else running, in %.1fs: %.0f pods/s '
+          '(load average %s)' % (len(items), threads, took, rate, ' '.join('%.1f' % x for x in os.getloadavg())))
+    unannotate(core, ns)
+    return rate
+
+
 def unannotate(core, ns):
     """Take the watcher's annotations off again, so that the next watcher starts from scratch."""
     items = json.loads(core.list_namespaced_pod(ns, _preload_content=False).data)['items']
@@ -536,9 +571,12 @@ def main():
             print('ratio three-member SSL cluster / one TCP database (pods per second): %.2fx' % (three / one))
             return
 
+        ceiling = api_ceiling(core, 'bench', args.api_workers or 16)
         rates = {}
         for label, tree in ([('before', os.path.abspath(args.before))] if args.before else []) + [('watcher', REPO)]:
             rates[label] = first_and_restart(args, kube, work, label, tree, last=label == 'watcher')
+        for label, value in sorted(rates.items()):
+            print('share of the API ceiling, %s: %.0f pods/s of %.0f = %.0f %%' % (label, value, ceiling, 100 * value / ceiling))
 
         # The baseline: one ovn-nbctl and one patch per pod, in sequence, like the original.
         os.makedirs(os.path.join(work, 'b'))

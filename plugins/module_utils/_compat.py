@@ -76,6 +76,7 @@ def unchanged_datum(row, column):
         return None
     return data[column]
 
+
 def raw_datum(row, column):
     """The IDL's datum of ``column`` as the server last sent it, pending changes or not; None
     for a row this client is inserting or a column it does not hold."""
@@ -175,6 +176,7 @@ if OVSDBAPP_IMPORT_ERROR is None:
                 return super(TxnWithOps, self).commit()
             finally:
                 del session.send
+
 
 def synced(idl):
     """True while the IDL is connected (to the leader, for a cluster) and holds its contents."""

@@ -182,7 +182,7 @@ def ensure_load_balancer(cs, client, name, vips, protocol, options=None, selecti
         else:
             cs.record(glabel, {'load_balancer': read}, {'load_balancer': sorted(members)},
                       [_txn.mutate('Load_Balancer_Group', _txn.key_of(group_row, group), 'load_balancer',
-                               add=[('Load_Balancer', row.uuid)])])
+                                   add=[('Load_Balancer', row.uuid)])])
 
 
 def _group_members(cs, group, group_row):
@@ -300,7 +300,7 @@ def ensure_lb_group_attached(cs, client, table, name, group):
     cs.record(label, {'load_balancer_group': current},
               {'load_balancer_group': sorted(current + [group])},
               [_txn.mutate(table, _txn.key_of(holder, name), 'load_balancer_group',
-                       add=[('Load_Balancer_Group', _txn.key_of(grow, group))])])
+                           add=[('Load_Balancer_Group', _txn.key_of(grow, group))])])
 
 
 def detach_lb_group(cs, client, table, name, group):
@@ -316,7 +316,7 @@ def _detach(cs, table, holder, group, grow):
     cs.record('%s %s load_balancer_group' % (table, holder.name), {'load_balancer_group': current},
               {'load_balancer_group': [g for g in current if g != group]},
               [_txn.mutate(table, holder.uuid, 'load_balancer_group',
-                       remove=[('Load_Balancer_Group', grow.uuid)])])
+                           remove=[('Load_Balancer_Group', grow.uuid)])])
 
 
 def _holder(client, table, name):
