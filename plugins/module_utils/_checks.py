@@ -15,7 +15,7 @@ import ipaddress
 import re
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import node_name_problem
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import InvalidInput
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import InvalidInput
 
 _MAC = re.compile(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$')
 _IFNAME = re.compile(r'^[^\s/]{1,15}$')

@@ -23,7 +23,6 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
     check_network,
     check_node_name,
     merge_tables,
-    parse_network,
     purged,
     strs,
 )
@@ -35,8 +34,9 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import (
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import plain
-# Join subnets of gateways are allocated the way node subnets are.
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._alloc import lowest_free
+# Join subnets, node addresses (and node subnets, pod addresses) are decided in _ipam; a sweep
+# asks _owners whose rows it may remove.
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ipam, _owners
 
 # Tables (and columns) each kind of operation reads; modules register only these.
 SWITCH_TABLES = {
@@ -332,13 +332,18 @@ def ensure_route(cs, client, router, prefix, nexthop, output_port=None, policy='
     cs.converge(label, 'Logical_Router_Static_Route', existing[0], wanted)
 
 
-def remove_routes(cs, client, router, keep=None, match=None):
-    """Remove routes of ``router`` that ``match(route)`` and are not in ``keep`` prefixes."""
+def remove_routes(cs, client, router, keep=None, match=None, owner=None, writer=_owners.ROLES):
+    """Remove routes of ``router`` that ``match(route)`` and are not in ``keep`` prefixes.
+
+    With ``owner`` (external_ids that name whose routes these are, on a router others write
+    to too), only the routes ``writer`` owns that carry them (``_owners.may_remove``)."""
     lr = get_router(client, router)
     if lr is None:
         return
     for route in lr.static_routes:
         if match is not None and not match(route):
+            continue
+        if owner is not None and not _owners.may_remove(writer, route.external_ids, owner):
             continue
         if keep and route.ip_prefix in keep:
             continue
@@ -390,13 +395,18 @@ def ensure_nat(cs, client, router, nat_type, external_ip, logical_ip, external_i
     cs.converge(label, 'NAT', existing[0], wanted)
 
 
-def remove_nats(cs, client, router, keep=(), match=None):
+def remove_nats(cs, client, router, keep=(), match=None, owner=None, writer=_owners.ROLES):
+    """Remove the NAT rules of ``router`` that ``match(nat)`` and whose :func:`nat_key` is
+    not in ``keep``; with ``owner``, only those ``writer`` owns that carry it (as
+    :func:`remove_routes`)."""
     lr = get_router(client, router)
     if lr is None:
         return
     for nat in lr.nat:
         key = nat_key(nat.type, nat.external_ip, nat.logical_ip)
         if key in keep or (match is not None and not match(nat)):
+            continue
+        if owner is not None and not _owners.may_remove(writer, nat.external_ids, owner):
             continue
         cs.record(_unused_label(cs, 'NAT %s %s %s' % (router, key[0], key[1]), nat),
                   _columns(nat, ['external_ip', 'logical_ip']), None,
@@ -406,7 +416,7 @@ def remove_nats(cs, client, router, keep=(), match=None):
 # Gateway router (what ovn-k8s-overlay gateway-init did) --------------------
 GATEWAY_TABLES = merge_tables(SWITCH_TABLES, LSP_TABLES, ROUTER_TABLES, LRP_TABLES, ROUTE_TABLES,
                               NAT_TABLES)
-GATEWAY_ID_KEY = 'ovn-k8s-gateway'
+GATEWAY_ID_KEY = _names.GATEWAY_KEY
 
 
 def _gateway_addresses(node, physical_ip, default_gateway, join_subnet):
@@ -428,60 +438,29 @@ def _gateway_addresses(node, physical_ip, default_gateway, join_subnet):
     return ext, gw, join, join.network_address + 1, join.network_address + 2
 
 
-JOIN_RANGE = '100.64.0.0/16'
-JOIN_PREFIX = 29
+JOIN_RANGE = _ipam.JOIN_RANGE
+JOIN_PREFIX = _ipam.JOIN_PREFIX
 
 
 def _join_networks(client, cluster_router, own_port):
     """[(network, port name, gateway node or None)] of every port on the cluster router but ``own_port``."""
-    out = []
     cr = get_router(client, cluster_router)
-    for port in (cr.ports if cr is not None else []):
-        if port.name == own_port:
-            continue
-        for text in port.networks:
-            try:
-                net = ipaddress.ip_interface(text).network
-            except ValueError:
-                continue  # not ours to judge
-            out.append((net, port.name, port.external_ids.get(GATEWAY_ID_KEY)))
-    return out
+    return _ipam.join_networks([(port.name, port.networks, port.external_ids.get(GATEWAY_ID_KEY))
+                                for port in (cr.ports if cr is not None else [])], own_port)
 
 
 def _pick_join_subnet(client, node, cluster_router, join_subnet, join_range, join_prefix, cluster=()):
-    """The join subnet of ``node``'s gateway: the one given, else the one it has, else the
-    lowest free /join_prefix of ``join_range``; never one that overlaps another port of the
-    cluster router or the cluster's pod subnets (``cluster``)."""
-    what = 'gateway router GR_%s' % node
+    """The join subnet of ``node``'s gateway (``_ipam.join_subnet``): the one given, else the
+    one it has, else the lowest free /join_prefix of ``join_range``; never one that overlaps
+    another port of the cluster router or the cluster's pod subnets (``cluster``)."""
     own_port = gateway_names(node)['cr_port']
     taken = _join_networks(client, cluster_router, own_port)
-    pods = [ipaddress.ip_network(c) for c in cluster]
-    if join_subnet:
-        join = ipaddress.ip_network(check_network(join_subnet, what + ' join_subnet'))
-        for net in pods:
-            if net.version == join.version and net.overlaps(join):
-                raise InvalidInput('%s: join_subnet %s overlaps the cluster subnet %s' % (what, join, net))
-        for net, port, owner in taken:
-            if net.version == join.version and net.overlaps(join):
-                raise Conflict('%s: join_subnet %s overlaps %s of logical router port %s on the cluster '
-                               'router %s%s; give each gateway its own join subnet or leave it empty to '
-                               'allocate one' % (what, join, net, port, cluster_router,
-                                                 ' (gateway %s)' % owner if owner else ''))
-        return join
-    own = client.find_one('Logical_Router_Port', 'name', own_port)
-    if own is not None and own.networks:
-        # Stable: a gateway keeps the join subnet it has.
-        return ipaddress.ip_interface(own.networks[0]).network
-    pool = ipaddress.ip_network(check_network(join_range, what + ' join_range'))
-    if pool.version != 4 or not pool.prefixlen <= join_prefix <= 30:
-        raise InvalidInput('%s: join_prefix %s does not fit the IPv4 join_range %s: it must be between '
-                           '%d and 30' % (what, join_prefix, pool, pool.prefixlen))
-    busy = [net for net, _port, _owner in taken if net.version == 4] + [n for n in pods if n.version == 4]
-    chosen = lowest_free(pool, join_prefix, busy)
-    if chosen is None:
-        raise InvalidInput('%s: the join_range %s has no free /%d left (%d networks on the cluster '
-                           'router %s)' % (what, pool, join_prefix, len(busy), cluster_router))
-    return chosen
+    current = None
+    if not join_subnet:
+        own = client.find_one('Logical_Router_Port', 'name', own_port)
+        current = list(own.networks) if own is not None else None
+    return _ipam.join_subnet(node, join_subnet, current, taken, join_range, join_prefix, cluster,
+                             cluster_router)
 
 
 def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, default_gateway,
@@ -574,8 +553,7 @@ def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, 
 def remove_gateway_router(cs, client, node, cluster_router='ovn_cluster_router'):
     """Remove what ensure_gateway_router made for ``node`` and nothing else."""
     n = gateway_names(node)
-    remove_routes(cs, client, cluster_router,
-                  match=lambda r: r.external_ids.get(GATEWAY_ID_KEY) == node)
+    remove_routes(cs, client, cluster_router, owner={GATEWAY_ID_KEY: node})
     remove_lrp(cs, client, n['cr_port'], cluster_router)
     remove_switch(cs, client, n['join'])
     remove_switch(cs, client, n['ext'])
@@ -586,21 +564,8 @@ def remove_gateway_router(cs, client, node, cluster_router='ovn_cluster_router')
 NODE_NETWORK_TABLES = merge_tables(SWITCH_TABLES, LSP_TABLES, LRP_TABLES)
 
 
-def node_addresses(subnet, what='node subnet'):
-    """Every address of a node's network, derived from its subnet (IPv4).
-
-    The first address is the cluster router's port, the second the management port.
-    """
-    net = parse_network(subnet, what)
-    if net.version != 4 or net.prefixlen > 30:
-        raise InvalidInput('%s: %s must be an IPv4 network of /30 or larger (it holds the router '
-                           'port and the management port)' % (what, subnet))
-    router_ip, mgmt_ip = net.network_address + 1, net.network_address + 2
-    return dict(subnet=str(net),
-                router_ip=str(router_ip), router_cidr='%s/%d' % (router_ip, net.prefixlen),
-                router_mac=_names.mac_from_ip(router_ip),
-                mgmt_ip=str(mgmt_ip), mgmt_cidr='%s/%d' % (mgmt_ip, net.prefixlen),
-                mgmt_mac=_names.mac_from_ip(mgmt_ip))
+# Every address of a node's network, derived from its subnet (the router port's, the management port's).
+node_addresses = _ipam.node_addresses
 
 
 def node_network_names(node):

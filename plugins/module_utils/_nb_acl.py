@@ -20,7 +20,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _owners, _txn
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import memoised, strs
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
@@ -107,10 +107,11 @@ def remove_address_set(cs, client, name):
                   _txn.delete('Address_Set', row.uuid))
 
 
-def remove_address_sets(cs, client, external_ids, keep=()):
-    """Delete every address set whose external_ids hold all of ``external_ids``, but ``keep``."""
+def remove_address_sets(cs, client, external_ids, keep=(), writer=_owners.WATCHER):
+    """Delete every address set whose external_ids hold all of ``external_ids``, but ``keep``;
+    only rows ``writer`` owns (``_owners.may_remove``)."""
     for row in client.rows('Address_Set'):
-        if row.name not in keep and all(row.external_ids.get(k) == v for k, v in external_ids.items()):
+        if row.name not in keep and _owners.may_remove(writer, row.external_ids, external_ids):
             remove_address_set(cs, client, row.name)
 
 
@@ -287,10 +288,11 @@ def remove_port_group(cs, client, name):
                   _txn.delete('Port_Group', row.uuid))
 
 
-def remove_port_groups(cs, client, external_ids, keep=()):
-    """Delete every port group whose external_ids hold all of ``external_ids``, but ``keep``."""
+def remove_port_groups(cs, client, external_ids, keep=(), writer=_owners.WATCHER):
+    """Delete every port group whose external_ids hold all of ``external_ids``, but ``keep``;
+    only rows ``writer`` owns (``_owners.may_remove``)."""
     for row in client.rows('Port_Group'):
-        if row.name not in keep and all(row.external_ids.get(k) == v for k, v in external_ids.items()):
+        if row.name not in keep and _owners.may_remove(writer, row.external_ids, external_ids):
             remove_port_group(cs, client, row.name)
 
 

@@ -22,7 +22,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _owners, _txn
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import purged, strs
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import plain
@@ -221,10 +221,11 @@ def remove_load_balancer(cs, client, name):
                   _txn.delete('Load_Balancer', row.uuid))
 
 
-def remove_load_balancers(cs, client, external_ids, keep=(), names=None):
+def remove_load_balancers(cs, client, external_ids, keep=(), names=None, writer=_owners.WATCHER):
     """Delete every load balancer whose external_ids hold all of ``external_ids`` and whose
     name is not in ``keep``: a service's load balancers it no longer wants (a protocol gone),
-    or (with only the kind key) the repair pass's leftovers of deleted services.
+    or (with only the kind key) the repair pass's leftovers of deleted services. Only rows
+    ``writer`` owns go (``_owners.may_remove``).
 
     With ``names``, only the load balancers of those names are looked at (through the name
     index): a caller that knows every name its rows can have does not read the whole table,
@@ -235,7 +236,7 @@ def remove_load_balancers(cs, client, external_ids, keep=(), names=None):
     else:
         rows = [row for name in sorted(set(names) - set(keep)) for row in client.find('Load_Balancer', 'name', name)]
     for row in rows:
-        if row.name not in keep and all(row.external_ids.get(k) == v for k, v in external_ids.items()):
+        if row.name not in keep and _owners.may_remove(writer, row.external_ids, external_ids):
             remove_load_balancer(cs, client, row.name)
 
 
