@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The watcher's in-process pieces that the end-to-end tests reach only in passing: the cycle
-collector's handling (watcher/heap.py), the EndpointSlice index by service (watcher/lb.py) and
+collector's handling (watcher/heap.py), the EndpointSlice index by service (watcher/informer.py,
+watcher/services.py) and
 the Northbound copy's index of names (module_utils/_ovsdb.py)."""
 
 from __future__ import absolute_import, division, print_function
@@ -15,9 +16,9 @@ import threading
 import pytest
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _compat, _nb, _ovsdb, _txn
-from ovn_k8s_agents.watcher import heap
+from ovn_k8s_agents.watcher import heap, services
+from ovn_k8s_agents.watcher.context import Context
 from ovn_k8s_agents.watcher.informer import Informer
-from ovn_k8s_agents.watcher.lb import ServiceHandler
 from ovn_k8s_agents.watcher.metrics import Metrics
 from ovn_k8s_agents.watcher.tables import nb_tables
 from ovn_k8s_agents.watcher.workqueue import WorkQueue
@@ -96,18 +97,23 @@ def test_pauses_are_observed(collector):
     assert counts and float(counts[0].split()[-1]) >= 2
 
 
-class Slices(ServiceHandler):
-    """The service handler's slice bookkeeping over a real informer store and work queue."""
+class Slices(services.ServiceReconciler):
+    """The service reconciler's slice bookkeeping over a real informer store, its index and a
+    real work queue; objects change through the informer's watch event handling."""
 
     def __init__(self):
-        self.slices = Informer('endpointslice', None, None, Metrics(), threading.Event())
-        self.queue = WorkQueue()
-        self._slice_owner = {}
-        self._slices_by_service = {}
+        ctx = Context(None, None, Metrics(), WorkQueue(), threading.Event())
+        ctx.add_informer('slices', Informer('endpointslice', None, lambda keys: None, Metrics(), threading.Event(),
+                                            indexers={services.SERVICE_INDEX: services.slice_services}))
+        services.ServiceReconciler.__init__(self, ctx)
+        self.slices, self.queue = ctx.slices, ctx.queue
 
     def put(self, ns, name, service):
         labels = {'kubernetes.io/service-name': service} if service else {}
-        self.slices.store['%s/%s' % (ns, name)] = {'metadata': {'namespace': ns, 'name': name, 'labels': labels}}
+        self.slices._event({'type': 'MODIFIED', 'object': {'metadata': {'namespace': ns, 'name': name, 'labels': labels}}})
+
+    def delete(self, ns, name):
+        self.slices._event({'type': 'DELETED', 'object': self.slices.get('%s/%s' % (ns, name))})
 
     def queued(self):
         out = []
@@ -131,27 +137,27 @@ def test_slices_are_found_by_service_and_follow_relabels_and_deletions():
     s.put('ns1', 'b-1', 'b')
     s.put('ns2', 'a-1', 'a')                   # same service name, other namespace
     s._remember_slice_owners()
-    assert names(s._slices_of('ns1', 'a')) == ['a-1', 'a-2']
-    assert names(s._slices_of('ns1', 'b')) == ['b-1']
-    assert names(s._slices_of('ns2', 'a')) == ['a-1']
-    assert s._slices_of('ns1', 'c') == []
+    assert names(s.slices_of('ns1', 'a')) == ['a-1', 'a-2']
+    assert names(s.slices_of('ns1', 'b')) == ['b-1']
+    assert names(s.slices_of('ns2', 'a')) == ['a-1']
+    assert s.slices_of('ns1', 'c') == []
 
     s.put('ns1', 'a-2', 'b')                   # moved to another service: both hear of it
-    s._service_slices_changed(['ns1/a-2'])
-    assert names(s._slices_of('ns1', 'a')) == ['a-1']
-    assert names(s._slices_of('ns1', 'b')) == ['a-2', 'b-1']
+    s.slices_changed(['ns1/a-2'])
+    assert names(s.slices_of('ns1', 'a')) == ['a-1']
+    assert names(s.slices_of('ns1', 'b')) == ['a-2', 'b-1']
     assert s.queued() == [('service', 'ns1/a'), ('service', 'ns1/b')]
 
-    del s.slices.store['ns1/b-1']              # deleted: its service is told, by the owner kept
-    s._service_slices_changed(['ns1/b-1'])
-    assert names(s._slices_of('ns1', 'b')) == ['a-2']
+    s.delete('ns1', 'b-1')                     # deleted: its service is told, by the owner kept
+    s.slices_changed(['ns1/b-1'])
+    assert names(s.slices_of('ns1', 'b')) == ['a-2']
     assert s.queued() == [('service', 'ns1/b')]
 
     s.put('ns1', 'a-1', None)                  # its label removed: gone from the index
-    s._service_slices_changed(['ns1/a-1'])
-    assert s._slices_of('ns1', 'a') == []
+    s.slices_changed(['ns1/a-1'])
+    assert s.slices_of('ns1', 'a') == []
     assert s.queued() == [('service', 'ns1/a')]
-    assert 'ns1/a' not in s._slices_by_service
+    assert 'ns1/a' not in s.slices.indices[services.SERVICE_INDEX]
 
 
 def test_the_index_of_names_finds_every_port_as_rows_come_and_go(nb):

@@ -12,7 +12,7 @@ import re
 
 from waiting import wait_for  # tests/lib
 from ovn_k8s_agents import annotation, policy
-from ovn_k8s_agents.watcher import netpol
+from ovn_k8s_agents.watcher import policies as netpol
 from test_services_policies import acls, address_sets, cluster, make_pod, port_groups, run_pods  # noqa: F401 pylint: disable=unused-import
 
 NAMED_ACL = re.compile(r'ip4\.dst == \$(\w+) && tcp && tcp\.dst == (\d+)')

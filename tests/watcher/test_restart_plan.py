@@ -64,7 +64,7 @@ def fill(c, nodes, pods):
 
 
 def sync_pods(c):
-    c._sync_pods([('pod', key) for key in sorted(c.pods.store)])
+    c.pod_reconciler.reconcile_batch([('pod', key) for key in sorted(c.pods.store)])
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def converged(nb):
     c = controller(nb)
     fill(c, [node('n1'), node('n2')], [pod('p%d' % i, 'n1') for i in range(3)])
     for name in ('n1', 'n2'):
-        c._sync_node(name)
+        c.node_reconciler.reconcile(name)
     sync_pods(c)
     notes = dict((name, body['metadata']['annotations']) for name, body in c.writes)
     assert sorted(notes) == ['p0', 'p1', 'p2']
@@ -90,7 +90,7 @@ def test_a_restart_in_step_writes_nothing(converged):
     c = controller(nb)
     fill(c, nodes, pods)
     for n in nodes:
-        c._sync_node(n['metadata']['name'])
+        c.node_reconciler.reconcile(n['metadata']['name'])
     sync_pods(c)
     assert nb.transactions() == txns
     assert c.metrics.counter('nb_transactions_total') == 0
@@ -147,12 +147,12 @@ def test_node_switches_are_read_once_while_the_database_does_not_change(converge
     monkeypatch.setattr(_alloc, 'existing_switches', counted)
     c = controller(nb)
     fill(c, nodes + [node('n3'), node('n4')], pods)
-    c._sync_node('n1')
-    c._sync_node('n2')
+    c.node_reconciler.reconcile('n1')
+    c.node_reconciler.reconcile('n2')
     assert len(calls) == 1, 'nodes in step share one reading'
-    c._sync_node('n3')                # still the same database: the same reading
+    c.node_reconciler.reconcile('n3')                # still the same database: the same reading
     assert len(calls) == 1
-    c._sync_node('n4')                # n3's switch is new: read again, n4 must see n3's subnet
+    c.node_reconciler.reconcile('n4')                # n3's switch is new: read again, n4 must see n3's subnet
     assert len(calls) == 2
     subnets = dict((r['name'], r['other_config'].get('subnet')) for r in nb.rows('Logical_Switch', 'name', 'other_config'))
     assert len(set(subnets[n] for n in ('n1', 'n2', 'n3', 'n4'))) == 4, subnets
@@ -163,18 +163,18 @@ def test_a_term_whose_lease_lapsed_writes_nothing(nb):
     """The fence (LeaderElector.still_leading): while it says no, neither the Northbound
     database nor the API gets a write, and the keys wait for a retry; once it says yes, the
     same keys converge."""
-    from ovn_k8s_agents.watcher.controller import NotLeading
+    from ovn_k8s_agents.watcher.context import NotLeading
     c = controller(nb)
     leading = [False]
     c.fence = lambda: leading[0]
     fill(c, [node('n1')], [pod('p0', 'n1')])
     with pytest.raises(NotLeading):
-        c._sync_node('n1')
+        c.node_reconciler.reconcile('n1')
     before = nb.transactions()
     sync_pods(c)
     assert c.writes == [] and nb.transactions() == before and nb.rows('Logical_Switch', 'name') == []
     leading[0] = True
-    c._sync_node('n1')
+    c.node_reconciler.reconcile('n1')
     sync_pods(c)
     assert [write[0] for write in c.writes] == ['p0'] and list(nb.pod_ports()) == ['%s_p0' % NS]
 
@@ -189,13 +189,13 @@ def test_a_wedged_worker_fails_the_health_check(nb):
     fill(c, [node('n1')], [])
     release = threading.Event()
     entered = threading.Event()
-    sync_node = c._sync_node
+    sync_node = c.node_reconciler.reconcile
 
     def held(name):
         entered.set()
         release.wait(60)
         return sync_node(name)
-    c._sync_node = held
+    c.node_reconciler.reconcile = held
     w = Watcher(parse_args(['--nb-remote', nb.remote, '--cluster-subnet', '10.128.0.0/14', '--wedged-after', '0.2',
                             '--metrics-address', '']))
     w.controller = c
@@ -225,14 +225,14 @@ def test_the_events_remembered_as_reported_are_bounded(nb, monkeypatch):
     """Case 11 of issue 23: the watcher remembers which Events it recorded (so that one object,
     reason and message is reported once), at most REPORTED_MAX of them, the oldest forgotten
     first: a cluster churning through bad objects does not grow it for ever."""
-    from ovn_k8s_agents.watcher import controller as controller_module
-    monkeypatch.setattr(controller_module, 'REPORTED_MAX', 3)
+    from ovn_k8s_agents.watcher import context
+    monkeypatch.setattr(context, 'REPORTED_MAX', 3)
     c = controller(nb)
     obj = pod('p', 'n1')
     for i in range(5):
-        c._object_event('v1', 'Pod', obj, 'Reason', 'message %d' % i)
-    assert len(c.writes) == 5 and len(c.reported) == 3
-    c._object_event('v1', 'Pod', obj, 'Reason', 'message 4')  # remembered: not again
+        c.ctx.object_event('v1', 'Pod', obj, 'Reason', 'message %d' % i)
+    assert len(c.writes) == 5 and len(c.ctx.reported) == 3
+    c.ctx.object_event('v1', 'Pod', obj, 'Reason', 'message 4')  # remembered: not again
     assert len(c.writes) == 5
-    c._object_event('v1', 'Pod', obj, 'Reason', 'message 0')  # forgotten: reported again
+    c.ctx.object_event('v1', 'Pod', obj, 'Reason', 'message 0')  # forgotten: reported again
     assert len(c.writes) == 6

@@ -13,6 +13,9 @@ classes: 5,000 pods deserialize in a fraction of the time), keyed by ``namespace
   appeared, changed or vanished to the handler (a full reconcile of that kind).
 - Each watch has a server-side ``timeout_seconds`` and a client-side ``_request_timeout``;
   a dropped connection or an API server restart reopens it after a backoff.
+- Indexes live with the store, in the manner of client-go's ``Indexer``: each named index
+  function gives an object's index values, and :meth:`Informer.by_index` answers the objects
+  under one value. The store and its indexes change together, under the informer's lock.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -41,7 +44,7 @@ def object_key(obj):
 class Informer(object):
 
     def __init__(self, kind, list_func, on_change, metrics, stop, watch_timeout=300,
-                 backoff_max=30.0, on_relist=None):
+                 backoff_max=30.0, on_relist=None, indexers=None):
         self.kind = kind
         self.list_func = list_func          # e.g. CoreV1Api.list_pod_for_all_namespaces
         self.on_change = on_change          # on_change([keys])
@@ -52,6 +55,10 @@ class Informer(object):
         self.backoff_max = backoff_max
         self.lock = threading.Lock()
         self.store = {}
+        # name -> function(obj) -> the object's index values; name -> {value: (keys,)}. The
+        # entries are tuples, replaced rather than changed: a reader never sees one change.
+        self.indexers = dict(indexers or {})
+        self.indices = dict((name, {}) for name in self.indexers)
         self.resource_version = None
         self.synced = threading.Event()
         self.thread = None
@@ -69,6 +76,35 @@ class Informer(object):
         with self.lock:
             return list(self.store.items())
 
+    def by_index(self, name, value):
+        """The objects whose index function ``name`` gives ``value``."""
+        with self.lock:
+            return [self.store[k] for k in self.indices[name].get(value, ()) if k in self.store]
+
+    def _index(self, key, old, new):
+        """Move ``key`` in every index from the values of object ``old`` to those of ``new``
+        (either None). Under the lock."""
+        for name, func in self.indexers.items():
+            before = set(func(old)) if old is not None else set()
+            after = set(func(new)) if new is not None else set()
+            if before == after:
+                continue
+            index = self.indices[name]
+            for value in before - after:
+                rest = tuple(k for k in index.get(value, ()) if k != key)
+                if rest:
+                    index[value] = rest
+                else:
+                    index.pop(value, None)
+            for value in after - before:
+                index[value] = index.get(value, ()) + (key,)
+
+    def _reindex(self):
+        """Every index built anew from the store. Under the lock."""
+        self.indices = dict((name, {}) for name in self.indexers)
+        for key, obj in self.store.items():
+            self._index(key, None, obj)
+
     # List --------------------------------------------------------------------------------------
     def relist(self):
         """Replace the store with a fresh list; returns the keys that need a look."""
@@ -80,6 +116,7 @@ class Informer(object):
         with self.lock:
             old = self.store
             self.store = objects
+            self._reindex()
             self.resource_version = body['metadata']['resourceVersion']
         self.metrics.inc('relists_total', kind=self.kind)
         LOG.info('listed', extra=dict(kind=self.kind, count=len(objects), resource_version=self.resource_version))
@@ -159,8 +196,9 @@ class Informer(object):
         key = object_key(obj)
         with self.lock:
             if kind == 'DELETED':
-                self.store.pop(key, None)
+                self._index(key, self.store.pop(key, None), None)
             else:
+                self._index(key, self.store.get(key), obj)
                 self.store[key] = obj
             if version:
                 self.resource_version = version

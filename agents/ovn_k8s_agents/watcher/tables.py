@@ -9,10 +9,10 @@ from __future__ import absolute_import, division, print_function
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _nb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import merge_tables
-from ovn_k8s_agents.watcher import lb, netpol
+from ovn_k8s_agents.watcher import policies, services
 
 
 def nb_tables():
     """The Northbound tables and columns the watcher reads."""
-    return merge_tables(_nb.NODE_NETWORK_TABLES, _nb.LSP_TABLES, _alloc.TABLES, lb.TABLES, netpol.TABLES,
+    return merge_tables(_nb.NODE_NETWORK_TABLES, _nb.LSP_TABLES, _alloc.TABLES, services.TABLES, policies.TABLES,
                         {'Logical_Switch': ['name', 'ports', 'other_config', 'external_ids']})

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The watcher's network policy handler: NetworkPolicies, pods and namespaces -> OVN port
+"""The watcher's policy reconciler: NetworkPolicies, pods and namespaces -> OVN port
 groups, address sets and ACLs.
 
 A key ``('netpol', namespace)`` says which namespace's policies to look at. Its reconcile
@@ -12,12 +12,14 @@ change set; port groups and address sets of the namespace that no policy wants a
 A label change moves addresses between address sets and ports between port groups; ACLs
 whose columns did not change are never recreated.
 
-A pod's address is the one its logical switch port holds (``Controller._pod_port_ips``),
+A pod's address is the one its logical switch port holds (the ``pod_port_ips`` function this
+reconciler is given, ``pods.port_ips``),
 never its annotation or ``status.podIPs`` as the pod object gives them: those can be written
 by the pod's creator. A pod without a port has no address in any set.
 
 A new pod's port joins the port groups of its namespace's policies that select it (at least
-the deny groups) in the transaction that creates it (``Controller._isolating_groups``): it is
+the deny groups) in the transaction that creates it (:meth:`PolicyReconciler.isolating_groups`,
+which the pod reconciler asks): it is
 isolated before its annotation is written, so before it can start. A pod change queues its
 own namespace (when it has policies) and every namespace with a policy that has a
 namespaceSelector peer or an egress rule without peers that names a port (the port is
@@ -38,8 +40,10 @@ from __future__ import absolute_import, division, print_function
 
 import logging
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _nb_acl, _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _nb_acl, _ovsdb, _txn
 from ovn_k8s_agents import annotation, policy
+
+from ovn_k8s_agents.watcher.context import MARKER, NotYet
 
 LOG = logging.getLogger('ovn_k8s_watcher')
 
@@ -109,31 +113,48 @@ def _owned_by(ids, namespace):
     return kind == 'NetworkPolicyDeny' and owner == namespace
 
 
-class PolicyHandler(object):
-    """Mixed into the Controller: needs ``nb``, ``nb_lock``, ``queue``, ``pods``, ``policies``,
-    ``namespaces``, ``_settle``, ``_commit``, ``_object_event`` and ``_pod_port_ips``."""
+class PolicyReconciler(object):
+    """Keys ``('netpol', namespace)`` (:meth:`reconcile`) and ``('mgmt', '')``
+    (:meth:`reconcile_mgmt`). ``pod_port_ips(nb, pod)``: the addresses the watcher's port of a
+    pod holds (``pods.port_ips``)."""
+
+    def __init__(self, ctx, pod_port_ips):
+        self.ctx = ctx
+        self.pod_port_ips = pod_port_ips
+        self._policy_ns_in_nb = set()
+        self._pod_info_cache = {}     # pod key -> (pod object, port addresses, policy.PodInfo or None): _pod_infos
+        self._pod_policy_facts = None  # pod key -> policy_facts as last seen (the pod informer's thread)
+
+    def initial_keys(self):
+        """Every namespace with policies, then those with policy rows in the database."""
+        ctx = self.ctx
+        keys = [('netpol', ns) for ns in sorted(set(k.split('/', 1)[0] for k in ctx.policies.keys()))]
+        return keys + self.stale_keys()
 
     def _policy_namespaces(self):
-        return set(k.split('/', 1)[0] for k in self.policies.keys()) | self._policy_ns_in_nb
+        ctx = self.ctx
+        return set(k.split('/', 1)[0] for k in ctx.policies.keys()) | self._policy_ns_in_nb
 
     def _cross_namespace_policies(self):
         """The namespaces with a policy that may pick pods of other namespaces as peers."""
-        return set(k.split('/', 1)[0] for k, p in self.policies.items() if reaches_other_namespaces(p))
+        ctx = self.ctx
+        return set(k.split('/', 1)[0] for k, p in ctx.policies.items() if reaches_other_namespaces(p))
 
-    def _pods_changed_for_policies(self, keys):
+    def pods_changed(self, keys):
         """Pods ``keys`` changed: queue the namespaces whose policies may select them, if what
         the policies read of a pod changed (a readiness flip, the most frequent pod update, does
         not; before this filter it made every endpoint change recompute its namespace's
         policies over every pod of the cluster)."""
+        ctx = self.ctx
         seen = self._pod_policy_facts
         if seen is None:
             # The first pod change once the policies are listed: what every other pod looked
             # like then is the reference (the start-up reconcile of each namespace read it).
             changed = set(keys)
-            seen = self._pod_policy_facts = dict((k, policy_facts(p)) for k, p in self.pods.items() if k not in changed)
+            seen = self._pod_policy_facts = dict((k, policy_facts(p)) for k, p in ctx.pods.items() if k not in changed)
         namespaces = set()
         for key in keys:
-            facts = policy_facts(self.pods.get(key))
+            facts = policy_facts(ctx.pods.get(key))
             if key not in seen or seen[key] != facts:
                 namespaces.add(key.split('/', 1)[0])
             if facts is None:
@@ -145,33 +166,59 @@ class PolicyHandler(object):
 
     def _pod_namespaces_changed(self, namespaces):
         """Pods of ``namespaces`` changed: queue the namespaces whose policies may select them."""
+        ctx = self.ctx
         own = set(namespaces) & self._policy_namespaces()
-        self.queue.add_many([('netpol', ns) for ns in sorted(own | self._cross_namespace_policies())])
+        ctx.queue.add_many([('netpol', ns) for ns in sorted(own | self._cross_namespace_policies())])
 
-    def _pod_ports_created(self, namespaces):
+    def isolating_groups(self, pod, namespace, ns_policies):
+        """The port groups a new port of ``pod`` joins in the transaction that creates it
+        (``policy.isolating_groups``), those that exist: the deny groups must (until the
+        namespace's policy sync has made them, the pod waits); a policy's own group that is
+        not there yet takes the port when that sync makes it. ``ns_policies``: the batch's
+        index of policies by namespace, filled here on first use (a batch of pods whose ports
+        all exist, as in a restart in step, never reads the policies)."""
+        ctx = self.ctx
+        if not ns_policies:
+            ns_policies[None] = []  # indexed, even when there is no policy at all
+            for pkey, pol in ctx.policies.items():
+                ns_policies.setdefault(pkey.split('/', 1)[0], []).append(pol)
+        policies = ns_policies.get(namespace)
+        if not policies:
+            return []
+        deny, own = policy.isolating_groups(pod, policies)
+        if any(_nb_acl.get_port_group(ctx.nb, group) is None for group in deny):
+            ctx.queue.add(('netpol', namespace))
+            raise NotYet('namespace %s has network policies whose port groups are not in the Northbound '
+                         'database yet' % namespace)
+        return deny + [group for group in own if _nb_acl.get_port_group(ctx.nb, group) is not None]
+
+    def pod_ports_created(self, namespaces):
         """Ports of pods of ``namespaces`` were committed: their addresses are now what the
         address sets of policies that select them hold (a pod whose annotation was already
         out, as after the loss of the database, brings no API event once its port is there)."""
         if namespaces:
             self._pod_namespaces_changed(namespaces)
 
-    def _namespaces_changed(self, keys):
+    def namespaces_changed(self, keys):
         """Namespaces changed (labels, creation, deletion): queue those whose policies have
         namespaceSelectors, and the changed ones that have policies."""
-        if not self.policies.synced.is_set():
+        ctx = self.ctx
+        if not ctx.policies.synced.is_set():
             return
         own = set(keys) & self._policy_namespaces()
-        self.queue.add_many([('netpol', ns) for ns in sorted(own | self._cross_namespace_policies())])
+        ctx.queue.add_many([('netpol', ns) for ns in sorted(own | self._cross_namespace_policies())])
 
-    def _policies_changed(self, keys):
-        self.queue.add_many(sorted(set(('netpol', k.split('/', 1)[0]) for k in keys)))
+    def policies_changed(self, keys):
+        ctx = self.ctx
+        ctx.queue.add_many(sorted(set(('netpol', k.split('/', 1)[0]) for k in keys)))
 
-    def _stale_policy_namespaces(self):
+    def stale_keys(self):
         """Namespaces with policy rows in the database: each is reconciled at start-up."""
+        ctx = self.ctx
         out = set()
-        with self.nb_lock:
+        with ctx.nb_lock:
             for table in ('Port_Group', 'Address_Set'):
-                for row in self.nb.rows(table):
+                for row in ctx.nb.rows(table):
                     ids = _ovsdb.read(row, 'external_ids')
                     if ids.get(policy.KIND_KEY) in POLICY_KINDS and ids.get(policy.OWNER_KEY):
                         out.add(ids[policy.OWNER_KEY].split('/', 1)[0])
@@ -187,14 +234,15 @@ class PolicyHandler(object):
         the same addresses, is still right. (A restart reconciles every namespace with
         policies, each over every pod: reading 10,000 pods ten times over was most of its policy
         work.) Workers may call this at once: the worst is a pod read twice."""
+        ctx = self.ctx
         old, new, infos = self._pod_info_cache, {}, []
-        with self.nb_lock:
-            for key, pod in self.pods.items():
+        with ctx.nb_lock:
+            for key, pod in ctx.pods.items():
                 entry = old.get(key)
                 if not policy.on_pod_network(pod):
                     new[key] = (pod, None, None)
                     continue
-                ips = self._pod_port_ips(pod)
+                ips = self.pod_port_ips(ctx.nb, pod)
                 if entry is None or entry[0] is not pod or entry[1] != ips:
                     entry = (pod, ips, policy.PodInfo(pod, ips=ips))
                 new[key] = entry
@@ -202,32 +250,33 @@ class PolicyHandler(object):
         self._pod_info_cache = new
         return infos
 
-    def _sync_policies(self, namespace):
+    def reconcile(self, namespace):
+        ctx = self.ctx
         prefix = namespace + '/'
-        policies = [p for k, p in self.policies.items() if k.startswith(prefix)]
+        policies = [p for k, p in ctx.policies.items() if k.startswith(prefix)]
         model = dict(port_groups=[], address_sets=[], errors=[], warnings=[])
         if policies:
-            cluster = policy.Cluster(None, [n for dummy, n in self.namespaces.items()], infos=self._pod_infos())
+            cluster = policy.Cluster(None, [n for dummy, n in ctx.namespaces.items()], infos=self._pod_infos())
             model = policy.namespace_model(namespace, policies, cluster)
-        with self.nb_lock:
-            self._settle()
-            cs = _ovsdb.ChangeSet(self.nb)
+        with ctx.nb_lock:
+            ctx.settle()
+            cs = _txn.ChangeSet(ctx.nb)
             for aset in model['address_sets']:
-                _nb_acl.ensure_address_set(cs, self.nb, aset['name'], aset['addresses'],
+                _nb_acl.ensure_address_set(cs, ctx.nb, aset['name'], aset['addresses'],
                                            external_ids=aset['external_ids'])
             for pg in model['port_groups']:
-                _nb_acl.ensure_port_group(cs, self.nb, pg['name'], pg['ports'], pg['acls'],
+                _nb_acl.ensure_port_group(cs, ctx.nb, pg['name'], pg['ports'], pg['acls'],
                                           external_ids=pg['external_ids'], missing_ports='skip')
             keep_pg = set(pg['name'] for pg in model['port_groups'])
             keep_as = set(a['name'] for a in model['address_sets'])
-            for row in self.nb.rows('Port_Group'):
+            for row in ctx.nb.rows('Port_Group'):
                 if row.name not in keep_pg and _owned_by(_ovsdb.read(row, 'external_ids'), namespace):
-                    _nb_acl.remove_port_group(cs, self.nb, row.name)
-            for row in self.nb.rows('Address_Set'):
+                    _nb_acl.remove_port_group(cs, ctx.nb, row.name)
+            for row in ctx.nb.rows('Address_Set'):
                 if row.name not in keep_as and _owned_by(_ovsdb.read(row, 'external_ids'), namespace):
-                    _nb_acl.remove_address_set(cs, self.nb, row.name)
+                    _nb_acl.remove_address_set(cs, ctx.nb, row.name)
             if cs.changed:
-                self._commit(cs)
+                ctx.commit(cs)
                 LOG.info('network policies converged' if policies else 'network policies removed',
                          extra=dict(kind='netpol', object=namespace, changes=sorted(cs.after)))
         if not policies:
@@ -240,35 +289,37 @@ class PolicyHandler(object):
             self._policy_event(namespace, policies, text, 'NetworkPolicyPartlyApplied')
 
     def _policy_event(self, namespace, policies, text, reason):
+        ctx = self.ctx
         for pol in policies:
             name = (pol.get('metadata') or {}).get('name')
             if text.startswith('network policy %s/%s:' % (namespace, name)):
-                self._object_event('networking.k8s.io/v1', 'NetworkPolicy', pol, reason, text)
+                ctx.object_event('networking.k8s.io/v1', 'NetworkPolicy', pol, reason, text)
                 return
 
-    def _sync_mgmt(self, _key):
+    def reconcile_mgmt(self, _key):
         """Each node's management port group (``policy.node_port_group_model``): the node's own
         management address to and from its pods, on its switch alone. Groups of nodes that are
         gone go, and so does the cluster-wide address set an older release made instead."""
-        with self.nb_lock:
-            self._settle()
-            cs = _ovsdb.ChangeSet(self.nb)
+        ctx = self.ctx
+        with ctx.nb_lock:
+            ctx.settle()
+            cs = _txn.ChangeSet(ctx.nb)
             keep = set()
-            for switch in self.nb.rows('Logical_Switch'):
+            for switch in ctx.nb.rows('Logical_Switch'):
                 ids = _ovsdb.read(switch, 'external_ids')
                 subnet = switch.other_config.get('subnet')
-                if ids.get('ovn-k8s-watcher') != 'node' or not subnet or not ids.get(_alloc.NODE_KEY):
+                if ids.get(MARKER) != 'node' or not subnet or not ids.get(_alloc.NODE_KEY):
                     continue
                 node = ids[_alloc.NODE_KEY]
                 wanted = policy.node_port_group_model(node, _names.mgmt_port(node), _nb.node_addresses(subnet)['mgmt_ip'])
                 keep.add(wanted['name'])
-                _nb_acl.ensure_port_group(cs, self.nb, wanted['name'], wanted['ports'], wanted['acls'],
+                _nb_acl.ensure_port_group(cs, ctx.nb, wanted['name'], wanted['ports'], wanted['acls'],
                                           external_ids=wanted['external_ids'], missing_ports='skip')
-            for row in self.nb.rows('Port_Group'):
+            for row in ctx.nb.rows('Port_Group'):
                 if row.name not in keep and _ovsdb.read(row, 'external_ids').get(policy.KIND_KEY) == policy.NODE_KIND:
-                    _nb_acl.remove_port_group(cs, self.nb, row.name)
-            if _nb_acl.get_address_set(self.nb, policy.MGMT_ADDRESS_SET) is not None:
-                _nb_acl.remove_address_set(cs, self.nb, policy.MGMT_ADDRESS_SET)
+                    _nb_acl.remove_port_group(cs, ctx.nb, row.name)
+            if _nb_acl.get_address_set(ctx.nb, policy.MGMT_ADDRESS_SET) is not None:
+                _nb_acl.remove_address_set(cs, ctx.nb, policy.MGMT_ADDRESS_SET)
             if cs.changed:
-                self._commit(cs)
+                ctx.commit(cs)
                 LOG.info('node management port groups converged', extra=dict(kind='mgmt', nodes=len(keep)))

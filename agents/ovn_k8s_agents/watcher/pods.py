@@ -1,0 +1,450 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ovn_k8s.overlay contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The watcher's pod reconciler: a pod gets a logical switch port on its node's switch, an
+address, and the annotation the CNI plugin reads.
+
+Keys ``('pod', 'ns/name')`` come in batches: every key's port is planned into one change set
+(each pod's own change set merged into the batch's, its guards and its diff kept) and
+committed in one transaction under ``nb_lock``; an address is chosen from what the IDL copy
+holds plus what the batch reserved, and committed before the lock is released, so no two pods
+ever get one address. When the batch fails, its keys are planned again one at a time, so that
+one bad pod never holds the others back. The annotation writes that follow run outside the
+lock, on the context's pool of API writers (a batch's PATCHes are in flight together), and the
+batch's keys stay in flight until their writes are done, so events for one pod keep their
+order.
+
+A new port joins its namespace's isolating port groups in the transaction that creates it:
+the policy reconciler, given to this one's constructor, names them.
+
+The stale sweep names the pod ports the watcher made whose pod is gone.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import calendar
+import ipaddress
+import logging
+import time
+
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _nb_acl, _ovsdb, _txn
+from kubernetes.client.exceptions import ApiException
+from ovn_k8s_agents import annotation
+
+from ovn_k8s_agents.watcher.context import MARKER, BadInput, NotYet
+
+LOG = logging.getLogger('ovn_k8s_watcher')
+
+
+class PodPlan(object):
+    __slots__ = ('key', 'pod', 'network', 'created')
+
+    def __init__(self, key, pod, network, created):
+        self.key, self.pod, self.network, self.created = key, pod, network, created
+
+
+def _created_at(obj):
+    ts = (obj.get('metadata') or {}).get('creationTimestamp')
+    if not ts:
+        return None
+    try:
+        return calendar.timegm(time.strptime(ts, '%Y-%m-%dT%H:%M:%SZ'))
+    except ValueError:
+        return None
+
+
+def wants_port(pod):
+    spec = pod.get('spec') or {}
+    phase = (pod.get('status') or {}).get('phase')
+    return bool(spec.get('nodeName')) and not spec.get('hostNetwork') and phase not in ('Succeeded', 'Failed')
+
+
+def _port_ips(row):
+    out = []
+    for entry in row.addresses:
+        for word in str(entry).split()[1:]:
+            try:
+                out.append(ipaddress.ip_address(word.split('/')[0]))
+            except ValueError:
+                pass
+    return out
+
+
+_PORT_CACHE = {}
+
+
+def _cached_port(row):
+    """(name, addresses) of a port, remembered while the IDL holds the same ``name`` value and
+    the same ``addresses`` strings, so that a batch on a switch of thousands of ports parses
+    only the ports that changed: reading a column through the IDL converts it anew each time,
+    and doing that for every port of a switch in every batch made a start-up over N pods cost
+    N squared. The IDL puts a new value object in place for a changed scalar column but
+    changes a set column's value in place, so ``addresses`` is compared by its strings."""
+    if len(_PORT_CACHE) > 500000:  # ports that went away leave entries behind: start afresh
+        _PORT_CACHE.clear()
+    data = getattr(row, '_data', None) or {}
+    name_datum, addr_datum = data.get('name'), data.get('addresses')
+    if name_datum is None or addr_datum is None:
+        return row.name, _port_ips(row)
+    addrs = tuple(atom.value for atom in addr_datum.values)
+    hit = _PORT_CACHE.get(row.uuid)
+    if hit is not None and hit[0] is name_datum and hit[1] == addrs:
+        return hit[2], hit[3]
+    name, ips = row.name, _port_ips(row)
+    _PORT_CACHE[row.uuid] = (name_datum, addrs, name, ips)
+    return name, ips
+
+
+def _port_in_step(row, address, external_ids, options):
+    """Whether pod port ``row`` already holds exactly what ``_nb.ensure_lsp`` would converge it
+    to: ``address`` as its only addresses and port_security entry, and ``external_ids`` and
+    ``options`` among its own. Read straight from the IDL's data, without the validation and
+    the value conversions of a converge: a restart over a cluster in step asks this of every
+    pod, and only a port that differs goes the long way (which then says what to change)."""
+    wanted = {address}
+    if _ovsdb.column_set(row, 'addresses') != wanted or _ovsdb.column_set(row, 'port_security') != wanted:
+        return False
+    for column, pairs in (('external_ids', external_ids), ('options', options)):
+        have = _ovsdb.read(row, column)
+        if not all(isinstance(v, str) and have.get(k) == v for k, v in pairs.items()):
+            return False
+    return True
+
+
+def _excluded(text):
+    out = set()
+    ranges = []
+    for item in (text or '').split():
+        if '..' in item:
+            lo, hi = item.split('..', 1)
+            ranges.append((ipaddress.ip_address(lo), ipaddress.ip_address(hi)))
+        else:
+            out.add(ipaddress.ip_address(item))
+    return out, ranges
+
+
+class SwitchView(object):
+    """A node switch as one batch sees it: subnet, fixed addresses and every address in use.
+
+    The addresses in use are read from the switch's ports only when first asked for (a batch
+    of pods that are all in step never needs them); what the batch reserves before that is
+    kept aside and laid over them."""
+
+    def __init__(self, row, cursors=None):
+        self.row = row
+        self.name = row.name
+        self.subnet = ipaddress.ip_network(row.other_config['subnet'])
+        addrs = _nb.node_addresses(str(self.subnet))
+        self.gateway = ipaddress.ip_address(addrs['router_ip'])
+        self.mgmt = ipaddress.ip_address(addrs['mgmt_ip'])
+        self.excluded, self.ranges = _excluded(row.other_config.get('exclude_ips'))
+        self._used = None
+        self._pending = {}
+        # Where the next allocation looks first, per switch, kept by the controller across
+        # batches: after the last address handed out, so that a freed address is the last to
+        # be given again (a new pod would inherit what still names the old one's address, in
+        # policies and load balancers, until those catch up), as the API server's service IP
+        # allocator does.
+        self.cursors = {} if cursors is None else cursors
+
+    @property
+    def used(self):
+        """{address: port name} of every address on the switch plus those the batch reserved."""
+        if self._used is None:
+            used = {}
+            for port in self.row.ports:
+                name, ips = _cached_port(port)
+                for ip in ips:
+                    used[ip] = name
+            used.update(self._pending)
+            self._used, self._pending = used, {}
+        return self._used
+
+    def reserve(self, ip, port):
+        (self._pending if self._used is None else self._used)[ip] = port
+
+    def release(self, port):
+        """Forget the addresses the batch gave ``port`` (those on the switch stay in use until
+        the removal is committed: never handed out twice within one batch)."""
+        self._pending = dict((ip, p) for ip, p in self._pending.items() if p != port)
+        if self._used is not None:
+            self._used = dict((ip, p) for ip, p in self._used.items() if p != port)
+
+    def reserved(self, ip):
+        """Why ``ip`` can never be a pod's, or None."""
+        if ip not in self.subnet or ip in (self.subnet.network_address, self.subnet.broadcast_address):
+            return 'it is outside the usable range of %s' % self.subnet
+        if ip == self.gateway:
+            return 'it is the router address of %s' % self.subnet
+        if ip == self.mgmt:
+            return 'it is the management address of %s' % self.subnet
+        if ip in self.excluded or any(lo <= ip <= hi for lo, hi in self.ranges):
+            return 'it is in exclude_ips of logical switch %s' % self.name
+        return None
+
+    def allocate(self, port):
+        """The next free address after the last one handed out on this switch (after the
+        highest in use when none was, as after a restart), wrapping around; None when full."""
+        first, last = int(self.subnet.network_address) + 1, int(self.subnet.broadcast_address) - 1
+        start = self.cursors.get(self.name)
+        if start is None or not first <= start <= last:
+            taken = [int(ip) for ip in self.used if ip in self.subnet]
+            start = max(taken) + 1 if taken else first
+        for offset in range(last - first + 1):
+            candidate = first + (start - first + offset) % (last - first + 1)
+            ip = ipaddress.ip_address(candidate)
+            if ip not in self.used and self.reserved(ip) is None:
+                self.used[ip] = port
+                self.cursors[self.name] = candidate + 1
+                return ip
+        return None
+
+
+def port_ips(nb, pod):
+    """The addresses (strings) the watcher's logical switch port of ``pod`` holds: what the
+    policies' address sets and ACLs use, never what the pod object claims. Under nb_lock."""
+    meta = pod.get('metadata') or {}
+    row = nb.find_one('Logical_Switch_Port', 'name', _names.pod_port(meta.get('namespace'), meta.get('name')))
+    if row is None or _ovsdb.read(row, 'external_ids').get(MARKER) != 'pod':
+        return ()
+    return tuple(str(ip) for ip in _cached_port(row)[1])
+
+
+class PodReconciler(object):
+    """``policies``: the policy reconciler (``isolating_groups``, ``pod_ports_created``)."""
+
+    def __init__(self, ctx, policies):
+        self.ctx = ctx
+        self.policies = policies
+        # Switch views of the last batch that changed nothing, reused while the IDL copy is the same.
+        self._views = (None, {})
+        self._cursors = {}  # switch name -> where its next allocation starts: SwitchView.allocate
+
+    def initial_keys(self):
+        """Every pod's key, then those of the pod ports whose pod is gone."""
+        return [('pod', k) for k in self.ctx.pods.keys()] + self.stale_keys()
+
+    def stale_keys(self):
+        ctx = self.ctx
+        out = []
+        with ctx.nb_lock:
+            for row in ctx.nb.rows('Logical_Switch_Port'):
+                ids = _ovsdb.read(row, 'external_ids')
+                if ids.get(MARKER) == 'pod' and ids.get('namespace') and ids.get('pod'):
+                    key = '%s/%s' % (ids['namespace'], ids['pod'])
+                    if ctx.pods.get(key) is None:
+                        out.append(('pod', key))
+        return out
+
+    def reconcile_batch(self, keys):
+        """Plan every key's port into one transaction; fall back to one key at a time when the
+        batch fails, so that one bad pod never holds the others back."""
+        ctx = self.ctx
+        plans, failed_batch = {}, False
+        with ctx.nb_lock:
+            try:
+                ctx.settle()
+            except Exception as e:
+                for key in keys:
+                    ctx.failed(key, e)
+                return
+            t0 = time.monotonic()
+            seqno = ctx.nb.idl.change_seqno
+            views = dict(self._views[1]) if self._views[0] == seqno else {}
+            self._views = (None, {})
+            batch = _txn.ChangeSet(ctx.nb)
+            ok_keys = []
+            ns_policies = {}  # namespace -> its policies, indexed by the batch's first new port
+            for key in keys:
+                sub = _txn.ChangeSet(ctx.nb)
+                if ctx.guard(key, self._plan_pod, sub, views, plans, ns_policies, count=False):
+                    batch.merge(sub)  # its commands with their guards: each new port's name check
+                    ok_keys.append(key)
+            ctx.metrics.observe('nb_plan_seconds', time.monotonic() - t0)
+            ctx.metrics.observe('batch_pods', len(keys))
+            if not batch.changed:
+                # Nothing reserved or released in the views: the next batch may start from them.
+                self._views = (seqno, views)
+            else:
+                try:
+                    ctx.commit(batch)
+                except Exception as e:
+                    if len(ok_keys) == 1:
+                        ctx.failed(ok_keys[0], e)
+                        return
+                    failed_batch = True
+        if failed_batch:
+            LOG.warning('batch transaction failed: one pod at a time', extra=dict(pods=len(ok_keys)))
+            for key in ok_keys:
+                self.reconcile_batch([key])
+            return
+        for key in ok_keys:
+            ctx.queue.forget(key)
+            ctx.metrics.inc('events_total', kind=key[0], result='ok')
+        # A new port joins its namespace's policy port groups (a pod annotated before, as after
+        # the loss of the database, brings no API event once its port is there).
+        self.policies.pod_ports_created(set(k.split('/', 1)[0] for k, plan in plans.items() if plan.created))
+        now = time.time()
+        for plan in plans.values():
+            if plan.created:
+                created = _created_at(plan.pod)
+                if created is not None:
+                    ctx.metrics.observe('pod_port_latency_seconds', now - created)
+        # Most pods of a batch (all of them in a restart in step) are annotated already: only
+        # the others go to the writers' pool.
+        writes = [plan for plan in plans.values() if not self._annotated(plan)]
+        if ctx.writers is None or len(writes) < 2:
+            for plan in writes:
+                self._annotate(plan)
+        else:
+            for future in [ctx.writers.submit(self._annotate, plan) for plan in writes]:
+                future.result()
+
+    def _plan_pod(self, key, cs, views, plans, ns_policies):
+        ctx = self.ctx
+        namespace, name = key.split('/', 1)
+        pod = ctx.pods.get(key)
+        port_name = _names.pod_port(namespace, name)
+        row = ctx.nb.find_one('Logical_Switch_Port', 'name', port_name)
+        if pod is None or not wants_port(pod):
+            if row is not None and row.external_ids.get(MARKER) == 'pod':
+                owner = ctx.nb.holder('Logical_Switch', row)
+                _nb.remove_lsp(cs, ctx.nb, port_name, owner.name if owner else None)
+                for view in views.values():
+                    view.release(port_name)
+            return
+        node = pod['spec']['nodeName']
+        switch_name = _names.node_switch(node)
+        view = views.get(switch_name)
+        if view is None:
+            switch = _nb.get_switch(ctx.nb, switch_name)
+            if switch is None or not switch.other_config.get('subnet'):
+                if ctx.nodes.get(node) is None:
+                    raise BadInput('UnknownNode', 'pod %s is bound to node %s, which is not a Node of this '
+                                   'cluster' % (key, node))
+                raise NotYet('node %s has no logical switch with a subnet yet' % node)
+            view = views[switch_name] = SwitchView(switch, self._cursors)
+        uid = pod['metadata'].get('uid')
+        try:
+            current = annotation.parse((pod.get('metadata') or {}).get('annotations'), pod=key)
+        except annotation.AnnotationError as e:
+            raise BadInput('MalformedAnnotation', '%s; the watcher leaves this pod alone until the annotation '
+                           'is removed or corrected' % e)
+        # Its own node's switch holding the port is the usual case, answered without indexing
+        # every switch's ports.
+        in_switch = row is not None and ctx.nb.holds(view.row, 'ports', row)
+        if row is not None and not in_switch:
+            owner = ctx.nb.holder('Logical_Switch', row)
+            if row.external_ids.get(MARKER) != 'pod':
+                raise BadInput('PortConflict', 'pod %s: logical switch port %s exists on %s and was not made '
+                               'by the watcher' % (key, port_name, owner.name if owner else '(no switch)'))
+            # It moved (a pod of the same name on another node): the old port goes first, and the
+            # key comes back once that is committed.
+            _nb.remove_lsp(cs, ctx.nb, port_name, owner.name if owner else None)
+            ctx.queue.add(('pod', key))
+            return
+        network = None
+        ids = {MARKER: 'pod', 'namespace': namespace, 'pod': name, 'pod-uid': uid}
+        # The port names its node: a stale OVS port of an earlier pod of this name on another
+        # node (not yet cleaned up there) can never take the binding over.
+        options = {'requested-chassis': node}
+        in_step = False
+        if current is not None:
+            ip = current.interface.ip
+            why = view.reserved(ip)
+            in_step = in_switch and _port_in_step(row, '%s %s' % (current.mac, current.ip), ids, options)
+            # Its own port holding it settles who holds it without reading the whole switch.
+            own = in_step or (in_switch and ip in _cached_port(row)[1])
+            holder = port_name if own else view.used.get(ip)
+            if why is None and current.interface.network != view.subnet:
+                why = 'its prefix is not that of %s' % view.subnet
+            if why is None and current.gateway != view.gateway:
+                why = 'its gateway is not %s' % view.gateway
+            derived = _names.mac_from_ip(ip)
+            if why is None and current.mac != derived:
+                # The watcher derives every MAC from its address: another one was not written by it.
+                why = 'its MAC %s is not %s, the one its address gives' % (current.mac, derived)
+            if why is None and holder not in (None, port_name):
+                why = 'logical switch port %s already has it' % holder
+                if self._stale_pod_port(holder):
+                    # Its pod is gone and the port goes with the key queued for it: try again
+                    # then rather than wait for this pod's next event.
+                    raise BadInput('AnnotationConflict', 'pod %s: its annotation gives it %s, which %s; that port\'s '
+                                   'pod is gone: retrying once it is removed' % (key, current.cidr, why), retry=True)
+            if why:
+                raise BadInput('AnnotationConflict', 'pod %s: its annotation gives it %s, which it cannot keep: %s'
+                               % (key, current.cidr, why))
+            network = current
+        elif row is not None:
+            ips = [ip for ip in _port_ips(row) if ip in view.subnet and view.reserved(ip) is None]
+            if ips:
+                network = annotation.PodNetwork('%s/%d' % (ips[0], view.subnet.prefixlen),
+                                                _names.mac_from_ip(ips[0]), view.gateway)
+        if network is None:
+            ip = view.allocate(port_name)
+            if ip is None:
+                raise BadInput('SubnetExhausted', 'pod %s: the subnet %s of node %s has no free address'
+                               % (key, view.subnet, node), retry=True)
+            network = annotation.PodNetwork('%s/%d' % (ip, view.subnet.prefixlen), _names.mac_from_ip(ip),
+                                            view.gateway)
+        # A new port is isolated as it is created: no moment with the port there, its annotation
+        # out and its policies not yet applying to it.
+        joins = self.policies.isolating_groups(pod, namespace, ns_policies) if row is None else ()
+        view.reserve(network.interface.ip, port_name)
+        if not in_step:
+            address = '%s %s' % (network.mac, network.ip)
+            _nb.ensure_lsp(cs, ctx.nb, switch_name, port_name, addresses=[address], port_security=[address],
+                           external_ids=ids, options=options)
+        for group in joins:
+            _nb_acl.add_port_group_ports(cs, ctx.nb, group, [port_name])
+        plans[key] = PodPlan(key, pod, network, row is None)
+
+    def _stale_pod_port(self, name):
+        """Whether logical switch port ``name`` is a pod port of the watcher's whose pod is gone."""
+        ctx = self.ctx
+        row = ctx.nb.find_one('Logical_Switch_Port', 'name', name)
+        ids = _ovsdb.read(row, 'external_ids') if row is not None else {}
+        return ids.get(MARKER) == 'pod' and ctx.pods.get('%s/%s' % (ids.get('namespace'), ids.get('pod'))) is None
+
+    def _annotated(self, plan):
+        """True (and the key forgotten) when the pod already carries the plan's annotation."""
+        ctx = self.ctx
+        have = (plan.pod.get('metadata') or {}).get('annotations') or {}
+        if all(have.get(k) == v for k, v in plan.network.annotations().items()):
+            ctx.queue.forget(('pod', plan.key))
+            return True
+        return False
+
+    def _annotate(self, plan):
+        """Write the plan's annotation on its pod (which :meth:`_annotated` found without it)."""
+        ctx = self.ctx
+        wanted = plan.network.annotations()
+        meta = plan.pod.get('metadata') or {}
+        t0 = time.monotonic()
+        try:
+            ctx.fenced()
+            # A JSON merge patch of the two keys only; the uid makes it fail on a successor pod
+            # of the same name instead of annotating it with this one's address.
+            # The answer (the whole pod) is read but not turned into client models: nothing
+            # uses it, and that conversion costs more than the request.
+            resp = ctx.core.patch_namespaced_pod(meta['name'], meta['namespace'],
+                                                 {'metadata': {'uid': meta.get('uid'), 'annotations': wanted}},
+                                                 _preload_content=False, **ctx.merge_patch)
+            resp.read()
+            resp.release_conn()
+        except ApiException as e:
+            if e.status == 404:
+                return  # gone: its DELETED event brings the key back
+            ctx.failed(('pod', plan.key), e)
+            return
+        except Exception as e:
+            ctx.failed(('pod', plan.key), e)
+            return
+        finally:
+            ctx.metrics.observe('api_patch_seconds', time.monotonic() - t0)
+        ctx.metrics.inc('api_writes_total', kind='annotation')
+        created = _created_at(plan.pod)
+        if created is not None:
+            ctx.metrics.observe('pod_annotation_latency_seconds', time.time() - created)
+        LOG.info('pod annotated', extra=dict(kind='pod', object=plan.key, ip=plan.network.cidr,
+                                             mac=plan.network.mac))
