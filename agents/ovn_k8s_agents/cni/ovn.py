@@ -22,12 +22,12 @@ from __future__ import absolute_import, division, print_function
 import ipaddress
 import time
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _ovsdb
 
 # The key of the Northbound port's external_ids (copied into the Port_Binding) where the
 # watcher keeps the UID of the pod it made the port for (watcher/controller.py, POD_IDS).
-POD_UID = 'pod-uid'
-INSTALLED = 'ovn-installed'
+POD_UID = _names.POD_UID_KEY
+INSTALLED = _names.OVN_INSTALLED_KEY
 # What the plugin reads of the Southbound database: one port and one chassis, by condition.
 SB_TABLES = {'Port_Binding': ['logical_port', 'mac', 'chassis', 'external_ids'], 'Chassis': ['name']}
 POLL = 0.02
@@ -46,7 +46,7 @@ def node_identity(ovs):
     """(system-id, ovn-remote) of this node from the Open vSwitch database ``ovs``."""
     rows = ovs.rows('Open_vSwitch')
     ids = dict(rows[0].external_ids) if rows else {}
-    return ids.get('system-id'), ids.get('ovn-remote')
+    return ids.get(_names.SYSTEM_ID_KEY), ids.get(_names.OVN_REMOTE_KEY)
 
 
 def sb_client(remote, timeout, port, chassis, ssl_key=None, ssl_cert=None, ssl_ca_cert=None):

@@ -48,7 +48,7 @@ import os
 import sys
 import time
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _checks, _errors, _names, _ovs, _ovsdb, _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _checks, _errors, _names, _ovs, _ovsdb, _owners, _txn
 from ovn_k8s_agents.cni import netns, ovn, skel
 from ovn_k8s_agents.cni.skel import (
     INVALID_CONFIG,
@@ -63,7 +63,7 @@ from ovn_k8s_agents.cni.skel import (
 
 log = logging.getLogger('ovn_k8s_cni')
 
-PLUGIN = 'ovn-k8s-cni-overlay'
+PLUGIN = _names.CNI_PLUGIN
 DEFAULT_LOG_FILE = '/var/log/ovn-k8s/cni.log'
 DEFAULT_OVN_CONTROLLER_PIDFILE = '/var/run/ovn/ovn-controller.pid'
 DEFAULT_OVS_REMOTE = 'unix:/var/run/openvswitch/db.sock'
@@ -74,11 +74,12 @@ OVS_TABLES = _checks.merge_tables(_ovs.PORT_TABLES, {'Bridge': ['name', 'ports',
 
 # external_ids keys on the pod's Interface row (iface-id is what ovn-controller binds by; it
 # refuses a port whose options:iface-id-ver is set and differs from iface-id-ver).
-IFACE_ID = 'iface-id'
-IFACE_ID_VER = 'iface-id-ver'
-SANDBOX = 'sandbox'
-IFNAME = 'cni_ifname'
-OWNER = 'owner'
+IFACE_ID = _names.IFACE_ID_KEY
+IFACE_ID_VER = _names.IFACE_ID_VER_KEY
+SANDBOX = _names.CNI_SANDBOX_KEY
+IFNAME = _names.CNI_IFNAME_KEY
+OWNER = _names.CNI_OWNER_KEY
+POD_UID = _names.CNI_POD_UID_KEY
 
 
 class Config(object):
@@ -89,7 +90,7 @@ class Config(object):
         self.kubeconfig = self._str(data, 'kubeconfig', None)
         self.ovs_remote = self._str(data, 'ovs_remote', DEFAULT_OVS_REMOTE)
         self.ovs_timeout = self._number(data, 'ovs_timeout', 10, 1, 300)
-        self.bridge = self._str(data, 'bridge', 'br-int')
+        self.bridge = self._str(data, 'bridge', _names.INTEGRATION_BRIDGE)
         if len(self.bridge.encode('utf-8')) > 15 or not self.bridge.strip() or '/' in self.bridge:
             raise self._bad('bridge', self.bridge, 'a bridge name (1 to 15 bytes, no slash)')
         self.mtu = int(self._number(data, 'mtu', 1400, 576, 65535, integer=True))
@@ -212,8 +213,8 @@ def cmd_add(request):
             raise CniError(PLUGIN_ERROR, 'pod %s: the Open vSwitch database at %s has no %s: is ovn-controller '
                            'configured on this node?' % (who, cfg.ovs_remote, 'system-id' if not chassis else
                                                          'ovn-remote (nor does the configuration give sb_remote)'))
-        ids = {IFACE_ID: iface_id, IFACE_ID_VER: uid, 'attached_mac': network.mac, 'ip_address': network.cidr,
-               SANDBOX: request.container_id, IFNAME: request.ifname, OWNER: PLUGIN, 'k8s_pod_uid': uid}
+        ids = {IFACE_ID: iface_id, IFACE_ID_VER: uid, _names.ATTACHED_MAC_KEY: network.mac, _names.IP_ADDRESS_KEY: network.cidr,
+               SANDBOX: request.container_id, IFNAME: request.ifname, OWNER: PLUGIN, POD_UID: uid}
         # A pod has one sandbox at a time: ports left by an older sandbox of the same pod (whose
         # DEL never came) would make ovn-controller bind the logical port twice. A port of this
         # very attachment goes too: the veth is made again, and so is its interface, so that
@@ -398,11 +399,11 @@ def cmd_check(request):
                 faults.append('%s has transmit checksum offload on (the %s datapath needs it off)'
                               % (request.ifname, _ovs.datapath_of(bridge)))
             ids = dict(port.interfaces[0].external_ids)
-            wanted = {'attached_mac': mac, SANDBOX: request.container_id}
+            wanted = {_names.ATTACHED_MAC_KEY: mac, SANDBOX: request.container_id}
             if name:
                 wanted[IFACE_ID] = pod_port(namespace, name)
             if ips:
-                wanted['ip_address'] = str(ipaddress.ip_interface(ips[0]['address']))
+                wanted[_names.IP_ADDRESS_KEY] = str(ipaddress.ip_interface(ips[0]['address']))
             for key, value in sorted(wanted.items()):
                 if ids.get(key) != value:
                     faults.append('port %s has external_ids:%s=%s, not %s' % (host, key, ids.get(key, '(none)'), value))
@@ -507,7 +508,9 @@ def cmd_gc(request):
         cs = _txn.ChangeSet(client)
         gone = []
         for iface in _ovs.interfaces_with(client, **{OWNER: PLUGIN}):
-            if (iface.external_ids.get(SANDBOX), iface.external_ids.get(IFNAME)) not in keep:
+            # The one rule of every stale sweep (_owners): only this plugin's own ports.
+            mine = _owners.may_remove(PLUGIN, iface.external_ids, {OWNER: PLUGIN})
+            if mine and (iface.external_ids.get(SANDBOX), iface.external_ids.get(IFNAME)) not in keep:
                 port = _ovs.port_of_interface(client, iface)
                 if port is not None:
                     _ovs.remove_port(cs, client, port.name)
