@@ -224,7 +224,7 @@ def join_networks(ports, own_port):
 
 
 def join_subnet(node, wanted, current, taken, join_range=JOIN_RANGE, join_prefix=JOIN_PREFIX,
-                cluster=(), cluster_router='ovn_cluster_router'):
+                cluster=(), cluster_router=_names.CLUSTER_ROUTER):
     """The join subnet of ``node``'s gateway (an ``ip_network``): ``wanted`` (the one given),
     else the network of ``current`` (the networks its own port on the cluster router has, as
     texts), else the lowest free /join_prefix of ``join_range``; never one that overlaps

@@ -550,7 +550,7 @@ def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, 
                 join_ip=str(gr_ip), cluster_router_join_ip=str(cr_ip), join_subnet=str(join))
 
 
-def remove_gateway_router(cs, client, node, cluster_router='ovn_cluster_router'):
+def remove_gateway_router(cs, client, node, cluster_router=_names.CLUSTER_ROUTER):
     """Remove what ensure_gateway_router made for ``node`` and nothing else."""
     n = gateway_names(node)
     remove_routes(cs, client, cluster_router, owner={GATEWAY_ID_KEY: node})
@@ -576,7 +576,7 @@ def node_network_names(node):
                 mgmt_interface=_names.MGMT_INTERFACE)
 
 
-def ensure_node_network(cs, client, node, subnet, cluster_router='ovn_cluster_router',
+def ensure_node_network(cs, client, node, subnet, cluster_router=_names.CLUSTER_ROUTER,
                         external_ids=None):
     """The node's switch with its subnet (the management address excluded from dynamic
     addressing), the cluster router's port to it, the switch's router port and the
@@ -601,7 +601,7 @@ def ensure_node_network(cs, client, node, subnet, cluster_router='ovn_cluster_ro
     return dict(addrs, **names)
 
 
-def remove_node_network(cs, client, node, cluster_router='ovn_cluster_router'):
+def remove_node_network(cs, client, node, cluster_router=_names.CLUSTER_ROUTER):
     """Remove what ensure_node_network made for ``node``: its switch (with every port on it,
     pods' included) and the cluster router's port to it."""
     names = node_network_names(node)
