@@ -481,11 +481,3 @@ def plain(value):
         name = getattr(value, 'name', None)
         return name if isinstance(name, str) and name else str(value.uuid)
     return value
-
-
-def __getattr__(name):
-    """Names that moved to ``_txn`` while the watcher's reconcilers are rewritten (to go)."""
-    if name in ('ChangeSet', 'plan_and_commit'):
-        from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _txn
-        return getattr(_txn, name)
-    raise AttributeError(name)
