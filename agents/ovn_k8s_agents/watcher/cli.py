@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names
 from ovn_k8s_agents.watcher import heap
 
 LOG = logging.getLogger('ovn_k8s_watcher')
@@ -41,7 +42,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog='ovn-k8s-watcher', description=(
+    p = argparse.ArgumentParser(prog=_names.WATCHER, description=(
         'Gives Kubernetes nodes their OVN network and pods their logical switch port, address and '
         'network annotation; services become OVN load balancers, network policies port groups, '
         'address sets and ACLs.'))
@@ -55,7 +56,7 @@ def parse_args(argv=None):
     p.add_argument('--nb-timeout', type=float, default=30, help='seconds a Northbound transaction may take')
     p.add_argument('--cluster-subnet', required=True, help='the pod network, e.g. 10.128.0.0/14')
     p.add_argument('--host-prefix', type=int, default=24, help='prefix length of each node subnet')
-    p.add_argument('--cluster-router', default='ovn_cluster_router')
+    p.add_argument('--cluster-router', default=_names.CLUSTER_ROUTER)
     p.add_argument('--workers', type=int, default=4, help='worker threads')
     p.add_argument('--batch', type=int, default=128, help='pods committed in one transaction at most')
     p.add_argument('--api-workers', type=int, default=16,
@@ -64,7 +65,7 @@ def parse_args(argv=None):
     p.add_argument('--resync-period', type=float, default=60,
                    help='seconds between looks for new gateway routers (made by a role, not announced by the API); 0: never')
     p.add_argument('--lease-namespace', default='kube-system')
-    p.add_argument('--lease-name', default='ovn-k8s-watcher',
+    p.add_argument('--lease-name', default=_names.WATCHER,
                    help='the Lease that elects one leader; empty: no election (a single instance)')
     p.add_argument('--identity', default=None, help='this instance in the Lease (default: host name and a random tag)')
     p.add_argument('--lease-duration', type=float, default=15)

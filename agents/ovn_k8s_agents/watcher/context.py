@@ -27,13 +27,10 @@ import logging
 import threading
 import time
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _errors, _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _errors, _names, _txn
 
 LOG = logging.getLogger('ovn_k8s_watcher')
 
-# external_ids of what the watcher made: the marker key, whose value says which kind.
-MARKER = 'ovn-k8s-watcher'
-COMPONENT = 'ovn-k8s-watcher'
 # How many (object, reason, message) the watcher remembers having reported as Events.
 REPORTED_MAX = 10000
 
@@ -177,7 +174,7 @@ class Context(object):
                 'involvedObject': {'apiVersion': api_version, 'kind': kind, 'name': meta['name'],
                                    'namespace': meta['namespace'], 'uid': meta.get('uid')},
                 'reason': reason, 'message': message[:1024], 'type': 'Warning',
-                'source': {'component': COMPONENT}, 'reportingComponent': COMPONENT,
+                'source': {'component': _names.WATCHER}, 'reportingComponent': _names.WATCHER,
                 'firstTimestamp': now, 'lastTimestamp': now, 'count': 1}
         try:
             self.core.create_namespaced_event(meta['namespace'], body)

@@ -36,6 +36,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names
 from ovn_k8s_agents.watcher import heap, pods, policies, services
 from ovn_k8s_agents.watcher.context import Context
 from ovn_k8s_agents.watcher.informer import Informer
@@ -50,7 +51,7 @@ class Controller(object):
     over one NB client."""
 
     def __init__(self, api_client, nb, metrics, cluster_subnet, host_prefix,
-                 cluster_router='ovn_cluster_router', workers=4, batch=64, watch_timeout=300,
+                 cluster_router=_names.CLUSTER_ROUTER, workers=4, batch=64, watch_timeout=300,
                  nb_lock=None, resync_period=60, api_workers=16, fence=None):
         from kubernetes import client
         core = client.CoreV1Api(api_client)

@@ -6,23 +6,28 @@ the cluster network, joined to the cluster router); a Node that is gone loses it
 ports first.
 
 A key ``('node', name)`` says which node to look at. The stale sweep names the node switches
-the watcher made whose Node is gone.
+whose Node is gone and which the watcher owns (``_owners.stale_node_switches``): a network the
+watcher created. A network a role made is the roles' to remove; when its Node goes, the
+watcher removes only its pods' ports, which are the watcher's.
 """
 
 from __future__ import absolute_import, division, print_function
 
 import logging
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _errors, _names, _nb, _ovsdb, _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _errors, _names, _nb, _ovsdb, _owners, _txn
 
-from ovn_k8s_agents.watcher.context import MARKER, BadInput
+from ovn_k8s_agents.watcher.context import BadInput
 
 LOG = logging.getLogger('ovn_k8s_watcher')
+
+NODE_SELECTOR = {_names.WATCHER_KEY: _names.WATCHER_NODE}
+POD_SELECTOR = {_names.WATCHER_KEY: _names.WATCHER_POD}
 
 
 class NodeReconciler(object):
 
-    def __init__(self, ctx, cluster_subnet, host_prefix, cluster_router='ovn_cluster_router'):
+    def __init__(self, ctx, cluster_subnet, host_prefix, cluster_router=_names.CLUSTER_ROUTER):
         self.ctx = ctx
         self.cluster_subnet = cluster_subnet
         self.host_prefix = int(host_prefix)
@@ -36,13 +41,8 @@ class NodeReconciler(object):
     def stale_keys(self):
         ctx = self.ctx
         with ctx.nb_lock:
-            out = []
-            for row in ctx.nb.rows('Logical_Switch'):
-                ids = _ovsdb.read(row, 'external_ids')
-                node = ids.get(_alloc.NODE_KEY) or row.name
-                if ids.get(MARKER) == 'node' and ctx.nodes.get(node) is None:
-                    out.append(('node', node))
-            return out
+            switches = [(row.name, _ovsdb.read(row, 'external_ids')) for row in ctx.nb.rows('Logical_Switch')]
+        return [('node', node) for node in _owners.stale_node_switches(switches, lambda n: ctx.nodes.get(n) is not None)]
 
     def _existing_switches(self):
         """``_alloc.existing_switches`` of the IDL copy, read again only when the copy changed
@@ -64,11 +64,12 @@ class NodeReconciler(object):
             if node is None:
                 if switch is None:
                     return
-                # Its pods' ports first, then the node's own network.
+                # Its pods' ports first, then the node's own network if the watcher made it.
                 for port in list(switch.ports):
-                    if port.external_ids.get(MARKER) == 'pod':
+                    if _owners.may_remove(_names.WATCHER, port.external_ids, POD_SELECTOR):
                         _nb.remove_lsp(cs, nb, port.name, switch.name)
-                _nb.remove_node_network(cs, nb, name, cluster_router=self.cluster_router)
+                if _owners.may_remove(_names.WATCHER, switch.external_ids, NODE_SELECTOR):
+                    _nb.remove_node_network(cs, nb, name, cluster_router=self.cluster_router)
             else:
                 problem = _names.node_name_problem(name) if hasattr(_names, 'node_name_problem') else None
                 if problem:
@@ -79,7 +80,7 @@ class NodeReconciler(object):
                 except (_errors.InvalidInput, _errors.Conflict) as e:
                     raise BadInput('NodeSubnet', 'node %s: %s' % (name, e), retry=True)
                 _nb.ensure_node_network(cs, nb, name, subnet, cluster_router=self.cluster_router,
-                                        external_ids={MARKER: 'node', _alloc.NODE_KEY: name})
+                                        external_ids=_owners.watcher_node_ids(name, creating=switch is None))
             if cs.changed:
                 ctx.commit(cs)
                 LOG.info('node network removed' if node is None else 'node network converged',

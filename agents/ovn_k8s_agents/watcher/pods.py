@@ -27,13 +27,21 @@ import ipaddress
 import logging
 import time
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _nb_acl, _ovsdb, _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ipam, _names, _nb, _nb_acl, _ovsdb, _owners, _txn
 from kubernetes.client.exceptions import ApiException
 from ovn_k8s_agents import annotation
 
-from ovn_k8s_agents.watcher.context import MARKER, BadInput, NotYet
+from ovn_k8s_agents.watcher.context import BadInput, NotYet
 
 LOG = logging.getLogger('ovn_k8s_watcher')
+
+# The watcher's pod ports: what its sweeps ask _owners.may_remove about.
+POD_SELECTOR = {_names.WATCHER_KEY: _names.WATCHER_POD}
+
+
+def _sweepable(ids):
+    """Whether the watcher may remove a pod port with these external_ids (``_owners``)."""
+    return _owners.may_remove(_names.WATCHER, ids, POD_SELECTOR)
 
 
 class PodPlan(object):
@@ -111,93 +119,19 @@ def _port_in_step(row, address, external_ids, options):
     return True
 
 
-def _excluded(text):
-    out = set()
-    ranges = []
-    for item in (text or '').split():
-        if '..' in item:
-            lo, hi = item.split('..', 1)
-            ranges.append((ipaddress.ip_address(lo), ipaddress.ip_address(hi)))
-        else:
-            out.add(ipaddress.ip_address(item))
-    return out, ranges
-
-
-class SwitchView(object):
-    """A node switch as one batch sees it: subnet, fixed addresses and every address in use.
-
-    The addresses in use are read from the switch's ports only when first asked for (a batch
-    of pods that are all in step never needs them); what the batch reserves before that is
-    kept aside and laid over them."""
-
-    def __init__(self, row, cursors=None):
-        self.row = row
-        self.name = row.name
-        self.subnet = ipaddress.ip_network(row.other_config['subnet'])
-        addrs = _nb.node_addresses(str(self.subnet))
-        self.gateway = ipaddress.ip_address(addrs['router_ip'])
-        self.mgmt = ipaddress.ip_address(addrs['mgmt_ip'])
-        self.excluded, self.ranges = _excluded(row.other_config.get('exclude_ips'))
-        self._used = None
-        self._pending = {}
-        # Where the next allocation looks first, per switch, kept by the controller across
-        # batches: after the last address handed out, so that a freed address is the last to
-        # be given again (a new pod would inherit what still names the old one's address, in
-        # policies and load balancers, until those catch up), as the API server's service IP
-        # allocator does.
-        self.cursors = {} if cursors is None else cursors
-
-    @property
-    def used(self):
-        """{address: port name} of every address on the switch plus those the batch reserved."""
-        if self._used is None:
-            used = {}
-            for port in self.row.ports:
-                name, ips = _cached_port(port)
-                for ip in ips:
-                    used[ip] = name
-            used.update(self._pending)
-            self._used, self._pending = used, {}
-        return self._used
-
-    def reserve(self, ip, port):
-        (self._pending if self._used is None else self._used)[ip] = port
-
-    def release(self, port):
-        """Forget the addresses the batch gave ``port`` (those on the switch stay in use until
-        the removal is committed: never handed out twice within one batch)."""
-        self._pending = dict((ip, p) for ip, p in self._pending.items() if p != port)
-        if self._used is not None:
-            self._used = dict((ip, p) for ip, p in self._used.items() if p != port)
-
-    def reserved(self, ip):
-        """Why ``ip`` can never be a pod's, or None."""
-        if ip not in self.subnet or ip in (self.subnet.network_address, self.subnet.broadcast_address):
-            return 'it is outside the usable range of %s' % self.subnet
-        if ip == self.gateway:
-            return 'it is the router address of %s' % self.subnet
-        if ip == self.mgmt:
-            return 'it is the management address of %s' % self.subnet
-        if ip in self.excluded or any(lo <= ip <= hi for lo, hi in self.ranges):
-            return 'it is in exclude_ips of logical switch %s' % self.name
-        return None
-
-    def allocate(self, port):
-        """The next free address after the last one handed out on this switch (after the
-        highest in use when none was, as after a restart), wrapping around; None when full."""
-        first, last = int(self.subnet.network_address) + 1, int(self.subnet.broadcast_address) - 1
-        start = self.cursors.get(self.name)
-        if start is None or not first <= start <= last:
-            taken = [int(ip) for ip in self.used if ip in self.subnet]
-            start = max(taken) + 1 if taken else first
-        for offset in range(last - first + 1):
-            candidate = first + (start - first + offset) % (last - first + 1)
-            ip = ipaddress.ip_address(candidate)
-            if ip not in self.used and self.reserved(ip) is None:
-                self.used[ip] = port
-                self.cursors[self.name] = candidate + 1
-                return ip
-        return None
+def _switch_addresses(row, cursors):
+    """The pod addresses of node switch ``row`` as one batch sees them (``_ipam.SwitchAddresses``):
+    the addresses its ports hold are read only when first asked for (a batch of pods that are
+    all in step never needs them), through the port cache."""
+    def used():
+        out = {}
+        for port in row.ports:
+            name, ips = _cached_port(port)
+            for ip in ips:
+                out[ip] = name
+        return out
+    return _ipam.SwitchAddresses(row.name, row.other_config['subnet'], row.other_config.get('exclude_ips'),
+                                 used=used, cursors=cursors)
 
 
 def port_ips(nb, pod):
@@ -205,7 +139,7 @@ def port_ips(nb, pod):
     policies' address sets and ACLs use, never what the pod object claims. Under nb_lock."""
     meta = pod.get('metadata') or {}
     row = nb.find_one('Logical_Switch_Port', 'name', _names.pod_port(meta.get('namespace'), meta.get('name')))
-    if row is None or _ovsdb.read(row, 'external_ids').get(MARKER) != 'pod':
+    if row is None or _ovsdb.read(row, 'external_ids').get(_names.WATCHER_KEY) != _names.WATCHER_POD:
         return ()
     return tuple(str(ip) for ip in _cached_port(row)[1])
 
@@ -216,9 +150,12 @@ class PodReconciler(object):
     def __init__(self, ctx, policies):
         self.ctx = ctx
         self.policies = policies
-        # Switch views of the last batch that changed nothing, reused while the IDL copy is the same.
+        # {switch name: (switch row, _ipam.SwitchAddresses)} of the last batch that changed
+        # nothing, reused while the IDL copy is the same.
         self._views = (None, {})
-        self._cursors = {}  # switch name -> where its next allocation starts: SwitchView.allocate
+        # switch name -> where its next allocation starts (_ipam.SwitchAddresses.allocate), kept
+        # across batches: a freed address is the last to be given again.
+        self._cursors = {}
 
     def initial_keys(self):
         """Every pod's key, then those of the pod ports whose pod is gone."""
@@ -230,8 +167,9 @@ class PodReconciler(object):
         with ctx.nb_lock:
             for row in ctx.nb.rows('Logical_Switch_Port'):
                 ids = _ovsdb.read(row, 'external_ids')
-                if ids.get(MARKER) == 'pod' and ids.get('namespace') and ids.get('pod'):
-                    key = '%s/%s' % (ids['namespace'], ids['pod'])
+                namespace, name = ids.get(_names.POD_NAMESPACE_KEY), ids.get(_names.POD_NAME_KEY)
+                if namespace and name and _sweepable(ids):
+                    key = '%s/%s' % (namespace, name)
                     if ctx.pods.get(key) is None:
                         out.append(('pod', key))
         return out
@@ -307,11 +245,11 @@ class PodReconciler(object):
         port_name = _names.pod_port(namespace, name)
         row = ctx.nb.find_one('Logical_Switch_Port', 'name', port_name)
         if pod is None or not wants_port(pod):
-            if row is not None and row.external_ids.get(MARKER) == 'pod':
+            if row is not None and _sweepable(row.external_ids):
                 owner = ctx.nb.holder('Logical_Switch', row)
                 _nb.remove_lsp(cs, ctx.nb, port_name, owner.name if owner else None)
-                for view in views.values():
-                    view.release(port_name)
+                for dummy, addresses in views.values():
+                    addresses.release(port_name)
             return
         node = pod['spec']['nodeName']
         switch_name = _names.node_switch(node)
@@ -323,7 +261,8 @@ class PodReconciler(object):
                     raise BadInput('UnknownNode', 'pod %s is bound to node %s, which is not a Node of this '
                                    'cluster' % (key, node))
                 raise NotYet('node %s has no logical switch with a subnet yet' % node)
-            view = views[switch_name] = SwitchView(switch, self._cursors)
+            view = views[switch_name] = (switch, _switch_addresses(switch, self._cursors))
+        switch, view = view
         uid = pod['metadata'].get('uid')
         try:
             current = annotation.parse((pod.get('metadata') or {}).get('annotations'), pod=key)
@@ -332,10 +271,10 @@ class PodReconciler(object):
                            'is removed or corrected' % e)
         # Its own node's switch holding the port is the usual case, answered without indexing
         # every switch's ports.
-        in_switch = row is not None and ctx.nb.holds(view.row, 'ports', row)
+        in_switch = row is not None and ctx.nb.holds(switch, 'ports', row)
         if row is not None and not in_switch:
             owner = ctx.nb.holder('Logical_Switch', row)
-            if row.external_ids.get(MARKER) != 'pod':
+            if not _sweepable(row.external_ids):
                 raise BadInput('PortConflict', 'pod %s: logical switch port %s exists on %s and was not made '
                                'by the watcher' % (key, port_name, owner.name if owner else '(no switch)'))
             # It moved (a pod of the same name on another node): the old port goes first, and the
@@ -344,7 +283,8 @@ class PodReconciler(object):
             ctx.queue.add(('pod', key))
             return
         network = None
-        ids = {MARKER: 'pod', 'namespace': namespace, 'pod': name, 'pod-uid': uid}
+        ids = {_names.WATCHER_KEY: _names.WATCHER_POD, _names.POD_NAMESPACE_KEY: namespace, _names.POD_NAME_KEY: name,
+               _names.POD_UID_KEY: uid}
         # The port names its node: a stale OVS port of an earlier pod of this name on another
         # node (not yet cleaned up there) can never take the binding over.
         options = {'requested-chassis': node}
@@ -404,7 +344,8 @@ class PodReconciler(object):
         ctx = self.ctx
         row = ctx.nb.find_one('Logical_Switch_Port', 'name', name)
         ids = _ovsdb.read(row, 'external_ids') if row is not None else {}
-        return ids.get(MARKER) == 'pod' and ctx.pods.get('%s/%s' % (ids.get('namespace'), ids.get('pod'))) is None
+        key = '%s/%s' % (ids.get(_names.POD_NAMESPACE_KEY), ids.get(_names.POD_NAME_KEY))
+        return _sweepable(ids) and ctx.pods.get(key) is None
 
     def _annotated(self, plan):
         """True (and the key forgotten) when the pod already carries the plan's annotation."""

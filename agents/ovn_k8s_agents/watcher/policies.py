@@ -40,15 +40,15 @@ from __future__ import absolute_import, division, print_function
 
 import logging
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _names, _nb, _nb_acl, _ovsdb, _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _nb_acl, _ovsdb, _owners, _txn
 from ovn_k8s_agents import annotation, policy
 
-from ovn_k8s_agents.watcher.context import MARKER, NotYet
+from ovn_k8s_agents.watcher.context import NotYet
 
 LOG = logging.getLogger('ovn_k8s_watcher')
 
 TABLES = dict(_nb_acl.PORT_GROUP_TABLES, **_nb_acl.ADDRESS_SET_TABLES)
-POLICY_KINDS = ('NetworkPolicy', 'NetworkPolicyDeny')
+POLICY_KINDS = (_names.KIND_POLICY, _names.KIND_POLICY_DENY)
 
 
 def policy_facts(pod):
@@ -107,10 +107,12 @@ def reaches_other_namespaces(pol):
 
 
 def _owned_by(ids, namespace):
-    kind, owner = ids.get(policy.KIND_KEY), ids.get(policy.OWNER_KEY) or ''
-    if kind == 'NetworkPolicy':
-        return owner.split('/', 1)[0] == namespace
-    return kind == 'NetworkPolicyDeny' and owner == namespace
+    """Whether a port group or address set with ``ids`` is one of ``namespace``'s policies'
+    that the watcher may remove (``_owners.may_remove``)."""
+    if _owners.may_remove(_names.WATCHER, ids, {_names.KIND_KEY: _names.KIND_POLICY}):
+        return (ids.get(_names.OWNER_KEY) or '').split('/', 1)[0] == namespace
+    deny = {_names.KIND_KEY: _names.KIND_POLICY_DENY, _names.OWNER_KEY: namespace}
+    return _owners.may_remove(_names.WATCHER, ids, deny)
 
 
 class PolicyReconciler(object):
@@ -220,8 +222,10 @@ class PolicyReconciler(object):
             for table in ('Port_Group', 'Address_Set'):
                 for row in ctx.nb.rows(table):
                     ids = _ovsdb.read(row, 'external_ids')
-                    if ids.get(policy.KIND_KEY) in POLICY_KINDS and ids.get(policy.OWNER_KEY):
-                        out.add(ids[policy.OWNER_KEY].split('/', 1)[0])
+                    owner = ids.get(_names.OWNER_KEY)
+                    if owner and any(_owners.may_remove(_names.WATCHER, ids, {_names.KIND_KEY: kind})
+                                     for kind in POLICY_KINDS):
+                        out.add(owner.split('/', 1)[0])
         self._policy_ns_in_nb |= out
         return [('netpol', ns) for ns in sorted(out)]
 
@@ -308,18 +312,19 @@ class PolicyReconciler(object):
             for switch in ctx.nb.rows('Logical_Switch'):
                 ids = _ovsdb.read(switch, 'external_ids')
                 subnet = switch.other_config.get('subnet')
-                if ids.get(MARKER) != 'node' or not subnet or not ids.get(_alloc.NODE_KEY):
+                if ids.get(_names.WATCHER_KEY) != _names.WATCHER_NODE or not subnet or not ids.get(_names.NODE_KEY):
                     continue
-                node = ids[_alloc.NODE_KEY]
+                node = ids[_names.NODE_KEY]
                 wanted = policy.node_port_group_model(node, _names.mgmt_port(node), _nb.node_addresses(subnet)['mgmt_ip'])
                 keep.add(wanted['name'])
                 _nb_acl.ensure_port_group(cs, ctx.nb, wanted['name'], wanted['ports'], wanted['acls'],
                                           external_ids=wanted['external_ids'], missing_ports='skip')
             for row in ctx.nb.rows('Port_Group'):
-                if row.name not in keep and _ovsdb.read(row, 'external_ids').get(policy.KIND_KEY) == policy.NODE_KIND:
+                if row.name not in keep and _owners.may_remove(_names.WATCHER, _ovsdb.read(row, 'external_ids'),
+                                                               {_names.KIND_KEY: _names.KIND_NODE_MGMT}):
                     _nb_acl.remove_port_group(cs, ctx.nb, row.name)
-            if _nb_acl.get_address_set(ctx.nb, policy.MGMT_ADDRESS_SET) is not None:
-                _nb_acl.remove_address_set(cs, ctx.nb, policy.MGMT_ADDRESS_SET)
+            if _nb_acl.get_address_set(ctx.nb, _names.MGMT_ADDRESS_SET) is not None:
+                _nb_acl.remove_address_set(cs, ctx.nb, _names.MGMT_ADDRESS_SET)
             if cs.changed:
                 ctx.commit(cs)
                 LOG.info('node management port groups converged', extra=dict(kind='mgmt', nodes=len(keep)))

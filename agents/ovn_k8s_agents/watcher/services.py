@@ -30,14 +30,14 @@ from __future__ import absolute_import, division, print_function
 import ipaddress
 import logging
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _nb_lb, _ovsdb, _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb_lb, _ovsdb, _owners, _txn
 from ovn_k8s_agents import services
-
-from ovn_k8s_agents.watcher.context import MARKER
 
 LOG = logging.getLogger('ovn_k8s_watcher')
 
 SERVICE_INDEX = 'service'
+# A service's load balancers: what the sweeps ask _owners.may_remove about.
+SERVICE_SELECTOR = {_names.KIND_KEY: _names.KIND_SERVICE}
 
 TABLES = dict(_nb_lb.LB_GROUP_TABLES, **{
     'Logical_Router': ['name', 'ports', 'external_ids', 'load_balancer_group'],
@@ -49,7 +49,7 @@ def gateways(nb):
     """{node: [external IPs]} of every gateway router the collection made (``GR_<node>``)."""
     out = {}
     for router in nb.rows('Logical_Router'):
-        node = router.external_ids.get(_nb.GATEWAY_ID_KEY)
+        node = router.external_ids.get(_names.GATEWAY_KEY)
         if not node or router.name != _names.gateway_router(node):
             continue
         ext = _names.gateway_names(node)['gr_ext_port']
@@ -57,8 +57,8 @@ def gateways(nb):
         for port in router.ports:
             if port.name == ext:
                 ips = [str(n).split('/', 1)[0] for n in port.networks]
-        if not ips and router.external_ids.get('physical_ip'):
-            ips = [router.external_ids['physical_ip'].split('/', 1)[0]]
+        if not ips and router.external_ids.get(_names.GATEWAY_PHYSICAL_IP_KEY):
+            ips = [router.external_ids[_names.GATEWAY_PHYSICAL_IP_KEY].split('/', 1)[0]]
         good = []
         for ip in ips:
             try:
@@ -74,7 +74,7 @@ def gateways(nb):
 def slice_services(obj):
     """The index function of EndpointSlices by service: ``['ns/service']``, or none."""
     meta = obj.get('metadata') or {}
-    name = (meta.get('labels') or {}).get(services.SERVICE_NAME_LABEL)
+    name = (meta.get('labels') or {}).get(_names.SERVICE_NAME_LABEL)
     return ['%s/%s' % (meta.get('namespace'), name)] if name else []
 
 
@@ -105,7 +105,7 @@ class ServiceReconciler(object):
         for key in keys:
             ns = key.split('/', 1)[0]
             obj = self.ctx.slices.get(key)
-            name = (((obj or {}).get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL)
+            name = (((obj or {}).get('metadata') or {}).get('labels') or {}).get(_names.SERVICE_NAME_LABEL)
             if name is None:
                 name = self._slice_owner.pop(key, None)
             elif obj is not None:
@@ -121,7 +121,7 @@ class ServiceReconciler(object):
         """After the start-up list: which service each EndpointSlice belongs to, so that the
         deletion of a slice (its object is gone by then) still names its service."""
         for key, obj in self.ctx.slices.items():
-            name = ((obj.get('metadata') or {}).get('labels') or {}).get(services.SERVICE_NAME_LABEL)
+            name = ((obj.get('metadata') or {}).get('labels') or {}).get(_names.SERVICE_NAME_LABEL)
             if name:
                 self._slice_owner[key] = name
 
@@ -137,7 +137,8 @@ class ServiceReconciler(object):
         seqno = nb.idl.change_seqno
         if self._node_names_read[0] != seqno:
             self._node_names_read = (seqno, tuple(sorted(
-                sw.name for sw in nb.rows('Logical_Switch') if sw.external_ids.get(MARKER) == 'node')))
+                sw.name for sw in nb.rows('Logical_Switch')
+                if sw.external_ids.get(_names.WATCHER_KEY) == _names.WATCHER_NODE)))
         return list(self._node_names_read[1])
 
     def stale_keys(self):
@@ -147,11 +148,12 @@ class ServiceReconciler(object):
         with ctx.nb_lock:
             for row in ctx.nb.rows('Load_Balancer'):
                 ids = _ovsdb.read(row, 'external_ids')
-                if ids.get(services.KIND_KEY) == 'Service' and ids.get(services.OWNER_KEY):
-                    if ctx.services.get(ids[services.OWNER_KEY]) is None:
-                        out.add(('service', ids[services.OWNER_KEY]))
-                    if ids.get(services.NODE_KEY):
-                        per_node.add(ids[services.OWNER_KEY])
+                owner = ids.get(_names.OWNER_KEY)
+                if owner and _owners.may_remove(_names.WATCHER, ids, SERVICE_SELECTOR):
+                    if ctx.services.get(owner) is None:
+                        out.add(('service', owner))
+                    if ids.get(_names.LB_NODE_KEY):
+                        per_node.add(owner)
             self._node_lb_owners = per_node
         return sorted(out)
 
@@ -172,7 +174,7 @@ class ServiceReconciler(object):
             if svc is not None:
                 out = services.service_load_balancers(svc, slices, gws, nodes)
                 wanted, warnings = out['load_balancers'], out['warnings']
-            per_node = any(services.NODE_KEY in lb['external_ids'] for lb in wanted)
+            per_node = any(_names.LB_NODE_KEY in lb['external_ids'] for lb in wanted)
             attach = services.lb_groups(nodes, gws)
             cs = _txn.ChangeSet(ctx.nb)
             for group in sorted(set(g for lb in wanted for g in lb['groups'])):
@@ -191,9 +193,8 @@ class ServiceReconciler(object):
             if svc is not None:
                 looked = looked or per_node
                 names = services.load_balancer_names(namespace, name, nodes if looked else (), gws if looked else ())
-            _nb_lb.remove_load_balancers(cs, ctx.nb, {services.KIND_KEY: 'Service',
-                                                      services.OWNER_KEY: services.owner(namespace, name)},
-                                         keep=[lb['name'] for lb in wanted], names=names)
+            mine = dict(SERVICE_SELECTOR, **{_names.OWNER_KEY: _names.object_owner(namespace, name)})
+            _nb_lb.remove_load_balancers(cs, ctx.nb, mine, keep=[lb['name'] for lb in wanted], names=names)
             if cs.changed:
                 ctx.commit(cs)
                 LOG.info('service removed' if svc is None else 'service converged',
@@ -242,8 +243,8 @@ class ServiceReconciler(object):
         nb = self.ctx.nb
         for row in nb.rows('Load_Balancer'):
             ids = _ovsdb.read(row, 'external_ids')
-            node, owner_key = ids.get(services.NODE_KEY), ids.get(services.OWNER_KEY)
-            if ids.get(services.KIND_KEY) != 'Service' or not node or not owner_key:
+            node, owner_key = ids.get(_names.LB_NODE_KEY), ids.get(_names.OWNER_KEY)
+            if not node or not owner_key or not _owners.may_remove(_names.WATCHER, ids, SERVICE_SELECTOR):
                 continue
             ns, name = owner_key.split('/', 1)
             if node not in gws and any(row.name == services.node_router_load_balancer_name(ns, name, p, node)
