@@ -510,7 +510,7 @@ def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, 
                            % (what, cluster_router, route.ip_prefix, policy, owner))
 
     ensure_router(cs, client, n['router'], options={'chassis': chassis},
-                  external_ids=dict(tag, physical_ip=str(ext.ip)))
+                  external_ids=dict(tag, **{_names.GATEWAY_PHYSICAL_IP_KEY: str(ext.ip)}))
     # Join network between the cluster router and the gateway router.
     ensure_switch(cs, client, n['join'], external_ids=tag)
     ensure_lrp(cs, client, cluster_router, n['cr_port'], mac_from_ip(cr_ip),
@@ -537,10 +537,8 @@ def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, 
     remove_routes(cs, client, n['router'], keep=[route[0] for route in gr_routes])
     for pfx, policy in wanted_cr_routes:
         ensure_route(cs, client, cluster_router, pfx, str(gr_ip), policy=policy, external_ids=tag)
-    remove_routes(cs, client, cluster_router,
-                  match=lambda r: (r.external_ids.get(GATEWAY_ID_KEY) == node and
-                                   (r.ip_prefix, (r.policy or ['dst-ip'])[0])
-                                   not in wanted_cr_routes))
+    remove_routes(cs, client, cluster_router, owner=tag,
+                  match=lambda r: (r.ip_prefix, (r.policy or ['dst-ip'])[0]) not in wanted_cr_routes)
     # SNAT of the pod subnets (or only the rampout ones) to the physical IP.
     snat = rampout or cluster
     for sub in snat:
