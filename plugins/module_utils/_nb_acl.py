@@ -23,11 +23,7 @@ import re
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _owners, _txn
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import memoised, strs
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import (
-    column_set,
-    plain,
-    referenced,
-)
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import column_set, plain, referenced
 
 ACL_COLUMNS = ['name', 'direction', 'priority', 'match', 'action', 'log', 'severity', 'options',
                'external_ids']
