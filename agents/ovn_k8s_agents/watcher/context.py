@@ -81,18 +81,16 @@ class Context(object):
         return informer
 
     # The Northbound database -----------------------------------------------------------------
-    @property
-    def nb(self):
-        """The Northbound client (the daemon sets it once its copy is loaded)."""
-        return self._settling.client if self._settling is not None else None
-
-    @nb.setter
-    def nb(self, client):
-        self._settling = _txn.Settling(client) if client is not None else None
+    def _policy(self):
+        """The commit policy of the current client (``nb``, which the daemon sets once its copy
+        is loaded; a plain attribute, read at every step of a plan)."""
+        if self._settling is None or self._settling.client is not self.nb:
+            self._settling = _txn.Settling(self.nb)
+        return self._settling
 
     def settle(self):
         """Under nb_lock, before planning: make sure no earlier commit can still land unseen."""
-        self._settling.settle()
+        self._policy().settle()
 
     def fenced(self):
         if self.fence is not None and not self.fence():
@@ -102,7 +100,7 @@ class Context(object):
         self.fenced()
         t0 = time.monotonic()
         try:
-            self._settling.commit(cs)
+            self._policy().commit(cs)
         finally:
             self.metrics.observe('nb_commit_seconds', time.monotonic() - t0)
         self.metrics.inc('nb_transactions_total')

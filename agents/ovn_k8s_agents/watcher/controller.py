@@ -10,16 +10,16 @@ computes what OVN should hold for it, and converges through the collection's ope
 Nothing that is already right is written, so a reconcile of a cluster in step makes no
 Northbound and no API write.
 
-=====================  ==========================================  ====================
-key                    reconciler                                  module
-=====================  ==========================================  ====================
-``('node', name)``     :class:`NodeReconciler` ``.reconcile``      watcher/nodes.py
-``('pod', 'ns/n')``    :class:`PodReconciler` ``.reconcile_batch``  watcher/pods.py
-``('service', k)``     :class:`ServiceReconciler` ``.reconcile``   watcher/services.py
-``('gateways', '')``   ``ServiceReconciler.reconcile_gateways``    watcher/services.py
-``('netpol', ns)``     :class:`PolicyReconciler` ``.reconcile``    watcher/policies.py
-``('mgmt', '')``       ``PolicyReconciler.reconcile_mgmt``         watcher/policies.py
-=====================  ==========================================  ====================
+====================  ============================================  ===================
+key                   reconciler                                    module
+====================  ============================================  ===================
+``('node', name)``    :class:`NodeReconciler` ``.reconcile``        watcher/nodes.py
+``('pod', 'ns/n')``   :class:`PodReconciler` ``.reconcile_batch``   watcher/pods.py
+``('service', k)``    :class:`ServiceReconciler` ``.reconcile``     watcher/services.py
+``('gateways', '')``  ``ServiceReconciler.reconcile_gateways``      watcher/services.py
+``('netpol', ns)``    :class:`PolicyReconciler` ``.reconcile``      watcher/policies.py
+``('mgmt', '')``      ``PolicyReconciler.reconcile_mgmt``           watcher/policies.py
+====================  ============================================  ===================
 
 Workers drain up to ``batch`` ready keys; the pod keys among them go to the pod reconciler
 together (one transaction), every other key on its own, under the context's error policy
