@@ -25,7 +25,8 @@ namespaceSelector peers on every fifth, an egress ipBlock rule on every tenth). 
               may fold changes together: the output says how many slice updates carried them)
               and the time an ``ovsdb-client monitor --timestamp`` of Load_Balancer name,vips saw
               the service's backends change; p50/p90/p99/max and the changes that never arrived,
-              the distributions drawn into --plot (a PNG)
+              the distributions drawn into --plot (a PNG made with matplotlib: run
+              bench/setup once; scripts/setup does not install it)
   baseline    (--baseline) the same VIPs the original way: one ``ovn-nbctl lb-add`` per
               service into two shared load balancers (TCP and UDP) attached to the node switch,
               in sequence; its time and the database sizes side by side
@@ -72,7 +73,7 @@ sys.path[:0] = [os.path.join(REPO, 'tests', 'lib'), os.path.join(REPO, 'agents')
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kube_control_plane  # noqa: E402
-import png  # noqa: E402
+import plots  # noqa: E402
 from bench_watcher import CpuMeter, NbDatabase, OvsdbMonitor, RawWatch, monitor_stamp, cpu_seconds, metric, metrics_text, percentile, ready, run_watcher, transactions  # noqa: E402
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402
 from ovn_k8s_agents import annotation, policy  # noqa: E402
@@ -495,10 +496,15 @@ def endpoint_latency(args, kube, work, nb, proc):
     print(cpu.report())
     if args.plot:
         x_max = max(percentile(lb_ms or slice_ms or [0.0], 99.5) * 1.1, 10.0)
-        series = [(slice_ms, (31, 119, 180)), (between_ms, (44, 160, 44)), (lb_ms, (214, 39, 40))]
-        png.cdf_chart(args.plot, [s for s in series if s[0]], x_max=x_max)
-        print('plot: %s (blue: patch -> EndpointSlice, green: EndpointSlice -> load balancer, red: patch -> load balancer; '
-              'x clipped at %.0f ms)' % (args.plot, x_max))
+        plots.latency_cdf(
+            args.plot, 'Endpoint changes to OVN load balancers: %d Ready flips at %g/s asked (%.1f/s achieved), %d services'
+            % (len(changes), args.latency_rate, len(changes) / took, args.services),
+            [('pod status patch answered -> EndpointSlice seen', slice_ms),
+             ('EndpointSlice seen -> load balancer backends in Northbound', between_ms),
+             ('pod status patch answered -> load balancer backends in Northbound', lb_ms)],
+            subtitle='bench/bench_services_policies.py --latency-changes %d --latency-rate %g; load average at the end %.2f'
+            % (args.latency_changes, args.latency_rate, os.getloadavg()[0]), x_max=x_max)
+        print('plot: %s (x clipped at %.0f ms)' % (args.plot, x_max))
     with open(os.path.join(work, 'endpoint-latency.json'), 'w', encoding='utf-8') as f:
         json.dump({'changes': [[p[0], p[1], p[2], r] for (p, r) in changes], 'results': result}, f)
 
@@ -722,11 +728,13 @@ def main():
     p.add_argument('--latency-changes', type=int, default=0,
                    help='endpoint changes (pod Ready flips) timed with the restarted watcher running (0: none)')
     p.add_argument('--latency-rate', type=float, default=20.0, help='endpoint changes per second')
-    p.add_argument('--plot', default=None, help='PNG of the endpoint-change latency distributions')
+    p.add_argument('--plot', default=None, help='PNG of the endpoint-change latency distributions (needs bench/setup)')
     p.add_argument('--northd', action='store_true',
                    help='ovn-northd on the cold start\'s database: the load balancer group versus per-switch attachment')
     p.add_argument('--northd-repeats', type=int, default=3, help='forced recomputes timed per layout')
     args = p.parse_args()
+    if args.plot:
+        plots.require()  # before minutes of work, not after
     if args.services * args.endpoints + FIRST_POD > 16000:
         raise SystemExit('at most about 16,000 pods fit the node subnet %s' % NODE_SUBNET)
     cluster = ipaddress.ip_network(args.cluster_subnet)

@@ -30,7 +30,8 @@ With ``--rate R --duration D`` it measures latency instead: the watcher runs ove
 namespace, pods are created at a steady R per second for D seconds, and for each pod the time
 from its create call's answer to its port in the Northbound database (an ``ovsdb-client
 monitor`` with timestamps) and to its annotation (a watch on the namespace) is recorded;
-p50/p90/p99 are printed and the distributions drawn into ``--plot`` (a PNG).
+p50/p90/p99 are printed and the distributions drawn into ``--plot`` (a PNG made with matplotlib:
+run bench/setup once to install requirements-bench.txt; scripts/setup does not).
 
 Usage (after scripts/setup):
   .venv/bin/python bench/bench_watcher.py [--pods 5000] [--baseline-pods 500] [--workers 4]
@@ -66,7 +67,7 @@ from ovs_pki import ca_cert, make_pki  # noqa: E402
 from ovsdb_server import NB_SCHEMA, OvsdbServer  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import png  # noqa: E402
+import plots  # noqa: E402
 
 STEPS = (('queue_wait_seconds', 'a pod key waiting in the queue'),
          ('nb_plan_seconds', 'planning a batch under the Northbound lock'),
@@ -421,8 +422,14 @@ def steady_rate(args, kube, work):
               % (label, percentile(vals, 50), percentile(vals, 90), percentile(vals, 99), max(vals) if vals else float('nan')))
     if args.plot:
         x_max = max(percentile(annot_ms, 99.5) * 1.1, 10.0)
-        png.cdf_chart(args.plot, [(port_ms, (31, 119, 180)), (annot_ms, (214, 39, 40))], x_max=x_max)
-        print('plot: %s (blue: port committed, red: annotation seen; x clipped at %.0f ms)' % (args.plot, x_max))
+        plots.latency_cdf(
+            args.plot, 'Watcher latency at a steady %g pods/s for %g s (%d pods created, %.1f/s achieved)'
+            % (args.rate, args.duration, n, n / took),
+            [('create answered -> port committed in Northbound', port_ms),
+             ('create answered -> annotation seen on a watch', annot_ms)],
+            subtitle='bench/bench_watcher.py --rate %g --duration %g; load average at the end %.2f'
+            % (args.rate, args.duration, os.getloadavg()[0]), x_max=x_max)
+        print('plot: %s (x clipped at %.0f ms)' % (args.plot, x_max))
     with open(os.path.join(work, 'latency.json'), 'w', encoding='utf-8') as f:
         json.dump({'created': created, 'ports': ports, 'annotated': watch.seen, 'metrics': text}, f)
 
@@ -539,7 +546,7 @@ def main():
     p.add_argument('--host-prefix', type=int, default=18, help='the node subnet prefix (18: 16,382 addresses)')
     p.add_argument('--rate', type=float, default=None, help='steady-rate latency run: pods created per second')
     p.add_argument('--duration', type=float, default=60, help='seconds of the steady-rate run')
-    p.add_argument('--plot', default=None, help='PNG of the latency distributions (steady-rate run)')
+    p.add_argument('--plot', default=None, help='PNG of the latency distributions (steady-rate run; needs bench/setup)')
     p.add_argument('--keep', action='store_true', help='keep the work directory (logs, raw latencies)')
     p.add_argument('--profile-restart', default=None, help='run the restarted watcher under cProfile, stats to this file')
     p.add_argument('--before', default=None,
@@ -549,6 +556,8 @@ def main():
     p.add_argument('--python', default='/usr/bin/python3',
                    help='the interpreter of the watcher (default: the system one, as the role runs it)')
     args = p.parse_args()
+    if args.plot:
+        plots.require()  # before minutes of work, not after
     work = tempfile.mkdtemp(prefix='bench-watcher-')
     kube = kube_control_plane.ControlPlane(kube_control_plane.bin_dir())
     kube.start()
