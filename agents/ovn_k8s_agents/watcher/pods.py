@@ -27,7 +27,7 @@ import ipaddress
 import logging
 import time
 
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ipam, _names, _nb, _nb_acl, _ovsdb, _owners, _txn
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _compat, _ipam, _names, _nb, _nb_acl, _ovsdb, _owners, _txn
 from kubernetes.client.exceptions import ApiException
 from ovn_k8s_agents import annotation
 
@@ -90,8 +90,7 @@ def _cached_port(row):
     changes a set column's value in place, so ``addresses`` is compared by its strings."""
     if len(_PORT_CACHE) > 500000:  # ports that went away leave entries behind: start afresh
         _PORT_CACHE.clear()
-    data = getattr(row, '_data', None) or {}
-    name_datum, addr_datum = data.get('name'), data.get('addresses')
+    name_datum, addr_datum = _compat.raw_datum(row, 'name'), _compat.raw_datum(row, 'addresses')
     if name_datum is None or addr_datum is None:
         return row.name, _port_ips(row)
     addrs = tuple(atom.value for atom in addr_datum.values)
