@@ -11,7 +11,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 # One colour per series, in the order they are given (matplotlib's default cycle's first ones).
-COLOURS = ('tab:blue', 'tab:red', 'tab:green', 'tab:orange', 'tab:purple', 'tab:brown')
+COLOURS = ('tab:blue', 'tab:red', 'tab:green', 'tab:orange', 'tab:purple', 'tab:brown', 'tab:pink', 'tab:olive',
+           'tab:cyan', 'tab:gray')
 PERCENTILES = (50, 90, 99)
 
 
@@ -91,8 +92,8 @@ def growth(path, title, sizes, size_label, measures, subtitle=None):
         if not values or not values[0] or any(v is None for v in values):
             continue
         ys = [v / float(values[0]) for v in values]
-        ax.plot(xs, ys, marker='o', color=COLOURS[i % len(COLOURS)] if i < len(COLOURS) else None,
-                linestyle='-' if i < len(COLOURS) else ':', label='%s (%g at %s %d)' % (label, values[0], size_label, sizes[0]))
+        ax.plot(xs, ys, marker='o', color=COLOURS[i % len(COLOURS)], linestyle='-' if i < len(COLOURS) else ':',
+                label='%s (%.3g at %d %s)' % (label, values[0], sizes[0], size_label))
         drawn += 1
     from matplotlib import ticker
     ax.set_xscale('log')
@@ -102,7 +103,7 @@ def growth(path, title, sizes, size_label, measures, subtitle=None):
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: '%g' % v))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xticks(xs)
-    ax.set_xticklabels(['%g\n(%s %d)' % (x, size_label, s) for x, s in zip(xs, sizes)])
+    ax.set_xticklabels(['%g\n(%d %s)' % (x, s, size_label) for x, s in zip(xs, sizes)])
     ax.set_xlabel('cluster size, as a ratio to the smallest (%s)' % size_label)
     ax.set_ylabel('measure, as a ratio to its value at the smallest size')
     ax.set_title(title + ('\n' + subtitle if subtitle else ''), fontsize=11)
