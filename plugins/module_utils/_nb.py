@@ -464,7 +464,7 @@ def _pick_join_subnet(client, node, cluster_router, join_subnet, join_range, joi
 
 
 def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, default_gateway,
-                          cluster_subnets, join_subnet=None, cluster_router='ovn_cluster_router',
+                          cluster_subnets, join_subnet=None, cluster_router=_names.CLUSTER_ROUTER,
                           rampout_subnets=None, network_name='physnet', join_range=JOIN_RANGE,
                           join_prefix=JOIN_PREFIX):
     """Create or converge everything north-south traffic of ``node`` needs, as

@@ -169,7 +169,7 @@ diff:
 '''
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
 
 
@@ -181,7 +181,7 @@ def main():
         physical_ip=dict(type='str'),
         physical_mac=dict(type='str'),
         default_gateway=dict(type='str'),
-        cluster_router=dict(type='str', default='ovn_cluster_router'),
+        cluster_router=dict(type='str', default=_names.CLUSTER_ROUTER),
         cluster_subnets=dict(type='list', elements='str'),
         rampout_subnets=dict(type='list', elements='str', default=[]),
         join_subnet=dict(type='str'),

@@ -146,7 +146,7 @@ diff:
 '''
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import check_node_name
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import InvalidInput
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
@@ -156,7 +156,7 @@ def main():
     module = OvsdbModule(NB_DB, dict(
         node=dict(type='str', required=True),
         subnet=dict(type='str'),
-        cluster_router=dict(type='str', default='ovn_cluster_router'),
+        cluster_router=dict(type='str', default=_names.CLUSTER_ROUTER),
         state=dict(type='str', default='present', choices=['present', 'absent']),
     ), required_if=[('state', 'present', ['subnet'])])
     p = module.params
