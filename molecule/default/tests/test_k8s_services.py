@@ -22,8 +22,8 @@ from waiting import wait_for  # tests/lib
 NS = 'lab-svc'
 # Namespaces of the namespace-selector test: one with the label a policy lets in, one without.
 PEER_NS, STRANGER_NS = 'lab-svc-peer', 'lab-svc-stranger'
-# The gateway router's address on the external network (ovn_gateway_physical_ip of node2).
-GATEWAY_IP = '172.31.0.50'
+# node2's gateway router's address on the external network: node2's own (ovn_gateway_share_host_ip).
+GATEWAY_IP = '172.31.0.12'
 
 
 def manifest(name, node, labels, namespace=NS):

@@ -14,7 +14,10 @@ from conftest import CLUSTER_SUBNET, HOSTS, NODE_NAME, NODES, ansible_ping, mac_
 CLUSTER = ipaddress.ip_network(CLUSTER_SUBNET)
 # The management port's interface on every node: a fixed name, whatever the node's name.
 MGMT_INTERFACE = 'ovn-k8s-mp0'
-GATEWAY_IP = '172.31.0.50'
+# node2's gateway router shares node2's own address on the lab network (and its MAC);
+# node1's dedicated-NIC gateway router has its own on ovnlab2 and carries node1's pods.
+GATEWAY_IP = '172.31.0.12'
+NODE1_GATEWAY_IP = '172.31.1.51'
 # Each host's address on the lab network (the hosts' "physical" network).
 LAB_IP = {'central': '172.31.0.10', 'central2': '172.31.0.13', 'central3': '172.31.0.14', 'node1': '172.31.0.11',
           'node2': '172.31.0.12', 'external': '172.31.0.100'}
@@ -67,6 +70,9 @@ def test_gateway_router_on_the_gateway_chassis(lab):
     assert get(lab, 'Logical_Switch_Port', 'lnet-node2', 'options:network_name') == 'physnet'
     networks = nbctl(lab, 'get', 'Logical_Router_Port', 'rtoe-GR_node2', 'networks')
     assert '%s/24' % GATEWAY_IP in networks
+    # The host's own MAC too, the one its address lives on (breth1 keeps the NIC's MAC).
+    assert get(lab, 'Logical_Router_Port', 'rtoe-GR_node2', 'mac') == \
+        lab['node2'].file('/sys/class/net/breth1/address').content_string.strip()
     nat = nbctl(lab, 'lr-nat-list', 'GR_node2')
     assert 'snat' in nat and GATEWAY_IP in nat and CLUSTER_SUBNET in nat
     routes = nbctl(lab, 'lr-route-list', 'ovn_cluster_router')
@@ -142,12 +148,13 @@ def test_node_reaches_a_pod_through_its_management_port(lab, pods):
     assert r.rc == 0, r.stdout
 
 
-def test_pods_reach_the_external_host_through_the_gateway_with_snat(lab, pods,
-                                                                    external_service):
+def test_pods_reach_the_external_host_through_their_gateway_with_snat(lab, pods,
+                                                                      external_service):
     ip, port = external_service
-    # pod1 lives on node1, which is not a gateway: its traffic crosses geneve to node2 first.
-    for pod in (pods['pod1'], pods['pod2']):
-        assert tcp_peer(pod.run, ip, port) == 'peer %s' % GATEWAY_IP, pod.name
+    # pod2 (node2) leaves through node2's gateway router with node2's own address; pod1 lives
+    # on node1, whose subnet node1's own gateway carries out of its dedicated NIC.
+    assert tcp_peer(pods['pod2'].run, ip, port) == 'peer %s' % GATEWAY_IP
+    assert tcp_peer(pods['pod1'].run, ip, port) == 'peer %s' % NODE1_GATEWAY_IP
     r = ping(pods['pod1'], ip)
     assert r.rc == 0, r.stdout
 
@@ -205,7 +212,7 @@ def test_the_lab_layer2_is_clean_every_frame_taken_in_once(lab):
     lives on, never by a NIC inside an OVS bridge."""
     macs = dict((name, lab[name].file('/sys/class/net/%s/address' % lab_nic(lab[name])).content_string.strip())
                 for name in HOSTS)
-    targets = dict(LAB_IP, gateway=GATEWAY_IP)
+    targets = dict(LAB_IP)  # node2's gateway router answers on node2's own address
     for src in HOSTS:
         for dst, ip in sorted(targets.items()):
             if dst == src:

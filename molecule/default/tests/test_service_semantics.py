@@ -26,7 +26,7 @@ from test_k8s_pods import wait_running as wait_running_in
 from test_k8s_services import apply, eventually
 
 NS = 'lab-svc-semantics'
-GATEWAY_IP = '172.31.0.50'  # node2's gateway router on the external network
+GATEWAY_IP = '172.31.0.12'  # node2's gateway router on the external network: node2's own address
 EXTERNAL_IP = '172.31.0.100'  # the external host
 DRAIN = 'lab.ovn-k8s.example/drain'  # the lab agent serves such a pod until its grace period ends
 WATCHER_METRICS = 'http://127.0.0.1:9476/metrics'  # the watcher on central (ovn_watcher_metrics_address)
