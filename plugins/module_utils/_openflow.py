@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import check_ifname
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import Conflict, InvalidInput, OvnK8sError
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import Conflict, InvalidInput, OvnK8sError
 
 # Port names OpenFlow itself reserves; never looked up on the bridge.
 RESERVED_PORTS = frozenset(['LOCAL', 'IN_PORT', 'NORMAL', 'FLOOD', 'ALL', 'CONTROLLER', 'NONE', 'ANY',
