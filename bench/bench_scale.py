@@ -36,7 +36,7 @@ and agents/bin/ovn-k8s-watcher over all of it:
 
 Every measure is printed per size with its ratio to the smallest size, beside the ratio of the
 sizes themselves: a measure whose ratio is well above the cluster's grows faster than the cluster
-(marked ``FASTER``). --plot draws the ratios (matplotlib: run bench/setup first).
+(marked ``FASTER``). --plot draws the ratios (matplotlib: run `bash bench/setup` first).
 
 Usage (after scripts/setup):
   .venv/bin/python bench/bench_scale.py [--nodes 100,250,500] [--pods-per-node 100]
@@ -70,6 +70,7 @@ from ovsdb_server import OvsdbServer  # noqa: E402
 from ovn_k8s_agents import policy  # noqa: E402
 
 APPS = 20  # app labels per namespace
+RECONCILE_KINDS = ('node', 'pod', 'service', 'netpol', 'gateways', 'mgmt')  # the watcher's work keys, counted
 BACKEND_NET = ipaddress.ip_network('10.131.0.0/16')  # the endpoints' addresses: in the cluster subnet, above the nodes'
 NB_TABLES = ('Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer',
              'Load_Balancer_Group', 'Port_Group', 'Address_Set', 'ACL')
@@ -230,7 +231,8 @@ def run_size(args, size, work):
         # Cold start.
         port = kube_control_plane.free_port()
         t0 = time.time()
-        proc = run_watcher(kube, nb.remote, d, port, args, 'first')
+        proc = run_watcher(kube, nb.remote, d, port, args, 'first',
+                           profile_to=args.profile_cold and '%s.%d' % (args.profile_cold, size.nodes))
         cpu = CpuMeter(kube, nb, proc)
         cpu.pids['ovn-northd'] = northd.pid
         cpu.start['ovn-northd'] = cpu_seconds(northd.pid)
@@ -253,6 +255,9 @@ def run_size(args, size, work):
         out['cold start (s)'] = last_change - t0
         out['NB transactions, cold start'] = last_count
         out['watcher CPU, cold start (s)'] = cpu_seconds(proc.pid)
+        text = metrics_text(port)
+        for kind in RECONCILE_KINDS:
+            out['watcher reconciles: %s' % kind] = int(metric(port, 'events_total{kind="%s",result="ok"}' % kind, text) or 0)
         rss, hwm = memory(proc.pid)
         out['watcher RSS after cold start (MB)'], out['watcher peak RSS, cold start (MB)'] = rss, hwm
         print('  cold start: %d pods annotated, %d load balancers, %d policy port groups, %d node switches in %.1fs '
@@ -392,9 +397,11 @@ def main():
     p.add_argument('--recomputes', type=int, default=3, help='northd full recomputes timed per size')
     p.add_argument('--timeout', type=float, default=3600)
     p.add_argument('--slack', type=float, default=0.25, help='how far above the cluster\'s ratio counts as FASTER')
-    p.add_argument('--plot', default=None, help='PNG of each measure\'s growth (needs bench/setup)')
+    p.add_argument('--plot', default=None, help='PNG of each measure\'s growth (needs: bash bench/setup)')
     p.add_argument('--json', default=None, help='write the measures to this file')
     p.add_argument('--keep', action='store_true', help='keep the work directory (logs, databases)')
+    p.add_argument('--profile-cold', default=None,
+                   help='run the cold start\'s watcher under cProfile, stats to this path plus .NODES')
     p.add_argument('--replot', default=None, help='print the table and draw --plot from a --json file of an earlier run; run nothing')
     p.add_argument('--python', default='/usr/bin/python3', help='the interpreter of the watcher')
     args = p.parse_args()

@@ -26,7 +26,7 @@ namespaceSelector peers on every fifth, an egress ipBlock rule on every tenth). 
               and the time an ``ovsdb-client monitor --timestamp`` of Load_Balancer name,vips saw
               the service's backends change; p50/p90/p99/max and the changes that never arrived,
               the distributions drawn into --plot (a PNG made with matplotlib: run
-              bench/setup once; scripts/setup does not install it)
+              `bash bench/setup` once; scripts/setup does not install it)
   baseline    (--baseline) the same VIPs the original way: one ``ovn-nbctl lb-add`` per
               service into two shared load balancers (TCP and UDP) attached to the node switch,
               in sequence; its time and the database sizes side by side
@@ -728,7 +728,7 @@ def main():
     p.add_argument('--latency-changes', type=int, default=0,
                    help='endpoint changes (pod Ready flips) timed with the restarted watcher running (0: none)')
     p.add_argument('--latency-rate', type=float, default=20.0, help='endpoint changes per second')
-    p.add_argument('--plot', default=None, help='PNG of the endpoint-change latency distributions (needs bench/setup)')
+    p.add_argument('--plot', default=None, help='PNG of the endpoint-change latency distributions (needs: bash bench/setup)')
     p.add_argument('--northd', action='store_true',
                    help='ovn-northd on the cold start\'s database: the load balancer group versus per-switch attachment')
     p.add_argument('--northd-repeats', type=int, default=3, help='forced recomputes timed per layout')

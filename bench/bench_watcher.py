@@ -31,7 +31,7 @@ namespace, pods are created at a steady R per second for D seconds, and for each
 from its create call's answer to its port in the Northbound database (an ``ovsdb-client
 monitor`` with timestamps) and to its annotation (a watch on the namespace) is recorded;
 p50/p90/p99 are printed and the distributions drawn into ``--plot`` (a PNG made with matplotlib:
-run bench/setup once to install requirements-bench.txt; scripts/setup does not).
+run ``bash bench/setup`` once to install requirements-bench.txt; scripts/setup does not).
 
 Usage (after scripts/setup):
   .venv/bin/python bench/bench_watcher.py [--pods 5000] [--baseline-pods 500] [--workers 4]
@@ -546,7 +546,7 @@ def main():
     p.add_argument('--host-prefix', type=int, default=18, help='the node subnet prefix (18: 16,382 addresses)')
     p.add_argument('--rate', type=float, default=None, help='steady-rate latency run: pods created per second')
     p.add_argument('--duration', type=float, default=60, help='seconds of the steady-rate run')
-    p.add_argument('--plot', default=None, help='PNG of the latency distributions (steady-rate run; needs bench/setup)')
+    p.add_argument('--plot', default=None, help='PNG of the latency distributions (steady-rate run; needs: bash bench/setup)')
     p.add_argument('--keep', action='store_true', help='keep the work directory (logs, raw latencies)')
     p.add_argument('--profile-restart', default=None, help='run the restarted watcher under cProfile, stats to this file')
     p.add_argument('--before', default=None,

@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, ovn_k8s.overlay contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The benchmarks' plots, drawn with matplotlib (pinned in requirements-bench.txt; install it
-with ``bench/setup``: scripts/setup leaves it out so that CI does not pay for it).
+with ``bash bench/setup``: scripts/setup leaves it out so that CI does not pay for it).
 
 ``require()`` fails early, before a run of several minutes, when matplotlib is missing."""
 
@@ -21,7 +21,7 @@ def require():
     try:
         import matplotlib
     except ImportError:
-        raise SystemExit('plots need matplotlib, which scripts/setup does not install: run bench/setup '
+        raise SystemExit('plots need matplotlib, which scripts/setup does not install: run "bash bench/setup" '
                          '(it installs requirements-bench.txt into the virtualenv)')
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -69,7 +69,7 @@ def latency_cdf(path, title, series, unit='ms', subtitle=None, x_max=None):
     ax.set_ylim(0, 101)
     ax.set_xlabel('latency (%s)%s' % (unit, '; axis clipped at %.0f %s' % (x_max, unit)))
     ax.set_ylabel('share of events at or below this latency (%)')
-    ax.set_title(title + ('\n' + subtitle if subtitle else ''), fontsize=11)
+    ax.set_title(title + ('\n' + subtitle if subtitle else ''), fontsize=10)
     ax.grid(True, color='0.92')
     ax.legend(loc='lower right', fontsize=8, framealpha=0.95)
     fig.tight_layout()
@@ -106,7 +106,7 @@ def growth(path, title, sizes, size_label, measures, subtitle=None):
     ax.set_xticklabels(['%g\n(%d %s)' % (x, s, size_label) for x, s in zip(xs, sizes)])
     ax.set_xlabel('cluster size, as a ratio to the smallest (%s)' % size_label)
     ax.set_ylabel('measure, as a ratio to its value at the smallest size')
-    ax.set_title(title + ('\n' + subtitle if subtitle else ''), fontsize=11)
+    ax.set_title(title + ('\n' + subtitle if subtitle else ''), fontsize=10)
     ax.grid(True, which='both', color='0.92')
     ax.legend(loc='upper left', fontsize=8, framealpha=0.95)
     fig.tight_layout()
