@@ -53,6 +53,7 @@ import ipaddress
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -195,6 +196,33 @@ def memory(pid):
     return out.get('VmRSS', 0.0), out.get('VmHWM', 0.0)
 
 
+def py_spy():
+    path = os.path.join(os.path.dirname(sys.executable), 'py-spy')
+    if not os.path.exists(path):
+        raise SystemExit('--py-spy: %s is missing: run "bash bench/setup"' % path)
+    return path
+
+
+# The innermost frames of a thread that waits rather than works.
+IDLE = ('wait (threading', 'select (', 'recv_into (', 'recv (', 'acquire', 'sleep', 'poll (', 'accept (', '_recv (')
+
+
+def spy_summary(path, top=25):
+    """The functions with most busy samples (a thread not waiting), counted once per stack."""
+    busy, inclusive = 0, {}
+    with open(path, encoding='utf-8', errors='replace') as f:
+        for line in f:
+            stack, _sep, count = line.rstrip('\n').rpartition(' ')
+            frames = stack.split(';')
+            if not frames or not count.isdigit() or any(k in frames[-1] for k in IDLE):
+                continue
+            busy += int(count)
+            for name in set(fr.split(':')[0] for fr in frames):
+                inclusive[name + ')'] = inclusive.get(name + ')', 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]
+    return '\n'.join('    %5.1f %%  %s' % (100.0 * n / busy, name) for name, n in ranked if busy)
+
+
 def median(vals):
     return sorted(vals)[len(vals) // 2]
 
@@ -206,7 +234,7 @@ def run_size(args, size, work):
     out = {}
     kube = kube_control_plane.ControlPlane(kube_control_plane.bin_dir(), workdir=os.path.join(d, 'kube'))
     kube.start()
-    nb = sb = northd = proc = None
+    nb = sb = northd = proc = spy = None
     try:
         core = kube.core()
         t = time.time()
@@ -231,8 +259,12 @@ def run_size(args, size, work):
         # Cold start.
         port = kube_control_plane.free_port()
         t0 = time.time()
-        proc = run_watcher(kube, nb.remote, d, port, args, 'first',
-                           profile_to=args.profile_cold and '%s.%d' % (args.profile_cold, size.nodes))
+        proc = run_watcher(kube, nb.remote, d, port, args, 'first')
+        if args.py_spy:
+            # Every thread of the watcher sampled (cProfile would see only its main thread).
+            spy_out = '%s.%d.txt' % (args.py_spy, size.nodes)
+            spy = subprocess.Popen([py_spy(), 'record', '-p', str(proc.pid), '-r', '40', '--nonblocking', '-f', 'raw',
+                                    '-o', spy_out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu = CpuMeter(kube, nb, proc)
         cpu.pids['ovn-northd'] = northd.pid
         cpu.start['ovn-northd'] = cpu_seconds(northd.pid)
@@ -255,6 +287,11 @@ def run_size(args, size, work):
         out['cold start (s)'] = last_change - t0
         out['NB transactions, cold start'] = last_count
         out['watcher CPU, cold start (s)'] = cpu_seconds(proc.pid)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it has so far
+            spy.wait(60)
+            print('  py-spy of the cold start\'s watcher: %s; where its busy samples were:' % spy_out)
+            print(spy_summary(spy_out))
         text = metrics_text(port)
         for kind in RECONCILE_KINDS:
             out['watcher reconciles: %s' % kind] = int(metric(port, 'events_total{kind="%s",result="ok"}' % kind, text) or 0)
@@ -316,6 +353,9 @@ def run_size(args, size, work):
                  out['watcher RSS after restart (MB)']))
         out['load average (1 min) at the end'] = os.getloadavg()[0]
     finally:
+        if spy is not None and spy.poll() is None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         if proc is not None and proc.poll() is None:
             proc.terminate()
             proc.wait(30)
@@ -400,8 +440,9 @@ def main():
     p.add_argument('--plot', default=None, help='PNG of each measure\'s growth (needs: bash bench/setup)')
     p.add_argument('--json', default=None, help='write the measures to this file')
     p.add_argument('--keep', action='store_true', help='keep the work directory (logs, databases)')
-    p.add_argument('--profile-cold', default=None,
-                   help='run the cold start\'s watcher under cProfile, stats to this path plus .NODES')
+    p.add_argument('--py-spy', default=None, metavar='PATH',
+                   help='sample the cold start\'s watcher with py-spy (bash bench/setup installs it): raw stacks to '
+                        'PATH.NODES.txt, and the functions holding most busy samples printed')
     p.add_argument('--replot', default=None, help='print the table and draw --plot from a --json file of an earlier run; run nothing')
     p.add_argument('--python', default='/usr/bin/python3', help='the interpreter of the watcher')
     args = p.parse_args()
