@@ -7,8 +7,8 @@ Not a test. For each size in --nodes (default 100,250,500) it starts a real cont
 (tests/lib/kube_control_plane.py), makes in it, before the watcher runs:
 
   - N Node objects (Ready, one InternalIP each);
-  - N x --pods-per-node pods (default 100: 50,000 at 500 nodes), bound to the nodes in turn,
-    spread over --namespaces namespaces, labelled app=a0..a19 within each namespace; no
+  - N x --pods-per-node pods (default 100: 50,000 at 500 nodes), as many on every node in a fixed
+    shuffled order, spread over --namespaces namespaces, labelled app=a0..a19 within each namespace; no
     annotation (the watcher gives each its address);
   - --services services (default 5,000; ClusterIP, one TCP port) without a selector, each with
     an EndpointSlice of --endpoints ready addresses written by the bench (so no kubelet is
@@ -52,6 +52,7 @@ import argparse
 import ipaddress
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -138,11 +139,18 @@ def make_objects(kube, size):
                                                   'metadata': {'name': 'np%05d' % i}, 'spec': spec},
                                              _preload_content=False).read()
 
+    # Every node gets exactly pods_per_node pods, in a fixed shuffled order: placed in turn, the
+    # pods of one namespace would land on a few nodes only whenever the node and namespace
+    # counts share a factor (the policies' port groups would then span few switches at some
+    # sizes and many at others, a growth that is the layout's, not the cluster's).
+    placement = [k % size.nodes for k in range(size.pods)]
+    random.Random(20).shuffle(placement)
+
     def one_pod(i):
         ns = namespaces[i % size.namespaces]
         body = {'apiVersion': 'v1', 'kind': 'Pod',
                 'metadata': {'name': 'p%06d' % i, 'labels': {'app': 'a%d' % ((i // size.namespaces) % APPS)}},
-                'spec': {'nodeName': 'node-%04d' % (i % size.nodes), 'containers': [{'name': 'c', 'image': 'x'}]}}
+                'spec': {'nodeName': 'node-%04d' % placement[i], 'containers': [{'name': 'c', 'image': 'x'}]}}
         core.create_namespaced_pod(ns, body, _preload_content=False).read()
 
     t = time.time()
