@@ -24,7 +24,7 @@ from checkout import REPO
 
 BIN = os.path.dirname(sys.executable)
 ROLES = sorted(os.listdir(os.path.join(REPO, 'roles')))
-DEVELOPMENT = ('scripts/', 'k8s/', 'molecule/', 'bench/', 'requirements.txt', 'requirements-constraints.txt',
+DEVELOPMENT = ('scripts/', 'k8s/', 'molecule/', 'bench/', 'requirements.txt', 'requirements-constraints.txt', 'requirements-bench.txt',
                'changelogs/fragments/', 'tests/cni/', 'tests/functional/', 'tests/kube/', 'tests/lib/', 'tests/watcher/',
                'tests/agents/', 'tests/integration/', 'tests/conftest.py', '.venv/', '.build/', '.ci/')
 
