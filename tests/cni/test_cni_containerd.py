@@ -34,6 +34,7 @@ import shutil
 import signal
 import subprocess
 import tarfile
+import tempfile
 import time
 
 import pytest
@@ -141,7 +142,10 @@ class Containerd:
     def __init__(self, tmp, netns, bin_dir, conf_dir, found):
         self.tmp, self.found = tmp, found
         os.makedirs(tmp)
-        self.sock = os.path.join(tmp, 'containerd.sock')
+        # Unix socket paths are limited to 104 bytes and containerd adds '.ttrpc' (and its shims
+        # their own names) under the state directory: both go in a short directory of their own.
+        self.short = tempfile.mkdtemp(prefix='ctd', dir='/tmp')
+        self.sock = os.path.join(self.short, 'c.sock')
         self.config = os.path.join(tmp, 'containerd.toml')
         # Debian's /etc/containerd/config.toml sets bin_dir and conf_dir the same way.
         with open(self.config, 'w') as f:
@@ -150,7 +154,7 @@ class Containerd:
                     '    restrict_oom_score_adj = true\n'
                     '    [plugins."io.containerd.grpc.v1.cri".containerd]\n      snapshotter = "native"\n'
                     '    [plugins."io.containerd.grpc.v1.cri".cni]\n      bin_dir = "%s"\n      conf_dir = "%s"\n'
-                    % (os.path.join(tmp, 'root'), os.path.join(tmp, 'state'), self.sock, PAUSE_IMAGE, bin_dir, conf_dir))
+                    % (os.path.join(tmp, 'root'), os.path.join(self.short, 'state'), self.sock, PAUSE_IMAGE, bin_dir, conf_dir))
         self.log_file = os.path.join(tmp, 'containerd.log')
         with open(self.log_file, 'w') as log:
             self.proc = subprocess.Popen(['nsenter', '--net=/var/run/netns/' + netns, found['containerd'], '--config', self.config],
@@ -182,6 +186,7 @@ class Containerd:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        shutil.rmtree(self.short, ignore_errors=True)
 
 
 @pytest.fixture
