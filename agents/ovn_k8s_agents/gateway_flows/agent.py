@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -45,6 +44,8 @@ TABLES = {
     'Load_Balancer_Group': ['name', 'load_balancer'],
     'Load_Balancer': ['name', 'vips', 'protocol'],
 }
+# The interfaces' OpenFlow numbers (ovs-vswitchd writes them; they change when it restarts).
+OVS_TABLES = {'Interface': ['name', 'ofport']}
 NODEPORT_PRIORITY = 90
 PROTOCOLS = ('tcp', 'udp', 'sctp')
 
@@ -96,6 +97,7 @@ class Agent(object):
         self.metrics = AgentMetrics()
         self.ofctl = _openflow.Ofctl(config['bridge'], config.get('ovs_rundir'))
         self.nb = None
+        self.ovs = None
         self.last_ok = None
         self.last_error = 'no pass yet'
         self.ports = []
@@ -115,29 +117,31 @@ class Agent(object):
 
     # One pass ----------------------------------------------------------------------------------
     def ofport(self, name):
-        args = ['ovs-vsctl', '--timeout=5']
-        if self.config.get('ovs_db'):
-            args.append('--db=' + self.config['ovs_db'])
-        proc = subprocess.run(args + ['get', 'Interface', name, 'ofport'], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, universal_newlines=True, check=False)
-        value = proc.stdout.strip()
-        if proc.returncode != 0 or not value.isdigit() or int(value) <= 0:
-            raise _openflow.OvnK8sError('the port %s has no OpenFlow number on %s yet: %s'
-                                        % (name, self.config['bridge'], (proc.stderr or value).strip() or 'none'))
-        return value
+        """The OpenFlow number of interface ``name``, from the Open vSwitch database copy."""
+        if not self.ovs.synced():
+            raise _openflow.OvnK8sError('the Open vSwitch database copy is not in step yet (reconnecting)')
+        rows = self.ovs.find('Interface', 'name', name)
+        value = list(rows[0].ofport) if rows else []
+        if not value or value[0] <= 0:
+            raise _openflow.OvnK8sError('the port %s has no OpenFlow number on %s yet'
+                                        % (name, self.config['bridge']))
+        return str(value[0])
 
     def connect(self):
         from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _ovsdb
         c = self.config
-        self.nb = _ovsdb.Client(_ovsdb.NB_DB, remote=c['nb_remote'], timeout=c.get('nb_timeout', 10),
-                                tables=TABLES, ssl_key=c.get('ssl_key') or None, ssl_cert=c.get('ssl_cert') or None,
-                                ssl_ca_cert=c.get('ssl_ca_cert') or None)
+        if self.ovs is None:
+            self.ovs = _ovsdb.Client(_ovsdb.OVS_DB, remote=c.get('ovs_db') or None, tables=OVS_TABLES)
+        if self.nb is None:
+            self.nb = _ovsdb.Client(_ovsdb.NB_DB, remote=c['nb_remote'], timeout=c.get('nb_timeout', 10),
+                                    tables=TABLES, ssl_key=c.get('ssl_key') or None, ssl_cert=c.get('ssl_cert') or None,
+                                    ssl_ca_cert=c.get('ssl_ca_cert') or None)
 
     def read_node_ports(self):
         router_name = _names.gateway_router(self.config['node'])
         for _attempt in range(3):  # the IDL's thread may change the copy while we read it
             try:
-                router = [r for r in self.nb.rows('Logical_Router') if r.name == router_name]
+                router = self.nb.find('Logical_Router', 'name', router_name)
                 if not router:
                     raise _openflow.OvnK8sError('the gateway router %s is not in the Northbound database' % router_name)
                 return node_ports(router[0], self.config['host_ip'])
@@ -148,7 +152,7 @@ class Agent(object):
     def run_pass(self):
         started = time.time()
         try:
-            if self.nb is None:
+            if self.nb is None or self.ovs is None:
                 self.connect()
             patch, nic = self.ofport(self.config['patch_port']), self.ofport(self.config['nic'])
             static = [flow.format(patch=patch, nic=nic) for flow in self.config['flows']]
@@ -178,14 +182,15 @@ class Agent(object):
         interval = float(self.config.get('interval', 2))
         seen, next_pass = None, 0.0
         while not self.stop_event.is_set():
-            seqno = self.nb.idl.change_seqno if self.nb is not None else None
+            seqno = tuple(c.idl.change_seqno if c is not None else None for c in (self.nb, self.ovs))
             if seqno != seen or time.time() >= next_pass:
                 seen = seqno
                 self.run_pass()
                 next_pass = time.time() + interval
             self.stop_event.wait(0.2)
-        if self.nb is not None:
-            self.nb.close()
+        for client in (self.nb, self.ovs):
+            if client is not None:
+                client.close()
 
 
 def load_config(path):
