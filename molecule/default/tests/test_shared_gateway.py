@@ -127,7 +127,9 @@ def test_check_mode_on_the_converged_gateways_predicts_nothing(lab):
                ANSIBLE_ROLES_PATH=os.path.join(repo, 'roles'), ANSIBLE_PIPELINING='true', ANSIBLE_FORKS='6',
                CONTAINERS_CONF=os.path.join(repo, 'scripts', 'lab-containers.conf'),
                ANSIBLE_STRATEGY=os.environ.get('OVN_K8S_LAB_STRATEGY', 'mitogen_linear'),
-               ANSIBLE_STRATEGY_PLUGINS=os.path.join(repo, '.build', 'mitogen', 'strategy'))
+               ANSIBLE_STRATEGY_PLUGINS=os.path.join(repo, '.build', 'mitogen', 'strategy'),
+               # molecule forces colour unless told otherwise (scripts/lab-verify): the recap is read as text.
+               ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
     proc = subprocess.run(['ansible-playbook', '-i', inventory, os.path.join(repo, 'playbooks', 'site.yml'),
                            '--check', '--diff'],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
