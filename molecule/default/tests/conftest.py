@@ -190,6 +190,18 @@ def _diagnostics():
     return '\n'.join(out)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'disruptive: restarts, removes or reinstalls part of the lab (and puts it back); '
+                   'runs after every other lab test, in the order of the files')
+
+
+def pytest_collection_modifyitems(items):
+    """Disruptive tests (a gateway's container restarted, a node removed and added again, packages
+    reinstalled) run last, so that every other test sees the lab as converged."""
+    items.sort(key=lambda item: item.get_closest_marker('disruptive') is not None)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
