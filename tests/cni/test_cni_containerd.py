@@ -39,7 +39,7 @@ import time
 
 import pytest
 
-from cni_node import SYSTEM_PYTHON, Node, collection_root, pod_network
+from cni_node import REPO, SYSTEM_PYTHON, Node, collection_root, pod_network
 from test_cni_role_install import BIN_DIRS, REFERENCE, ansible_env, ansible_playbook
 
 PAUSE_IMAGE = 'localhost/ovn-k8s-test/pause:1'
@@ -82,10 +82,17 @@ NODE = 'cni-node'   # the node every cni_node.Node pod is bound to
 def tools():
     """containerd, ctr and crictl, or the reason they cannot be had."""
     found = dict((name, shutil.which(name)) for name in ('containerd', 'ctr', 'crictl', 'runc', 'go'))
+    if not found['crictl']:
+        # scripts/setup builds it into the cache (scripts/build-crictl), off PATH
+        built = subprocess.run([os.path.join(REPO, 'scripts', 'build-crictl'), '--print'],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, check=False)
+        found['crictl'] = built.stdout.strip() if built.returncode == 0 else None
+    if not found['go'] and os.access('/usr/local/go/bin/go', os.X_OK):
+        found['go'] = '/usr/local/go/bin/go'
     missing = sorted(name for name, path in found.items() if not path)
     if missing:
-        pytest.skip('not installed: %s (scripts/setup: Debian\'s containerd and runc; crictl from the Go module '
-                    'sigs.k8s.io/cri-tools/cmd/crictl)' % ', '.join(missing))
+        pytest.skip('not installed: %s (scripts/setup: Debian\'s containerd and runc; crictl from '
+                    'scripts/build-crictl)' % ', '.join(missing))
     return found
 
 
