@@ -24,7 +24,11 @@ description:
     node names are not.
   - It returns the node's addresses, so that the host side (the internal interface, its address and
     the route to the cluster range) needs no computation of its own.
-  - With O(state=absent) it removes the switch (with every port on it) and the router port.
+  - With O(state=absent) it removes the switch (with every port on it) and the router port, which
+    also frees the node's subnet for M(ovn_k8s.overlay.ovn_node_subnets). A network the watcher
+    created (C(external_ids:ovn-k8s-created-by=ovn-k8s-watcher), for a Node without a switch) is the
+    watcher's to remove when its Node is deleted (one owner per row, docs/design.md): the module leaves
+    it, warns, and returns RV(owner).
 author:
   - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
 options:
@@ -139,6 +143,11 @@ mgmt_interface:
   returned: state is present
   type: str
   sample: ovn-k8s-mp0
+owner:
+  description: With O(state=absent), the writer that owns the node's switch when it is not the roles' (it was left alone).
+  returned: state is absent and the switch is another writer's
+  type: str
+  sample: ovn-k8s-watcher
 diff:
   description: Every object changed, before and after, keyed by table and name.
   returned: changed and diff mode
@@ -146,7 +155,7 @@ diff:
 '''
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import OvsdbModule
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb, _owners
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import check_node_name
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._errors import InvalidInput
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
@@ -167,6 +176,12 @@ def main():
 
     def plan(cs, client):
         if p['state'] == 'absent':
+            switch = _nb.get_switch(client, _names.node_switch(p['node']))
+            owner = _owners.owner(switch.external_ids) if switch is not None else None
+            if owner not in (None, _names.ROLES):
+                module.warn('the network of node %s was made by %s, which removes it when the node goes '
+                            '(delete its Kubernetes Node); left alone' % (p['node'], owner))
+                return dict(owner=owner)
             _nb.remove_node_network(cs, client, p['node'], cluster_router=p['cluster_router'])
             return {}
         return _nb.ensure_node_network(cs, client, p['node'], p['subnet'],
