@@ -62,6 +62,16 @@ NAMED_PORT_KEY = 'port'            # a named port's address set: protocol/name/n
 # sent back to it (the load balancers' options:hairpin_snat_ip), which network policies let in.
 HAIRPIN_SNAT_IP = '169.254.169.5'
 
+# The underlay mode (``_underlay``): a Kubernetes node that is a VM. Its VM's logical switch
+# port (its network interface, on a switch of the VM's network with a subnet) carries the node
+# and the hypervisor (the chassis that hosts it); that switch carries the marker. Pods of such a
+# node are logical switch ports whose parent_name is the VM's port, told apart by a VLAN tag.
+VM_NODE_KEY = 'ovn-k8s-vm-node'              # on a VM's port: the Kubernetes node it is
+VM_HYPERVISOR_KEY = 'ovn-k8s-vm-hypervisor'  # on a VM's port: the chassis that hosts the VM
+VM_NETWORK_KEY = 'ovn-k8s-vm-network'        # on a switch holding VM nodes' ports
+VM_NETWORK_YES = 'yes'
+VLAN_ID_FIELD = 'vlan_id'                    # in a VM pod's network annotation: its VLAN tag
+
 # Kubernetes keys ---------------------------------------------------------------------------
 POD_NETWORKS_ANNOTATION = 'k8s.ovn.org/pod-networks'  # the pod's network, written by the watcher
 LEGACY_POD_ANNOTATION = 'ovn'                         # the same, as older ovn-kubernetes wrote it

@@ -56,9 +56,12 @@ options:
   parent_name:
     description:
       - For a container inside a VM (the "underlay" mode), the name of the VM's port. Requires O(tag).
+      - The parent must be an existing logical switch port that is not itself a container port.
     type: str
   tag:
-    description: VLAN tag (0-4095) that separates this container's traffic on the parent port.
+    description:
+      - VLAN tag (0-4095) that separates this container's traffic on the parent port. A tag another
+        port already uses on the same parent is refused; V(0) lets ovn-northd choose one.
     type: int
   enabled:
     description: Administrative state of the port.
@@ -117,7 +120,7 @@ diff:
 '''
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import EXTERNAL_IDS_SPEC, OvsdbModule
-from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb, _underlay
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
 
 
@@ -148,8 +151,14 @@ def main():
                            enabled=p['enabled'], external_ids=p['external_ids'],
                            purge_options=p['purge_options'],
                            purge_external_ids=p['purge_external_ids'])
+            if p['parent_name'] is not None:
+                # A container port (the underlay mode): its parent exists, its tag is free there.
+                _underlay.check_container_port(client, p['name'], p['parent_name'], p['tag'])
 
-    module.run(_nb.LSP_TABLES, plan, conditions=_nb.lsp_conditions(p['name'], p['switch']))
+    conditions = _nb.lsp_conditions(p['name'], p['switch'])
+    if p['parent_name']:
+        conditions['Logical_Switch_Port'] = conditions['Logical_Switch_Port'] + _underlay.lsp_conditions(p['parent_name'])
+    module.run(_nb.LSP_TABLES, plan, conditions=conditions)
 
 
 if __name__ == '__main__':
