@@ -32,6 +32,10 @@ collection reads a private field of these libraries or replaces one of their met
   to; ovsdbapp 2 has no such argument and always fails.
 - :func:`install_quick_datum`: a quicker ``ovs.db.data.Datum.from_json`` for the watcher's
   copy of the Northbound database (ovs 3.1 and 4.0 have the same slow code).
+- :class:`RowChanges`: which rows of some tables the IDL changed since last asked, from its
+  ``notify`` hook (a no-op method of ``Idl`` in every version; replaced on the instance) and
+  ``Row._table``: the watcher keeps its view of every switch's addresses in step with it
+  instead of reading every port of a switch again after each commit.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -233,6 +237,51 @@ if not OVSDBAPP_IMPORT_ERROR:
 
         def _value(self, entry):
             return getattr(entry, self.columns[0].column)
+
+
+# Changed rows --------------------------------------------------------------
+class RowChanges:
+    """The UUIDs of the rows of ``tables`` that the IDL ``idl`` inserted, modified or deleted
+    since the last :meth:`take` of each table, as its updates arrive.
+
+    ``Idl.notify`` is the IDL's hook for that (a method that does nothing, called once per
+    changed row after each update message is applied: ovs 3.1 to 4.0); this puts a function
+    on the instance that records the row and calls what was there before. A reconnection
+    replaces the whole copy: every row then comes again as inserted, but a row deleted
+    meanwhile is not named, so a reader also compares what it holds with the copy (the
+    watcher compares each switch's set of ports)."""
+
+    def __init__(self, idl, tables):
+        self._lock = threading.Lock()
+        self._changed = dict((table, set()) for table in tables)
+        self._idl = idl
+        self._previous = idl.__dict__.get('notify')
+        before = idl.notify
+        changed, lock = self._changed, self._lock
+
+        def notify(event, row, updates=None):
+            seen = changed.get(row._table.name)  # pylint: disable=protected-access
+            if seen is not None:
+                with lock:
+                    seen.add(row.uuid)
+            return before(event, row, updates)
+        self._notify = notify
+        idl.notify = notify
+
+    def take(self, table):
+        """The UUIDs of the rows of ``table`` changed since the last call (a set)."""
+        with self._lock:
+            out = self._changed[table]
+            self._changed[table] = set()
+        return out
+
+    def close(self):
+        """Stop recording (when this is the last hook put on the IDL)."""
+        if self._idl.__dict__.get('notify') is self._notify:
+            if self._previous is None:
+                del self._idl.notify
+            else:
+                self._idl.notify = self._previous
 
 
 # API and transaction classes ---------------------------------------------

@@ -110,6 +110,28 @@ def lowest_free(pool, prefix, busy):
 
 
 # Node subnets -------------------------------------------------------------------------------
+_NETWORKS = {}
+
+
+def _network(text):
+    """``ipaddress.ip_network(text, strict=False)``, or None for what is not a network;
+    remembered: the watcher allocates one node at a time against every other node's subnet,
+    and parsing those again for each node made a cold start over N nodes cost N squared
+    parses."""
+    try:
+        return _NETWORKS[text]
+    except KeyError:
+        pass
+    if len(_NETWORKS) > 100000:
+        _NETWORKS.clear()
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        net = None
+    _NETWORKS[text] = net
+    return net
+
+
 def node_subnets(cluster_subnet, host_prefix, nodes, existing):
     """Return [{'name', 'subnet', 'source'}] in the order of ``nodes``.
 
@@ -174,9 +196,8 @@ def node_subnets(cluster_subnet, host_prefix, nodes, existing):
         if node in result:
             continue
         for dummy, text in entries:
-            try:
-                net = ipaddress.ip_network(text, strict=False)
-            except ValueError:
+            net = _network(text)
+            if net is None:
                 continue  # not ours to judge
             if net.version == cluster.version and net.overlaps(cluster):
                 taken.append((net, node, 'existing'))

@@ -191,3 +191,66 @@ def test_the_index_of_names_finds_every_port_as_rows_come_and_go(nb):
             assert found(name) == [name]
     finally:
         client.close()
+
+
+def test_the_switch_ports_view_follows_every_change_as_a_full_read_would(nb):
+    """watcher/pods.py SwitchPorts: each switch's {address: port} read once, then kept in step
+    through the IDL's changed rows and the switch's set of ports. After each change, made by
+    another client or committed by the view's own client, it answers what reading every port
+    of the switch answers, and a second client (a new leadership term) starts afresh."""
+    from ovn_k8s_agents.watcher import pods
+
+    def mac(i):
+        return '0a:58:0a:80:00:%02x' % i
+    nb.ctl('ls-add', 'sw1', '--', 'ls-add', 'sw2')
+    for i in range(2, 12):
+        nb.ctl('lsp-add', 'sw1', 'a%d' % i, '--', 'lsp-set-addresses', 'a%d' % i, '%s 10.128.0.%d' % (mac(i), i))
+    nb.ctl('lsp-add', 'sw2', 'b2', '--', 'lsp-set-addresses', 'b2', '%s 10.128.1.2' % mac(2))
+    client = _ovsdb.Client(_ovsdb.NB_DB, remote=nb.remote, tables=nb_tables())
+    view = pods.SwitchPorts()
+
+    def full(switch):
+        out = {}
+        for port in client.find_one('Logical_Switch', 'name', switch).ports:   # sorted by UUID
+            for ip in pods._port_ips(port):
+                out[ip] = port.name
+        return out
+
+    def check(what):
+        for switch in ('sw1', 'sw2'):
+            row = client.find_one('Logical_Switch', 'name', switch)
+            assert view.used(client, row) == full(switch), '%s: %s' % (what, switch)
+
+    def after(what, *args):
+        before = client.idl.change_seqno
+        nb.ctl(*args)
+        wait_for(what, lambda: client.idl.change_seqno != before)
+        check(what)
+    try:
+        check('first read')
+        assert len(view.used(client, client.find_one('Logical_Switch', 'name', 'sw1'))) == 10
+        after('a port added', 'lsp-add', 'sw1', 'a12', '--', 'lsp-set-addresses', 'a12', '%s 10.128.0.12' % mac(12))
+        after('a port removed', 'lsp-del', 'a3')
+        after('addresses changed in place', 'lsp-set-addresses', 'a4', '%s 10.128.0.40' % mac(40))
+        after('a port renamed', 'set', 'Logical_Switch_Port', 'a5', 'name=a5-renamed')
+        # ovn-nbctl refuses a duplicate through lsp-set-addresses; another client may still write one.
+        after('an address held twice', 'set', 'Logical_Switch_Port', 'a6', 'addresses="%s 10.128.0.7"' % mac(7))
+        after('one of the two let go', 'lsp-set-addresses', 'a7', '%s 10.128.0.70' % mac(70))
+        after('a port moved to another switch', 'lsp-del', 'a8', '--', 'lsp-add', 'sw2', 'a8', '--',
+              'lsp-set-addresses', 'a8', '%s 10.128.0.8' % mac(8))
+        after('a switch removed with its ports', 'ls-del', 'sw2', '--', 'ls-add', 'sw2')
+        cs = _txn.ChangeSet(client)
+        _nb.ensure_lsp(cs, client, 'sw1', 'a20', addresses=['%s 10.128.0.20' % mac(20)])
+        cs.commit()
+        wait_for('the commit in the copy', lambda: client.find_one('Logical_Switch_Port', 'name', 'a20') is not None)
+        check('its own commit')
+        assert full('sw1')[__import__('ipaddress').ip_address('10.128.0.20')] == 'a20'
+    finally:
+        client.close()
+    # A new client: the view reads its switches again from that client's copy.
+    other = _ovsdb.Client(_ovsdb.NB_DB, remote=nb.remote, tables=nb_tables())
+    try:
+        client = other
+        check('a new client')
+    finally:
+        other.close()

@@ -236,3 +236,53 @@ def test_the_events_remembered_as_reported_are_bounded(nb, monkeypatch):
     assert len(c.writes) == 5
     c.ctx.object_event('v1', 'Pod', obj, 'Reason', 'message 0')  # forgotten: reported again
     assert len(c.writes) == 6
+
+
+def test_a_batch_of_nodes_is_one_transaction_with_the_subnets_one_at_a_time_gives(nb, tmp_path):
+    """NodeReconciler.reconcile_batch: the node networks of a batch in one transaction, each
+    node's subnet allocated as if the nodes before it had been committed on their own (the
+    same subnets as one reconcile per node, against a second database); a node that cannot be
+    served (a name the database refuses) is reported and takes no subnet from the others; a
+    removed node's network goes in the same transaction and frees its subnet for the next."""
+    from conftest import Nb
+    from ovn_k8s_agents.watcher.context import BadInput
+    names = ['n%d' % i for i in range(1, 9)]
+    (tmp_path / 'one').mkdir()
+    one = Nb(tmp_path / 'one')
+    try:
+        c1 = controller(one)
+        fill(c1, [node(n) for n in names], [])
+        for name in names:
+            c1.node_reconciler.reconcile(name)
+        by_one = sorted(one.rows('Logical_Switch', 'name', 'other_config'), key=lambda r: r['name'])
+        one_txns = one.transactions()
+    finally:
+        one.server.stop()
+    c = controller(nb)
+    fill(c, [node(n) for n in names], [])
+    before = nb.transactions()
+    c.node_reconciler.reconcile_batch([('node', n) for n in names])
+    assert nb.transactions() == before + 1 < one_txns
+    assert sorted(nb.rows('Logical_Switch', 'name', 'other_config'), key=lambda r: r['name']) == by_one
+    assert len(set(r['other_config']['subnet'] for r in by_one)) == len(names)
+    # Again: in step, nothing written.
+    c.node_reconciler.reconcile_batch([('node', n) for n in names])
+    assert nb.transactions() == before + 1
+    # n2 goes, a bad node and a new one come: the bad one is reported and retried, the new one
+    # takes the subnet n2 left.
+    subnet = dict((r['name'], r['other_config']['subnet']) for r in by_one)
+    reported = []
+    c.ctx.bad_input = lambda key, e: reported.append((key, e.reason))
+    c.node_reconciler._plan_real = c.node_reconciler._plan
+
+    def plan(name, cs, existing):
+        if name == 'bad':
+            raise BadInput('InvalidNodeName', 'node bad: refused here')
+        return c.node_reconciler._plan_real(name, cs, existing)
+    c.node_reconciler._plan = plan
+    fill(c, [node(n) for n in names if n != 'n2'] + [node('bad'), node('n9')], [])
+    c.node_reconciler.reconcile_batch([('node', 'n2'), ('node', 'bad'), ('node', 'n9')])
+    assert reported == [(('node', 'bad'), 'InvalidNodeName')]
+    assert nb.transactions() == before + 2
+    now = dict((r['name'], r['other_config']['subnet']) for r in nb.rows('Logical_Switch', 'name', 'other_config'))
+    assert 'n2' not in now and 'bad' not in now and now['n9'] == subnet['n2']

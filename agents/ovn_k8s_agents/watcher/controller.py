@@ -13,16 +13,18 @@ Northbound and no API write.
 ====================  ============================================  ===================
 key                   reconciler                                    module
 ====================  ============================================  ===================
-``('node', name)``    :class:`NodeReconciler` ``.reconcile``        watcher/nodes.py
+``('node', name)``    :class:`NodeReconciler` ``.reconcile_batch``  watcher/nodes.py
 ``('pod', 'ns/n')``   :class:`PodReconciler` ``.reconcile_batch``   watcher/pods.py
 ``('service', k)``    :class:`ServiceReconciler` ``.reconcile``     watcher/services.py
 ``('gateways', '')``  ``ServiceReconciler.reconcile_gateways``      watcher/services.py
 ``('netpol', ns)``    :class:`PolicyReconciler` ``.reconcile``      watcher/policies.py
 ``('mgmt', '')``      ``PolicyReconciler.reconcile_mgmt``           watcher/policies.py
+``('underlay', '')``  ``UnderlayReconciler.reconcile``              watcher/underlay.py
 ====================  ============================================  ===================
 
-Workers drain up to ``batch`` ready keys; the pod keys among them go to the pod reconciler
-together (one transaction), every other key on its own, under the context's error policy
+Workers drain up to ``batch`` ready keys; the node keys among them go to the node reconciler
+together (one transaction, first), the pod keys to the pod reconciler together (one
+transaction, last), every other key on its own, under the context's error policy
 (watcher/context.py). The informers' events become keys the same way: the pod informer's also
 go to the policy reconciler (which namespaces' policies may select the pods), the
 EndpointSlice informer's to the service reconciler (which services they belong to).
@@ -37,7 +39,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names
-from ovn_k8s_agents.watcher import heap, pods, policies, services
+from ovn_k8s_agents.watcher import heap, pods, policies, services, underlay
 from ovn_k8s_agents.watcher.context import Context
 from ovn_k8s_agents.watcher.informer import Informer
 from ovn_k8s_agents.watcher.nodes import NodeReconciler
@@ -77,6 +79,8 @@ class Controller(object):
         self.node_reconciler = NodeReconciler(ctx, cluster_subnet, host_prefix, cluster_router)
         self.policy_reconciler = policies.PolicyReconciler(ctx, pods.port_ips)
         self.pod_reconciler = pods.PodReconciler(ctx, self.policy_reconciler)
+        # The pods of VM nodes (the underlay mode) go to it first: watcher/underlay.py.
+        self.underlay = underlay.UnderlayReconciler(ctx, self.policy_reconciler)
         self.service_reconciler = services.ServiceReconciler(ctx)
 
         def informer(name, kind, list_func, on_change, **kw):
@@ -102,7 +106,8 @@ class Controller(object):
                         'service': (self.service_reconciler, 'reconcile'),
                         'gateways': (self.service_reconciler, 'reconcile_gateways'),
                         'netpol': (self.policy_reconciler, 'reconcile'),
-                        'mgmt': (self.policy_reconciler, 'reconcile_mgmt')}
+                        'mgmt': (self.policy_reconciler, 'reconcile_mgmt'),
+                        'underlay': (self.underlay, 'reconcile')}
         self.threads = []
         self._heap_lock = threading.Lock()
         self._t0 = None                  # when list_all began
@@ -154,7 +159,7 @@ class Controller(object):
             self.list_all()
         t0 = self._t0
         keys = self.node_reconciler.initial_keys() + self.pod_reconciler.initial_keys()
-        keys += [('gateways', ''), ('mgmt', '')]
+        keys += [('gateways', ''), ('mgmt', ''), ('underlay', '')]
         keys += self.service_reconciler.initial_keys() + self.policy_reconciler.initial_keys()
         self.queue.add_many(keys)
         if self.n_api_workers > 1:
@@ -232,14 +237,18 @@ class Controller(object):
                 if key[0] == 'pod':
                     self.metrics.observe('queue_wait_seconds', wait)
             try:
-                pods = []
+                pods = [key for key in keys if key[0] == 'pod']
+                nodes = [key for key in keys if key[0] == 'node']
+                if len(nodes) > 1:
+                    self.node_reconciler.reconcile_batch(nodes)
                 for key in keys:
-                    if key[0] == 'pod':
-                        pods.append(key)
+                    if key[0] == 'pod' or (key[0] == 'node' and len(nodes) > 1):
                         continue
                     route = self._routes.get(key[0])
                     if route is not None:
                         self.ctx.guard(key, getattr(*route))
+                if pods:
+                    pods = self.underlay.take(pods)
                 if pods:
                     self.pod_reconciler.reconcile_batch(pods)
             except Exception:  # a bug: keep the worker alive and the keys coming back

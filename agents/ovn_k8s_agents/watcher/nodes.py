@@ -18,6 +18,7 @@ import logging
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _alloc, _errors, _names, _nb, _ovsdb, _owners, _txn
 
 from ovn_k8s_agents.watcher.context import BadInput
+from ovn_k8s_agents.watcher import underlay
 
 LOG = logging.getLogger('ovn_k8s_watcher')
 
@@ -54,41 +55,101 @@ class NodeReconciler(object):
         return self._switches[1]
 
     def reconcile(self, name):
+        self.reconcile_batch([('node', name)], guarded=False)
+
+    def reconcile_batch(self, keys, guarded=True):
+        """Plan every key's node network into one transaction, under one read of the node
+        subnets (each node's allocation sees the subnets of the nodes planned before it, as if
+        each had been committed on its own); when that transaction fails, each key alone.
+        ``guarded``: run under the context's error policy (False: :meth:`reconcile`, which a
+        caller runs under it, raises)."""
         ctx = self.ctx
-        node = ctx.nodes.get(name)
+        planned, failed_batch = [], False
         with ctx.nb_lock:
-            ctx.settle()
-            nb = ctx.nb
-            cs = _txn.ChangeSet(nb)
-            switch = _nb.get_switch(nb, _names.node_switch(name))
-            if node is None:
-                if switch is None:
-                    return
-                # Its pods' ports first, then the node's own network if the watcher made it.
-                for port in list(switch.ports):
-                    if _owners.may_remove(_names.WATCHER, port.external_ids, POD_SELECTOR):
-                        _nb.remove_lsp(cs, nb, port.name, switch.name)
-                if _owners.may_remove(_names.WATCHER, switch.external_ids, NODE_SELECTOR):
-                    _nb.remove_node_network(cs, nb, name, cluster_router=self.cluster_router)
-            else:
-                problem = _names.node_name_problem(name) if hasattr(_names, 'node_name_problem') else None
-                if problem:
-                    raise BadInput('InvalidNodeName', 'node %s: %s' % (name, problem))
+            if guarded:
                 try:
-                    subnet = _alloc.allocate(self.cluster_subnet, self.host_prefix, [{'name': name, 'subnet': None}],
-                                             self._existing_switches())[0]['subnet']
-                except (_errors.InvalidInput, _errors.Conflict) as e:
-                    raise BadInput('NodeSubnet', 'node %s: %s' % (name, e), retry=True)
-                _nb.ensure_node_network(cs, nb, name, subnet, cluster_router=self.cluster_router,
-                                        external_ids=_owners.watcher_node_ids(name, creating=switch is None))
-            if cs.changed:
-                ctx.commit(cs)
-                LOG.info('node network removed' if node is None else 'node network converged',
-                         extra=dict(kind='node', object=name, changes=sorted(cs.after)))
-        if cs.changed:
+                    ctx.settle()
+                except Exception as e:
+                    for key in keys:
+                        ctx.failed(key, e)
+                    return
+            else:
+                ctx.settle()
+            nb = ctx.nb
+            existing = list(self._existing_switches())
+            batch = _txn.ChangeSet(nb)
+            for key in keys:
+                cs = _txn.ChangeSet(nb)
+                if not guarded:
+                    self._plan(key[1], cs, existing)
+                elif not ctx.guard(key, self._plan, cs, existing, count=False):
+                    continue
+                batch.merge(cs)
+                planned.append((key, cs))
+            if batch.changed:
+                try:
+                    ctx.commit(batch)
+                except Exception as e:
+                    if not guarded:
+                        raise
+                    if len(planned) == 1:
+                        ctx.failed(planned[0][0], e)
+                        return
+                    failed_batch = True
+                if not failed_batch:
+                    for key, cs in planned:
+                        if cs.changed:
+                            LOG.info('node network converged' if ctx.nodes.get(key[1]) is not None
+                                     else 'node network removed',
+                                     extra=dict(kind='node', object=key[1], changes=sorted(cs.after)))
+        if failed_batch:
+            LOG.warning('batch transaction failed: one node at a time', extra=dict(nodes=len(planned)))
+            for key, cs in planned:
+                ctx.guard(key, self.reconcile)
+            return
+        if guarded:
+            for key, cs in planned:
+                ctx.succeeded(key)
+        changed = set(key[1] for key, cs in planned if cs.changed)
+        if changed:
             # The load balancer group on its switch, its management address in the policies' set.
             ctx.queue.add_many([('gateways', ''), ('mgmt', '')])
-        if node is not None and cs.changed:
-            # Pods that waited for this switch.
-            ctx.queue.add_many([('pod', k) for k, p in ctx.pods.items()
-                                if (p.get('spec') or {}).get('nodeName') == name])
+            # Pods that waited for these switches (one pass over the pods for the whole batch).
+            present = set(name for name in changed if ctx.nodes.get(name) is not None)
+            if present:
+                ctx.queue.add_many([('pod', k) for k, p in ctx.pods.items()
+                                    if (p.get('spec') or {}).get('nodeName') in present])
+
+    def _plan(self, name, cs, existing):
+        """Plan node ``name``'s network into ``cs``; ``existing``: the node subnets
+        (``_alloc.existing_switches``) as the nodes planned before it in the batch leave them."""
+        ctx = self.ctx
+        node = ctx.nodes.get(name)
+        nb = ctx.nb
+        switch = _nb.get_switch(nb, _names.node_switch(name))
+        if node is not None and underlay.is_vm_node(nb, name):
+            return  # a VM (the underlay mode): its pods sit on its network's switch, it has no node network
+        if node is None:
+            if switch is None:
+                return
+            # Its pods' ports first, then the node's own network if the watcher made it.
+            for port in list(switch.ports):
+                if _owners.may_remove(_names.WATCHER, port.external_ids, POD_SELECTOR):
+                    _nb.remove_lsp(cs, nb, port.name, switch.name)
+            if _owners.may_remove(_names.WATCHER, switch.external_ids, NODE_SELECTOR):
+                _nb.remove_node_network(cs, nb, name, cluster_router=self.cluster_router)
+                existing[:] = [entry for entry in existing if entry[1] != switch.name]
+            return
+        problem = _names.node_name_problem(name) if hasattr(_names, 'node_name_problem') else None
+        if problem:
+            raise BadInput('InvalidNodeName', 'node %s: %s' % (name, problem))
+        try:
+            subnet = _alloc.allocate(self.cluster_subnet, self.host_prefix, [{'name': name, 'subnet': None}],
+                                     existing)[0]['subnet']
+        except (_errors.InvalidInput, _errors.Conflict) as e:
+            raise BadInput('NodeSubnet', 'node %s: %s' % (name, e), retry=True)
+        _nb.ensure_node_network(cs, nb, name, subnet, cluster_router=self.cluster_router,
+                                external_ids=_owners.watcher_node_ids(name, creating=switch is None))
+        if switch is None or not switch.other_config.get('subnet'):
+            # The next node of the batch sees this one's subnet as taken.
+            existing.append((name, _names.node_switch(name), subnet))

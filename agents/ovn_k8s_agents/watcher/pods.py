@@ -118,19 +118,87 @@ def _port_in_step(row, address, external_ids, options):
     return True
 
 
-def _switch_addresses(row, cursors):
+class _Ports(object):
+    """The addresses the ports of one switch hold: {port uuid: (name, addresses)} and, for
+    each address, its holders {port uuid: name}; ``used`` names, for each address, the holder
+    with the highest UUID (the last one a read of the switch's ports, which come sorted by
+    UUID, would see)."""
+    __slots__ = ('ports', 'holders', 'used')
+
+    def __init__(self):
+        self.ports, self.holders, self.used = {}, {}, {}
+
+    def add(self, uuid, row):
+        name, ips = row.name, _port_ips(row)
+        self.ports[uuid] = (name, ips)
+        for ip in ips:
+            holders = self.holders.setdefault(ip, {})
+            holders[uuid] = name
+            self.used[ip] = holders[max(holders)]
+
+    def drop(self, uuid):
+        for ip in self.ports.pop(uuid)[1]:
+            holders = self.holders[ip]
+            holders.pop(uuid, None)
+            if holders:
+                self.used[ip] = holders[max(holders)]
+            else:
+                del self.holders[ip], self.used[ip]
+
+
+class SwitchPorts(object):
+    """{address: port name} of each node switch's ports, kept in step with the IDL copy.
+
+    Reading every port of a switch for every batch that allocates (as a batch did before)
+    made a cold start over N pods on one node cost N squared, and a steady rate cost the
+    switch's size per batch. Here a switch's ports are read once; then each call compares
+    the switch's set of port UUIDs with the one it holds (ports added or removed) and reads
+    again the ports the IDL says changed (``_compat.RowChanges``). The answer is what reading
+    every port would give."""
+
+    TABLE = 'Logical_Switch_Port'
+
+    def __init__(self):
+        self._client = None
+        self._changes = None
+        self._switches = {}     # switch uuid -> _Ports
+
+    def used(self, client, switch):
+        """{ip_address: port name} of every address the ports of ``switch`` hold (its own
+        dict: ``_ipam.SwitchAddresses`` copies it, and nothing may change it)."""
+        if client is not self._client:
+            if self._changes is not None:
+                self._changes.close()
+            self._client, self._switches = client, {}
+            self._changes = _compat.RowChanges(client.idl, [self.TABLE])
+        rows = client.idl.tables[self.TABLE].rows
+        changed = self._changes.take(self.TABLE)
+        if changed:
+            for ports in self._switches.values():
+                for uuid in changed.intersection(ports.ports):
+                    ports.drop(uuid)  # read again below if still on the switch
+            switches = client.idl.tables['Logical_Switch'].rows
+            for uuid in [u for u in self._switches if u not in switches]:
+                del self._switches[uuid]
+        ports = self._switches.get(switch.uuid)
+        if ports is None:
+            ports = self._switches[switch.uuid] = _Ports()
+        members = set(_ovsdb.referenced(switch, 'ports'))
+        for uuid in [u for u in ports.ports if u not in members]:
+            ports.drop(uuid)
+        for uuid in members.difference(ports.ports):
+            row = rows.get(uuid)
+            if row is not None:
+                ports.add(uuid, row)
+        return ports.used
+
+
+def _switch_addresses(row, cursors, switch_ports, client):
     """The pod addresses of node switch ``row`` as one batch sees them (``_ipam.SwitchAddresses``):
     the addresses its ports hold are read only when first asked for (a batch of pods that are
-    all in step never needs them), through the port cache."""
-    def used():
-        out = {}
-        for port in row.ports:
-            name, ips = _cached_port(port)
-            for ip in ips:
-                out[ip] = name
-        return out
+    all in step never needs them), through ``switch_ports`` (:class:`SwitchPorts`)."""
     return _ipam.SwitchAddresses(row.name, row.other_config['subnet'], row.other_config.get('exclude_ips'),
-                                 used=used, cursors=cursors)
+                                 used=lambda: switch_ports.used(client, row), cursors=cursors)
 
 
 def port_ips(nb, pod):
@@ -155,6 +223,8 @@ class PodReconciler(object):
         # switch name -> where its next allocation starts (_ipam.SwitchAddresses.allocate), kept
         # across batches: a freed address is the last to be given again.
         self._cursors = {}
+        # The addresses each node switch's ports hold, kept in step with the IDL copy.
+        self._switch_ports = SwitchPorts()
 
     def initial_keys(self):
         """Every pod's key, then those of the pod ports whose pod is gone."""
@@ -260,7 +330,7 @@ class PodReconciler(object):
                     raise BadInput('UnknownNode', 'pod %s is bound to node %s, which is not a Node of this '
                                    'cluster' % (key, node))
                 raise NotYet('node %s has no logical switch with a subnet yet' % node)
-            view = views[switch_name] = (switch, _switch_addresses(switch, self._cursors))
+            view = views[switch_name] = (switch, _switch_addresses(switch, self._cursors, self._switch_ports, ctx.nb))
         switch, view = view
         uid = pod['metadata'].get('uid')
         try:
