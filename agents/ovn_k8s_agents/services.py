@@ -35,13 +35,16 @@ group, attached to that node's switch or gateway router only:
 - ``externalTrafficPolicy: Local``: the external addresses (a gateway's node port,
   external IPs, load balancer ingress IPs) are served, on each gateway router, by
   ``Service_<ns>/<name>_<PROTO>_node_router_<node>`` in ``nodeRouterLBGroup_<node>``, to
-  the endpoints on that node only, with the client's address kept: the gateway routers
-  force no SNAT of load balanced traffic (no ``lb_force_snat_ip``). (Not ``skip_snat``:
-  OVN 23.03 compiles it with a VIP without backends into ``flags.skip_snat_for_lb = 1;
-  drop;``, an action ovn-controller cannot parse, so that VIP's flow would be lost.) A
-  node without a local endpoint drops (no ``reject``: OVN then compiles the VIP to
-  ``drop``), so an external load balancer's health check sees no answer, as with
-  kube-proxy. Traffic to those addresses from pods and nodes (through the
+  the endpoints on that node only, with the client's address kept: ``options:skip_snat``
+  exempts them from the gateway router's ``lb_force_snat_ip`` (which the ovn_gateway role
+  sets on every gateway router, so that the other services' replies leave through the
+  gateway that translated them). A VIP without a local endpoint is rejected (TCP reset,
+  ICMP unreachable, from the address the client asked for) where kube-proxy drops: OVN
+  23.03 compiles a VIP without backends on a gateway router with either SNAT flag into
+  ``flags.skip_snat_for_lb = 1; drop;`` (or ``force_snat_for_lb``), an action
+  ovn-controller cannot parse, so that VIP's flow would be lost and the router would route
+  the packet on (an external IP back out of its default route); ``reject`` compiles.
+  Traffic to those addresses from pods and nodes (through the
   node switches) goes to every usable endpoint, as kube-proxy short-circuits it, through
   ``Service_<ns>/<name>_<PROTO>_switch`` in ``clusterSwitchLBGroup`` (every node switch,
   no gateway router: a gateway router must see only its own node's VIP);
@@ -49,7 +52,7 @@ group, attached to that node's switch or gateway router only:
   ``Service_<ns>/<name>_<PROTO>_node_switch_<node>`` in ``nodeSwitchLBGroup_<node>``, to
   the endpoints on that node only; a node without one drops.
 
-A per-node load balancer rejects only when the service has no usable endpoint at all (as
+A per-node load balancer of a node switch rejects only when the service has no usable endpoint at all (as
 kube-proxy rejects a service without endpoints and drops where only the local ones are
 missing); reject is an option of the whole load balancer, so a service whose ports of one
 protocol differ (one without endpoints, one with endpoints elsewhere) drops on both.
@@ -341,6 +344,12 @@ def service_load_balancers(service, endpoint_slices, gateways=None, nodes=None):
                 if has_endpoints[proto]:
                     # Endpoints elsewhere but none here: drop, as kube-proxy does.
                     del lb['options']['reject']
+                if where == 'router':
+                    # externalTrafficPolicy Local: the client's address kept (no lb_force_snat_ip);
+                    # a VIP without a local endpoint rejects (a drop would not compile, above).
+                    lb['options']['skip_snat'] = 'true'
+                    if not all(vips.values()):
+                        lb['options']['reject'] = 'true'
                 if where == 'router':
                     lb.update(name=node_router_load_balancer_name(ns, name, proto, node),
                               groups=[node_router_lb_group(node)])
