@@ -117,7 +117,8 @@ def agent(shared, nb_db, tmp_path, python):
     log = open(str(tmp_path / 'agent.log'), 'w')
     proc = subprocess.Popen([python, AGENT, '--config', str(path)], stdout=log, stderr=subprocess.STDOUT,
                             env=dict(os.environ, OVN_K8S_COLLECTIONS_PATH=collection_root()))
-    yield dict(shared, proc=proc, port=port, nb=nb_db, rundir=str(tmp_path), log=str(tmp_path / 'agent.log'))
+    yield dict(shared, proc=proc, port=port, nb=nb_db, rundir=str(tmp_path), log=str(tmp_path / 'agent.log'),
+               static=len(templates))
     if proc.poll() is None:
         proc.kill()
         proc.wait()
@@ -156,7 +157,8 @@ def test_node_ports_follow_the_load_balancers_and_survive_a_vswitchd_restart(age
 
     # ovs-vswitchd restarts with none of the flows: the agent puts them back.
     restart_vswitchd(agent, agent['rundir'])
-    wait_for('the flows to be back after the restart', lambda: flow_counts(agent['rundir']) == (8, 1), timeout=60)
+    wait_for('the flows to be back after the restart', lambda: flow_counts(agent['rundir']) == (agent['static'], 1),
+             timeout=60)
     for _attempt in range(2):
         assert answer(peer, '192.168.77.2', GROUP_NODEPORT) == 'gr saw 192.168.77.1'
         assert answer(peer, '192.168.77.2', 18090) == 'host saw 192.168.77.1'

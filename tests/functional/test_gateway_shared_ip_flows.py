@@ -54,6 +54,8 @@ def role_flows(**values):
     """The role's demultiplexing flows, rendered with ``values``."""
     with open(os.path.join(REPO, 'roles', 'ovn_gateway', 'vars', 'main.yml')) as f:
         role_vars = yaml.safe_load(f)
+    # The role's own constants (the conntrack marks) as the role renders them.
+    values = dict({k: v for k, v in role_vars.items() if isinstance(v, str) and '{' not in v}, **values)
     return [jinja2.Template(flow, undefined=jinja2.StrictUndefined).render(**values)
             for flow in role_vars['_ovn_gateway_demux_flows']], role_vars
 
@@ -150,7 +152,8 @@ def test_host_and_gateway_router_share_one_address(shared, tmp_path):
         bridge='breth0', cookie=role_vars['_ovn_gateway_nodeport_cookie'], rundir=str(tmp_path),
         flows=['table=1,priority=90,tcp,tp_dst=%d,actions=output:%s' % (NODEPORT, shared['patch'])]))
     assert nodeport['changed'] and not nodeport.get('failed'), nodeport
-    assert run_long('ovs_openflow', args, tmp_path)['changed'] is False  # the NodePort cookie is not its business
+    again = run_long('ovs_openflow', args, tmp_path)
+    assert again['changed'] is False, again  # the NodePort cookie is not its business
 
     # The external peer reaches the host's own service, and, on the same address, the NodePort
     # of the gateway router (the host listens there too and must not get it).
@@ -167,3 +170,117 @@ def test_host_and_gateway_router_share_one_address(shared, tmp_path):
                                            rundir=str(tmp_path), state='absent'))
     assert gone['changed']
     assert answer(peer, '192.168.77.2', NODEPORT) == 'host saw 192.168.77.1'
+
+
+ECHO = r'''
+import socket, sys, threading
+proto, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if proto == 'udp':
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    print('ready', flush=True)
+    while True:
+        data, peer = s.recvfrom(200)
+        s.sendto(b'echo %s from %d' % (data.strip(), peer[1]), peer)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, port))
+s.listen(8)
+print('ready', flush=True)
+
+
+def serve(c, peer):
+    f = c.makefile('rb')
+    for line in f:
+        c.sendall(b'echo %s from %d' % (line.strip(), peer[1]))
+
+
+while True:
+    c, peer = s.accept()
+    threading.Thread(target=serve, args=(c, peer), daemon=True).start()
+'''
+
+# A client that keeps one connection (or UDP flow) open and, for each line on stdin, sends the
+# line and prints the answer (or what went wrong). The first line it prints is its own port.
+KEEP = r'''
+import socket, sys
+proto, addr, port, bind_port = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if proto == 'udp' else socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('', bind_port))
+s.settimeout(4)
+try:
+    s.connect((addr, port))
+    print(s.getsockname()[1], flush=True)
+except OSError as exc:
+    print('connect failed: %s' % exc.__class__.__name__, flush=True)
+    sys.exit(0)
+for line in sys.stdin:
+    try:
+        s.send(line.strip().encode() + b'\n')
+        print(s.recv(200).decode().strip() or 'closed', flush=True)
+    except OSError as exc:
+        print('failed: %s' % exc.__class__.__name__, flush=True)
+'''
+
+
+class Kept:
+    """A KEEP client in a namespace."""
+
+    def __init__(self, ns, proto, addr, port, bind_port=0):
+        self.proc = subprocess.Popen(['ip', 'netns', 'exec', ns, sys.executable, '-c', KEEP, proto, addr, str(port),
+                                      str(bind_port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     universal_newlines=True)
+        self.first = self.proc.stdout.readline().strip()
+
+    def ask(self, word):
+        self.proc.stdin.write(word + '\n')
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.mark.parametrize('proto', ['tcp', 'udp'])
+@pytest.mark.parametrize('owner', ['host', 'gr'])
+def test_a_connection_stays_with_whoever_made_it(shared, tmp_path, proto, owner):
+    """The security of the shared address (issue 21). The owner (the host, or the gateway router
+    for a pod's connection) holds a connection or UDP flow to a remote address and port; the
+    other side then uses the same source port to the same remote address and port, as a pod can
+    whose traffic the gateway router SNATs to the host's address. The remote's packets must keep
+    going to the owner, and the intruder gets nothing. With the flows of before (only OVN's
+    traffic committed to the zone) the host lost its connection to the gateway router both ways;
+    with marks but without the look-up before the commit, a TCP one."""
+    host, peer, gr, servers = shared['host'], shared['peer'], shared['gr'], shared['servers']
+    flows, role_vars = role_flows(_ovn_gateway_patch_ofport=shared['patch'], _ovn_gateway_nic_ofport=shared['nic'],
+                                  _ovn_gateway_host_ip='192.168.77.2', ovn_gateway_conntrack_zone=ZONE)
+    real = run_long('ovs_openflow', dict(bridge='breth0', cookie=role_vars['_ovn_gateway_flow_cookie'], flows=flows,
+                                         rundir=str(tmp_path)), tmp_path)
+    assert real['changed'] and not real.get('failed'), real
+    proc = subprocess.Popen(['ip', 'netns', 'exec', peer, sys.executable, '-c', ECHO, proto, '192.168.77.1', '18095'],
+                            stdout=subprocess.PIPE, universal_newlines=True)
+    servers.procs.append(proc)
+    assert proc.stdout.readline().strip() == 'ready'
+    intruder_ns = gr if owner == 'host' else host
+    owners = Kept(host if owner == 'host' else gr, proto, '192.168.77.1', 18095)
+    intruder = None
+    try:
+        port = int(owners.first)
+        assert owners.ask('one') == 'echo one from %d' % port
+        intruder = Kept(intruder_ns, proto, '192.168.77.1', 18095, bind_port=port)
+        if proto == 'tcp':
+            assert intruder.first == 'connect failed: TimeoutError'
+        else:
+            assert intruder.first == str(port)
+            assert intruder.ask('two') == 'failed: TimeoutError'
+        for word in ('three', 'four'):
+            assert owners.ask(word) == 'echo %s from %d' % (word, port)
+        if proto == 'udp':  # the owner's answers did not go to the intruder either
+            assert intruder.ask('five') == 'failed: TimeoutError'
+            assert owners.ask('six') == 'echo six from %d' % port
+    finally:
+        owners.close()
+        if intruder is not None:
+            intruder.close()

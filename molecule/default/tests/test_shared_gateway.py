@@ -24,6 +24,7 @@ import subprocess
 import time
 
 import pytest
+import yaml
 
 from conftest import NODE_NAME, serve
 from test_k8s_pods import CLIENT, READER, fresh_namespace, kubectl
@@ -37,6 +38,9 @@ EXTERNAL_IP = '172.31.0.100'
 JOIN_RANGE = ipaddress.ip_network('100.64.0.0/16')
 HOST_PORT = 9192
 FLOW_COOKIE, NODEPORT_COOKIE = '0x4f564e47', '0x4f564e50'
+with open(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'ovn_gateway', 'vars', 'main.yml')) as _f:
+    # The role's demultiplexing flows, as many as it writes.
+    DEMUX_FLOWS = len(yaml.safe_load(_f)['_ovn_gateway_demux_flows'])
 
 
 def from_outside(lab, ip, port, timeout=3, reader=False):
@@ -83,7 +87,7 @@ def test_node2s_gateway_router_has_the_hosts_own_address_and_mac(lab):
     assert out.split() == [mac, '%s/24' % NODE2_IP], out
     assert '%s/24' % NODE2_IP in node2.check_output('ip -br addr show breth1')
     # The role's demultiplexing flows, kept by the agent, which says it is healthy.
-    assert len(flows(node2, FLOW_COOKIE)) == 8, node2.check_output('ovs-ofctl dump-flows breth1')
+    assert len(flows(node2, FLOW_COOKIE)) == DEMUX_FLOWS, node2.check_output('ovs-ofctl dump-flows breth1')
     assert node2.service('ovn-k8s-gateway-flows').is_running
     health = agent_endpoint(node2, '/healthz')
     assert health.rc == 0 and health.stdout.split()[0] == '200', health.stdout + health.stderr
@@ -158,7 +162,7 @@ def test_flows_come_back_after_open_vswitch_restarts_on_node2(lab, gw):
     node2.check_output('ovs-ofctl del-flows breth1 cookie=%s/-1 && ovs-ofctl del-flows breth1 cookie=%s/-1'
                        % (FLOW_COOKIE, NODEPORT_COOKIE))
     wait_for('the agent to put the flows back',
-             lambda: len(flows(node2, FLOW_COOKIE)) == 8 and flows(node2, NODEPORT_COOKIE), timeout=60, interval=0.5)
+             lambda: len(flows(node2, FLOW_COOKIE)) == DEMUX_FLOWS and flows(node2, NODEPORT_COOKIE), timeout=60, interval=0.5)
     for _attempt in range(3):
         assert from_outside(lab, NODE2_IP, gw['port']) == ('gw-web', EXTERNAL_IP)
         assert from_outside(lab, NODE2_IP, HOST_PORT, reader=True) == ('peer', EXTERNAL_IP)
