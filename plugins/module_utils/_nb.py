@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import re
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._checks import (
@@ -64,7 +65,7 @@ ROUTE_TABLES = {
 NAT_TABLES = {
     'Logical_Router': ['name', 'nat'],
     'NAT': ['type', 'external_ip', 'logical_ip', 'external_mac', 'logical_port',
-            'external_ids'],
+            'external_port_range', 'external_ids'],
 }
 
 
@@ -372,7 +373,10 @@ def nat_key(nat_type, external_ip, logical_ip):
     return (nat_type, logical_ip if nat_type == 'snat' else external_ip)
 
 
-def ensure_nat(cs, client, router, nat_type, external_ip, logical_ip, external_ids=None):
+def ensure_nat(cs, client, router, nat_type, external_ip, logical_ip, external_ids=None,
+               external_port_range=None):
+    """``external_port_range`` ('LO-HI', '' for none, None: left as it is) is the ports an
+    SNAT picks from."""
     what = '%s rule %s -> %s on logical router %s' % (nat_type, logical_ip, external_ip, router)
     external_ip = check_ip(external_ip, what + ' external_ip')
     logical_ip = (check_network(logical_ip, what + ' logical_ip') if '/' in logical_ip
@@ -384,6 +388,8 @@ def ensure_nat(cs, client, router, nat_type, external_ip, logical_ip, external_i
         if lr is not None else []
     wanted = dict(type=nat_type, external_ip=external_ip, logical_ip=logical_ip,
                   external_ids=strs(external_ids, what + ' external_ids') or {})
+    if external_port_range is not None:
+        wanted['external_port_range'] = external_port_range
     if not existing:
         cs.create(label, plain(wanted), _txn.add_child('NAT', 'Logical_Router', _txn.key_of(lr, router), 'nat', wanted),
                   under=('Logical_Router', lr, ['nat']))
@@ -440,6 +446,47 @@ def _gateway_addresses(node, physical_ip, default_gateway, join_subnet):
 
 JOIN_RANGE = _ipam.JOIN_RANGE
 JOIN_PREFIX = _ipam.JOIN_PREFIX
+# What the gateway router's SNAT port range may be: none, or the ports outside the host's own
+# ephemeral range (a shared-IP gateway: the SNAT must never pick a port the host's connections use).
+SNAT_PORT_RANGE_AUTO = 'auto'
+_PORT_RANGE = re.compile(r'^([0-9]{1,5})-([0-9]{1,5})$')
+
+
+def snat_port_range(value, host_range, what):
+    """The gateway router's SNAT port range, 'LO-HI' or '' for none (OVN then keeps a pod's
+    source port where it can).
+
+    ``value`` is '' (none), ``auto`` (the larger part of 1024-65535 outside ``host_range``) or
+    'LO-HI', which must not overlap ``host_range``; ``host_range`` is the host's
+    (first, last) ephemeral port (net.ipv4.ip_local_port_range), None when unknown.
+    """
+    value = (value or '').strip()
+    if not value:
+        return ''
+    if host_range is None:
+        raise InvalidInput('%s: snat_port_range %s needs the host\'s ephemeral port range '
+                           '(/proc/sys/net/ipv4/ip_local_port_range), which could not be read'
+                           % (what, value))
+    first, last = host_range
+    if value == SNAT_PORT_RANGE_AUTO:
+        below, above = (1024, first - 1), (last + 1, 65535)
+        best = max(below, above, key=lambda r: r[1] - r[0])
+        if best[1] - best[0] < 1023:
+            raise InvalidInput('%s: the host\'s ephemeral ports %d-%d leave fewer than 1024 ports '
+                               'for the gateway router\'s SNAT: narrow net.ipv4.ip_local_port_range '
+                               'or give snat_port_range' % (what, first, last))
+        return '%d-%d' % best
+    found = _PORT_RANGE.match(value)
+    if not found or not 1 <= int(found.group(1)) <= int(found.group(2)) <= 65535:
+        raise InvalidInput('%s: snat_port_range %r is not auto nor a port range LO-HI within '
+                           '1-65535, such as 1024-32767' % (what, value))
+    lo, hi = int(found.group(1)), int(found.group(2))
+    if lo <= last and first <= hi:
+        raise InvalidInput('%s: snat_port_range %s overlaps the host\'s ephemeral ports %d-%d '
+                           '(net.ipv4.ip_local_port_range): the gateway router would pick ports of '
+                           'the host\'s own connections; give a range outside them or auto'
+                           % (what, value, first, last))
+    return '%d-%d' % (lo, hi)
 
 
 def _join_networks(client, cluster_router, own_port):
@@ -466,14 +513,17 @@ def _pick_join_subnet(client, node, cluster_router, join_subnet, join_range, joi
 def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, default_gateway,
                           cluster_subnets, join_subnet=None, cluster_router=_names.CLUSTER_ROUTER,
                           rampout_subnets=None, network_name='physnet', join_range=JOIN_RANGE,
-                          join_prefix=JOIN_PREFIX):
+                          join_prefix=JOIN_PREFIX, snat_port_range=''):
     """Create or converge everything north-south traffic of ``node`` needs, as
     gateway-init did, without ever duplicating a route or a NAT rule.
 
     Without ``join_subnet`` the gateway keeps the join subnet it has, or gets the lowest
     free /``join_prefix`` of ``join_range``. What it reads of the shared cluster router
     (its routes and ports) is verified when it commits, so gateways converging in
-    parallel cannot both take the default route or one join subnet."""
+    parallel cannot both take the default route or one join subnet.
+
+    ``snat_port_range`` ('LO-HI' or '' for none, see :func:`snat_port_range`) is the ports the
+    SNAT of the pods picks from."""
     what = 'gateway router GR_%s' % node
     n = gateway_names(node)
     _gateway_addresses(node, physical_ip, default_gateway, join_subnet or '100.64.0.0/29')
@@ -542,7 +592,8 @@ def ensure_gateway_router(cs, client, node, chassis, physical_ip, physical_mac, 
     # SNAT of the pod subnets (or only the rampout ones) to the physical IP.
     snat = rampout or cluster
     for sub in snat:
-        ensure_nat(cs, client, n['router'], 'snat', str(ext.ip), sub, external_ids=tag)
+        ensure_nat(cs, client, n['router'], 'snat', str(ext.ip), sub, external_ids=tag,
+                   external_port_range=snat_port_range)
     remove_nats(cs, client, n['router'], keep=[nat_key('snat', str(ext.ip), s) for s in snat])
     return dict(router=n['router'], join_switch=n['join'], external_switch=n['ext'],
                 join_ip=str(gr_ip), cluster_router_join_ip=str(cr_ip), join_subnet=str(join))

@@ -97,6 +97,19 @@ options:
     description: The localnet network name; each chassis maps it to a bridge with C(ovn-bridge-mappings).
     type: str
     default: physnet
+  snat_port_range:
+    description:
+      - The source ports the SNAT of the pods picks from (C(NAT.external_port_range)), for a gateway router
+        that shares the host's own address (the C(ovn_gateway) role's shared-IP mode), so that it never
+        takes a port of one of the host's own connections.
+      - V(auto) is the larger part of 1024-65535 outside the ephemeral ports of the host the module runs
+        on (C(/proc/sys/net/ipv4/ip_local_port_range); 1024-32767 with Linux's default 32768-60999).
+      - A range V(LO-HI) that overlaps the host's ephemeral ports is refused, and so is V(auto) when they
+        leave fewer than 1024 ports.
+      - Empty (the default) for none, as a gateway router with an address of its own needs.
+    type: str
+    default: ''
+    version_added: 0.1.0
 extends_documentation_fragment:
   - ovn_k8s.overlay.ovsdb_connection
   - ovn_k8s.overlay.attributes
@@ -147,6 +160,11 @@ join_subnet:
   returned: state is present
   type: str
   sample: 100.64.0.8/29
+snat_port_range:
+  description: The SNAT's port range set on the gateway router's NAT rules (empty for none).
+  returned: state is present
+  type: str
+  sample: 1024-32767
 cluster_router_join_ip:
   description: The cluster router's address on the join network.
   returned: state is present
@@ -172,6 +190,18 @@ from ansible_collections.ovn_k8s.overlay.plugins.module_utils._common import Ovs
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _nb
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._ovsdb import NB_DB
 
+LOCAL_PORT_RANGE = '/proc/sys/net/ipv4/ip_local_port_range'
+
+
+def host_port_range(path=LOCAL_PORT_RANGE):
+    """(first, last) ephemeral port of this host, None when it cannot be read."""
+    try:
+        with open(path) as f:
+            first, last = (int(word) for word in f.read().split())
+        return first, last
+    except (OSError, ValueError):
+        return None
+
 
 def main():
     module = OvsdbModule(NB_DB, dict(
@@ -188,6 +218,7 @@ def main():
         join_range=dict(type='str', default=_nb.JOIN_RANGE),
         join_prefix=dict(type='int', default=_nb.JOIN_PREFIX),
         network_name=dict(type='str', default='physnet'),
+        snat_port_range=dict(type='str', default=''),
     ), required_if=[('state', 'present', ['chassis', 'physical_ip', 'physical_mac',
                                           'default_gateway', 'cluster_subnets'])])
     p = module.params
@@ -196,12 +227,14 @@ def main():
         if p['state'] == 'absent':
             _nb.remove_gateway_router(cs, client, p['node'], cluster_router=p['cluster_router'])
             return {}
-        return _nb.ensure_gateway_router(
+        port_range = _nb.snat_port_range(p['snat_port_range'], host_port_range(),
+                                         'gateway router GR_%s' % p['node'])
+        return dict(_nb.ensure_gateway_router(
             cs, client, p['node'], p['chassis'], p['physical_ip'], p['physical_mac'],
             p['default_gateway'], p['cluster_subnets'], join_subnet=p['join_subnet'] or None,
             cluster_router=p['cluster_router'], rampout_subnets=p['rampout_subnets'],
             network_name=p['network_name'], join_range=p['join_range'],
-            join_prefix=p['join_prefix'])
+            join_prefix=p['join_prefix'], snat_port_range=port_range), snat_port_range=port_range)
 
     module.run(_nb.GATEWAY_TABLES, plan)
 

@@ -9,11 +9,12 @@ __metaclass__ = type
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
 
-from conftest import NB_SCHEMA, SB_SCHEMA, OvsdbServer, nbctl, run_module
+from conftest import NB_SCHEMA, SB_SCHEMA, OvsdbServer, collection_root, nbctl, run_module
 
 GW = dict(node='node2', chassis='chassis-node2', physical_ip='172.16.0.20/24',
           physical_mac='0a:58:ac:10:00:14', default_gateway='172.16.0.1',
@@ -238,3 +239,75 @@ def test_removed_routes_and_nat_rules_sharing_a_prefix_keep_their_own_diff(nb_db
     assert real['diff'] == check['diff']
     assert '10.200.0.0/16' not in nbctl(nb_db, 'lr-route-list', 'GR_node2')
     assert '10.201.0.0/16' not in nbctl(nb_db, 'lr-nat-list', 'GR_node2')
+
+
+def _nb():
+    """The collection's _nb (module_utils), importable from the checkout."""
+    if collection_root() not in sys.path:
+        sys.path.insert(0, collection_root())
+    from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _nb as nb
+    return nb
+
+
+def _host_range():
+    with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+        return tuple(int(word) for word in f.read().split())
+
+
+def test_snat_port_range_stays_out_of_the_hosts_ephemeral_ports(northd):
+    """A shared-IP gateway's SNAT picks ports the host's own connections never use (issue 21)."""
+    nb, sb = northd
+    nbctl(nb, 'lr-add', 'ovn_cluster_router')
+    first, last = _host_range()
+    wanted = _nb().snat_port_range('auto', (first, last), 'test')
+    lo, hi = (int(p) for p in wanted.split('-'))
+    assert hi < first or lo > last, (wanted, first, last)
+    args = dict(GW, remote=nb, snat_port_range='auto')
+    check = run_module('ovn_gateway_router', args, check_mode=True)
+    real = run_module('ovn_gateway_router', args)
+    assert real['changed'] and real['diff'] == check['diff'] and real['snat_port_range'] == wanted
+    assert run_module('ovn_gateway_router', args)['changed'] is False
+    nat = nbctl(nb, '--bare', '--columns=external_port_range', 'find', 'NAT', 'type=snat')
+    assert nat == wanted
+    # ovn-northd puts the range into the SNAT's logical flow.
+    snat = [line for line in sb_flows(sb, 'GR_node2', [wanted]).splitlines() if 'ct_snat(' in line]
+    assert snat and all(wanted in line for line in snat), snat
+    # Given explicitly: kept when outside the host's ports, refused (and nothing written) when not.
+    outside = '%d-%d' % (last + 1, 65535) if last < 65000 else '1024-%d' % (first - 1)
+    assert run_module('ovn_gateway_router', dict(args, snat_port_range=outside))['changed']
+    assert nbctl(nb, '--bare', '--columns=external_port_range', 'find', 'NAT', 'type=snat') == outside
+    overlapping = '%d-%d' % (first, first + 10)
+    bad = run_module('ovn_gateway_router', dict(args, snat_port_range=overlapping))
+    assert bad['failed'] and bad['msg'] == (
+        "gateway router GR_node2: snat_port_range %s overlaps the host's ephemeral ports %d-%d "
+        "(net.ipv4.ip_local_port_range): the gateway router would pick ports of the host's own connections; "
+        "give a range outside them or auto" % (overlapping, first, last)), bad['msg']
+    assert nbctl(nb, '--bare', '--columns=external_port_range', 'find', 'NAT', 'type=snat') == outside
+    # Back to none (a gateway router with an address of its own).
+    assert run_module('ovn_gateway_router', dict(args, snat_port_range=''))['changed']
+    assert nbctl(nb, '--bare', '--columns=external_port_range', 'find', 'NAT', 'type=snat') == ''
+
+
+@pytest.mark.parametrize('value, host, message', [
+    ('30000', (32768, 60999), "snat_port_range '30000' is not auto nor a port range LO-HI within 1-65535"),
+    ('2000-1000', (32768, 60999), "snat_port_range '2000-1000' is not auto nor a port range"),
+    ('1-70000', (32768, 60999), "snat_port_range '1-70000' is not auto nor a port range"),
+    ('60000-61000', (32768, 60999), "snat_port_range 60000-61000 overlaps the host's ephemeral ports 32768-60999"),
+    ('auto', (1024, 65000), "the host's ephemeral ports 1024-65000 leave fewer than 1024 ports"),
+    ('auto', None, "needs the host's ephemeral port range"),
+])
+def test_snat_port_range_refuses(value, host, message):
+    nb = _nb()
+    with pytest.raises(nb.InvalidInput) as err:
+        nb.snat_port_range(value, host, 'gateway router GR_x')
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize('value, host, wanted', [
+    ('auto', (32768, 60999), '1024-32767'),
+    ('auto', (1024, 30000), '30001-65535'),
+    ('', (32768, 60999), ''),
+    (' 61000-65535 ', (32768, 60999), '61000-65535'),
+])
+def test_snat_port_range_picks(value, host, wanted):
+    assert _nb().snat_port_range(value, host, 'gateway router GR_x') == wanted
