@@ -527,6 +527,19 @@ def cmd_gc(request):
 HANDLERS = {'ADD': cmd_add, 'DEL': cmd_del, 'CHECK': cmd_check, 'STATUS': cmd_status, 'GC': cmd_gc}
 
 
+def _handlers(stdin):
+    """The verbs' handlers: the underlay mode's (cni/underlay.py, inside a VM) when the network
+    configuration says ``"mode": "underlay"``, else this file's."""
+    try:
+        data = json.loads(stdin.decode('utf-8', 'replace')) if stdin.strip() else {}
+    except ValueError:
+        data = {}   # skel reports the decoding failure
+    if isinstance(data, dict) and data.get('mode') == 'underlay':
+        from ovn_k8s_agents.cni import underlay
+        return underlay.HANDLERS
+    return HANDLERS
+
+
 # Entry point ----------------------------------------------------------------------------------
 def _setup_logging(stdin):
     """Log to the configured file (or stderr when it cannot be opened); libraries stay quiet."""
@@ -562,7 +575,7 @@ def main(environ=None, stdin=None, stdout=None):
     _setup_logging(stdin)
     command = environ.get('CNI_COMMAND', '?')
     try:
-        status, text = skel.dispatch(HANDLERS, environ, stdin)
+        status, text = skel.dispatch(_handlers(stdin), environ, stdin)
     except Exception:   # a bug: still an error object for the runtime, the traceback in the log
         log.exception('%s failed unexpectedly', command)
         status, text = 1, json.dumps(CniError(PLUGIN_ERROR, '%s: unexpected failure: %s' % (
