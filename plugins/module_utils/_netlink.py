@@ -14,10 +14,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import array
 import errno
+import fcntl
 import ipaddress
 import os
 import socket
+import struct
 import time
 import traceback
 
@@ -38,6 +41,11 @@ RT_SCOPE_NOWHERE = 255
 RTN_UNICAST = 1
 IFF_UP = 0x1
 IFA_F_NODAD = 0x02
+IFA_F_PERMANENT = 0x80      # an address without a lifetime (not from DHCP or autoconfiguration)
+# ethtool's legacy transmit checksum commands (linux/ethtool.h), through the SIOCETHTOOL ioctl.
+SIOCETHTOOL = 0x8946
+ETHTOOL_GTXCSUM = 0x16
+ETHTOOL_STXCSUM = 0x17
 # The metric the kernel gives a route added without one.
 DEFAULT_METRIC = {socket.AF_INET: 0, socket.AF_INET6: 1024}
 
@@ -131,6 +139,7 @@ class Link:
         self.name = msg.get_attr('IFLA_IFNAME')
         self.mac = (msg.get_attr('IFLA_ADDRESS') or '').lower()
         self.up = bool(msg['flags'] & IFF_UP)
+        self.mtu = msg.get_attr('IFLA_MTU')
         self.master_index = msg.get_attr('IFLA_MASTER')
         self.master, self.master_kind = None, None
         if self.master_index:
@@ -159,6 +168,12 @@ class Link:
     def global_addresses(self):
         """Addresses a host is reached at: not link-local, not host scope."""
         return [a['cidr'] for a in self.addresses if a['scope'] not in (RT_SCOPE_LINK, RT_SCOPE_HOST)]
+
+    @property
+    def leased_addresses(self):
+        """Global addresses with a lifetime: leased by a DHCP client or autoconfigured."""
+        return [a['cidr'] for a in self.addresses if a['scope'] not in (RT_SCOPE_LINK, RT_SCOPE_HOST)
+                and not a['flags'] & IFA_F_PERMANENT]
 
     @property
     def static_routes(self):
@@ -360,6 +375,64 @@ def set_mac(dev, mac):
             _call('setting %s down to change its MAC' % dev, lambda: ipr.link('set', index=index, state='down'))
             _call('setting MAC %s on %s' % (mac, dev), lambda: ipr.link('set', index=index, address=mac))
             _call('setting %s up' % dev, lambda: ipr.link('set', index=index, state='up'))
+    return step
+
+
+def announce(dev, cidr, mac):
+    """A step sending a gratuitous ARP for an IPv4 address now on ``dev`` with ``mac``, so that
+    neighbours which learned the address on another MAC (the NIC's, before a move) forget it."""
+    def step(ipr):
+        ip = socket.inet_aton(str(ipaddress.ip_interface(cidr).ip))
+        hw = bytes(bytearray(int(x, 16) for x in mac.split(':')))
+        frame = (b'\xff' * 6 + hw + b'\x08\x06'                       # Ethernet, ARP
+                 + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1)            # request, IPv4 over Ethernet
+                 + hw + ip + b'\x00' * 6 + ip)                          # sender = target address
+        try:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            try:
+                sock.bind((dev, 0))
+                sock.send(frame)
+            finally:
+                sock.close()
+        except (IOError, OSError) as exc:
+            raise NetlinkFailed('announcing %s on %s: %s' % (cidr, dev, os_error(exc.errno)))
+    return step
+
+
+def set_mtu(dev, mtu):
+    def step(ipr):
+        _call('setting MTU %s on %s' % (mtu, dev), lambda: ipr.link('set', index=_index(ipr, dev), mtu=mtu))
+    return step
+
+
+def _ethtool(name, cmd, data=0):
+    """One legacy ethtool command on device ``name``: returns its data word."""
+    value = array.array('I', [cmd, data])          # struct ethtool_value {u32 cmd; u32 data;}
+    request = struct.pack('16sP16x', name.encode('ascii'), value.buffer_info()[0])  # struct ifreq
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        fcntl.ioctl(sock.fileno(), SIOCETHTOOL, request)
+    finally:
+        sock.close()
+    return value[1]
+
+
+def tx_checksum(name):
+    """Whether transmit checksum offload is on for ``name`` (None: the driver cannot say)."""
+    try:
+        return bool(_ethtool(name, ETHTOOL_GTXCSUM))
+    except (IOError, OSError):
+        return None
+
+
+def set_tx_checksum(dev, on):
+    """A step turning transmit checksum offload on or off (as ``ethtool -K DEV tx on|off``)."""
+    def step(ipr):
+        try:
+            _ethtool(dev, ETHTOOL_STXCSUM, 1 if on else 0)
+        except (IOError, OSError) as exc:
+            raise NetlinkFailed('turning transmit checksum offload %s on %s: %s'
+                                % ('on' if on else 'off', dev, os_error(exc.errno)))
     return step
 
 
