@@ -142,8 +142,8 @@ class UnderlayReconciler(object):
             self._attach(cs, switches)
             if cs.changed:
                 ctx.commit(cs)
-                LOG.info('VM networks\' load balancer groups attached', extra=dict(kind='underlay',
-                                                                                 changes=sorted(cs.after)))
+                LOG.info('VM networks\' load balancer groups attached',
+                         extra=dict(kind='underlay', changes=sorted(cs.after)))
 
     def _attach(self, cs, switches):
         nb = self.ctx.nb
@@ -342,4 +342,3 @@ def _same_json(have, want):
         return have is not None and json.loads(have) == json.loads(want)
     except ValueError:
         return False
-
