@@ -27,7 +27,9 @@ collection reads a private field of these libraries or replaces one of their met
   server's contents" in any version).
 - :func:`index_names` and :class:`ValueIndex`: the schema's name indexes, built before the
   first read (ovsdbapp only builds them for an API made before its connection starts), and
-  sorted natively instead of through ``functools.cmp_to_key`` (ovs 3.1 to 4.0).
+  sorted natively instead of through ``functools.cmp_to_key`` (ovs 3.1 to 4.0); a row that
+  another client renamed is moved in them through the IDL's ``notify`` hook (the IDL moves
+  only the rows this client renames), so that a look-up that finds nothing is the answer.
 - :func:`db_set_has_if_exists`: ovsdbapp 3 skips a missing row in ``db_set`` unless told not
   to; ovsdbapp 2 has no such argument and always fails.
 - :func:`install_quick_datum`: a quicker ``ovs.db.data.Datum.from_json`` for the watcher's
@@ -221,6 +223,46 @@ def index_names(idl):
                 index.add_column(column)
             except (AttributeError, KeyError, ValueError):
                 pass
+    _follow_renames(idl)
+
+
+def _follow_renames(idl):
+    """Move a row in the name indexes when another client changes its indexed column.
+
+    ovs's IDL (3.1 to 4.0) moves an entry only when this client writes the column; a change
+    that comes from the server leaves the row under its old value, so a look-up of the new
+    value misses it. The IDL's ``notify`` hook names the changed row with its old values."""
+    if idl.__dict__.get('_ovn_k8s_renames'):
+        return
+    before = idl.notify
+    update = ovs.db.idl.ROW_UPDATE
+
+    def notify(event, row, updates=None):
+        if event == update and updates is not None:
+            for index in row._table.rows.indexes.values():  # pylint: disable=protected-access
+                if len(index.columns) == 1:
+                    _move(index, row, updates)
+        return before(event, row, updates)
+    idl.notify = notify
+    idl._ovn_k8s_renames = True  # pylint: disable=protected-access
+
+
+def _move(index, row, updates):
+    column = index.columns[0].column
+    old = raw_datum(updates, column)
+    if old is None or len(old.values) != 1:
+        return  # the column did not change (or is not a scalar)
+    entries = row._table.rows  # pylint: disable=protected-access
+    try:
+        stale = entries.IndexEntry(uuid=row.uuid, **{column: next(iter(old.values)).value})
+        index.values.remove(stale)
+    except (ValueError, KeyError, TypeError):
+        pass  # not there under the old value: this client wrote it and the IDL moved it
+    try:
+        if index.index_entry_from_row(row) not in index.values:
+            index.add(row)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        pass
 
 
 if not OVSDBAPP_IMPORT_ERROR:

@@ -122,11 +122,12 @@ class _Ports(object):
     """The addresses the ports of one switch hold: {port uuid: (name, addresses)} and, for
     each address, its holders {port uuid: name}; ``used`` names, for each address, the holder
     with the highest UUID (the last one a read of the switch's ports, which come sorted by
-    UUID, would see)."""
-    __slots__ = ('ports', 'holders', 'used')
+    UUID, would see). ``atoms``: the switch's ``ports`` as last compared (the IDL's own atoms,
+    whose hashes the sets keep: comparing thousands costs no Python call)."""
+    __slots__ = ('ports', 'holders', 'used', 'atoms')
 
     def __init__(self):
-        self.ports, self.holders, self.used = {}, {}, {}
+        self.ports, self.holders, self.used, self.atoms = {}, {}, {}, set()
 
     def add(self, uuid, row):
         name, ips = row.name, _port_ips(row)
@@ -137,6 +138,8 @@ class _Ports(object):
             self.used[ip] = holders[max(holders)]
 
     def drop(self, uuid):
+        if uuid not in self.ports:
+            return
         for ip in self.ports.pop(uuid)[1]:
             holders = self.holders[ip]
             holders.pop(uuid, None)
@@ -152,9 +155,9 @@ class SwitchPorts(object):
     Reading every port of a switch for every batch that allocates (as a batch did before)
     made a cold start over N pods on one node cost N squared, and a steady rate cost the
     switch's size per batch. Here a switch's ports are read once; then each call compares
-    the switch's set of port UUIDs with the one it holds (ports added or removed) and reads
-    again the ports the IDL says changed (``_compat.RowChanges``). The answer is what reading
-    every port would give."""
+    the switch's set of ports with the one it holds (ports added or removed) and reads again
+    the ports the IDL says changed (``_compat.RowChanges``). The answer is what reading every
+    port would give."""
 
     TABLE = 'Logical_Switch_Port'
 
@@ -175,21 +178,36 @@ class SwitchPorts(object):
         changed = self._changes.take(self.TABLE)
         if changed:
             for ports in self._switches.values():
-                for uuid in changed.intersection(ports.ports):
-                    ports.drop(uuid)  # read again below if still on the switch
+                for uuid in [u for u in changed if u in ports.ports]:
+                    ports.drop(uuid)
+                    row = rows.get(uuid)
+                    if row is not None:
+                        ports.add(uuid, row)  # dropped below if it left the switch
             switches = client.idl.tables['Logical_Switch'].rows
             for uuid in [u for u in self._switches if u not in switches]:
                 del self._switches[uuid]
         ports = self._switches.get(switch.uuid)
         if ports is None:
             ports = self._switches[switch.uuid] = _Ports()
-        members = set(_ovsdb.referenced(switch, 'ports'))
-        for uuid in [u for u in ports.ports if u not in members]:
-            ports.drop(uuid)
-        for uuid in members.difference(ports.ports):
-            row = rows.get(uuid)
-            if row is not None:
-                ports.add(uuid, row)
+        datum = _compat.unchanged_datum(switch, 'ports')
+        if datum is None:   # a change of this client's pending: read every port
+            ports = self._switches[switch.uuid] = _Ports()
+            for row in switch.ports:
+                ports.add(row.uuid, row)
+            return ports.used
+        atoms = set(datum.values)
+        for atom in ports.atoms - atoms:
+            ports.drop(atom.value)
+        missing = set()
+        for atom in atoms - ports.atoms:
+            row = rows.get(atom.value)
+            if row is None:
+                # The IDL's thread is applying an update (the switch before its new port):
+                # compared again next time.
+                missing.add(atom)
+            else:
+                ports.add(atom.value, row)
+        ports.atoms = atoms - missing if missing else atoms
         return ports.used
 
 
