@@ -27,7 +27,7 @@ description:
   - With O(state=absent) it removes the switch (with every port on it) and the router port, which
     also frees the node's subnet for M(ovn_k8s.overlay.ovn_node_subnets). A network the watcher
     created (C(external_ids:ovn-k8s-created-by=ovn-k8s-watcher), for a Node without a switch) is the
-    watcher's to remove when its Node is deleted (one owner per row, docs/design.md): the module leaves
+    watcher's to remove when its Node is deleted (one owner per row, docs/design.md); the module leaves
     it, warns, and returns RV(owner).
 author:
   - ovn_k8s.overlay contributors (@ovn-k8s-overlay)
