@@ -24,6 +24,7 @@ from ovsdb_server import OvsdbServer  # tests/lib
 SWITCH, ROUTER = 'tenant', 'tenant-router'
 POD_IP, POD_MAC, TAG = '192.168.50.5', '0a:58:c0:a8:32:05', 101
 VM_IP, VM_MAC = '192.168.50.10', '0a:00:00:00:00:0a'
+VM_B_IP, VM_B_MAC = '192.168.50.11', '0a:00:00:00:00:0b'
 PLAIN_IP, PLAIN_MAC = '192.168.50.20', '0a:00:00:00:00:14'
 ROUTER_MAC = '0a:00:00:00:00:01'
 VIP, VIP_PORT, BACKEND_PORT = '10.96.0.10', 53, 5353
@@ -191,13 +192,102 @@ class Hypervisor:
 
 
 def vm_network(central):
-    """The VM network (switch SWITCH, 192.168.50.0/24) with the VM vm-a and the plain VM's port,
-    and its router ROUTER on the first address."""
+    """The VM network (switch SWITCH, 192.168.50.0/24) with the VMs vm-a and vm-b and the plain VM's
+    port, and its router ROUTER on the first address."""
     c = central
     c.nbctl('ls-add', SWITCH, '--', 'set', 'Logical_Switch', SWITCH, 'other_config:subnet=192.168.50.0/24')
-    for port, mac, ip in (('vm-a', VM_MAC, VM_IP), ('plain', PLAIN_MAC, PLAIN_IP)):
+    for port, mac, ip in (('vm-a', VM_MAC, VM_IP), ('vm-b', VM_B_MAC, VM_B_IP), ('plain', PLAIN_MAC, PLAIN_IP)):
         c.nbctl('lsp-add', SWITCH, port, '--', 'lsp-set-addresses', port, '%s %s' % (mac, ip))
     c.nbctl('lr-add', ROUTER, '--', 'lrp-add', ROUTER, 'rtr-tenant', ROUTER_MAC, '192.168.50.1/24',
             '--', 'lsp-add', SWITCH, 'tenant-rtr', '--', 'lsp-set-type', 'tenant-rtr', 'router',
             '--', 'lsp-set-addresses', 'tenant-rtr', 'router', '--', 'lsp-set-options', 'tenant-rtr',
             'router-port=rtr-tenant')
+
+
+# A pod inside a VM that answers: on IFACE, frames with tag TAG to IP (MAC) get an ICMP echo
+# reply, or for UDP the payload in capitals and " from NAME", tagged again, from the same port.
+RESPONDER = r'''
+import socket, struct, sys
+iface, tag, mac_text, ip, name = sys.argv[1:6]
+tag = int(tag)
+mac = bytes(int(x, 16) for x in mac_text.split(':'))
+def csum(data):
+    if len(data) % 2:
+        data += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(data) // 2), data))
+    s = (s >> 16) + (s & 0xffff)
+    return (~(s + (s >> 16))) & 0xffff
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((iface, 0))
+s.setsockopt(263, 8, 1)
+print('ready', flush=True)
+while True:
+    data, ancdata, flags, addr = s.recvmsg(65535, socket.CMSG_SPACE(32))
+    if addr[2] == socket.PACKET_OUTGOING:
+        continue
+    vlan = 0
+    for level, kind, value in ancdata:
+        if level == 263 and kind == 8:
+            status, length, snap, mac_off, net_off, tci = struct.unpack('IIIHHH', value[:18])
+            if status & 0x10:
+                vlan = tci & 0xfff
+    etype, rest = struct.unpack('!H', data[12:14])[0], data[14:]
+    if etype == 0x8100:
+        vlan, etype, rest = struct.unpack('!H', rest[:2])[0] & 0xfff, struct.unpack('!H', rest[2:4])[0], rest[4:]
+    if vlan != tag or etype != 0x0800 or data[:6] != mac or socket.inet_ntoa(rest[16:20]) != ip:
+        continue
+    hlen = (rest[0] & 15) * 4
+    proto, l4 = rest[9], rest[hlen:struct.unpack('!H', rest[2:4])[0]]
+    if proto == 1 and l4[0] == 8:
+        body = b'\0\0\0\0' + l4[4:]
+        body = body[:2] + struct.pack('!H', csum(body)) + body[4:]
+    elif proto == 17:
+        sport, dport = struct.unpack('!HH', l4[:4])
+        payload = l4[8:].upper() + (' from %s' % name).encode()
+        body = struct.pack('!HHHH', dport, sport, 8 + len(payload), 0) + payload
+    else:
+        continue
+    head = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(body), 7, 0x4000, 64, proto, 0, rest[16:20], rest[12:16])
+    head = head[:10] + struct.pack('!H', csum(head)) + head[12:]
+    s.send(data[6:12] + mac + struct.pack('!HHH', 0x8100, tag, 0x0800) + head + body)
+'''
+
+
+class Responder:
+    """RESPONDER running in a VM's namespace for one pod (``tag``, ``mac``, ``ip``)."""
+
+    def __init__(self, netns, tag, mac, ip, name):
+        self.proc = subprocess.Popen(['ip', 'netns', 'exec', netns, sys.executable, '-c', RESPONDER, 'eth0', str(tag),
+                                      mac, ip, name], stdout=subprocess.PIPE, universal_newlines=True)
+        if self.proc.stdout.readline().strip() != 'ready':
+            self.stop()
+            raise RuntimeError('the responder of %s did not start' % name)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+UDP_ASK = r'''
+import socket, sys
+addr, port, times = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+seen = set()
+for i in range(times):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(b'hello', (addr, port))
+    try:
+        seen.add(s.recvfrom(1500)[0].decode())
+    except socket.timeout:
+        pass
+    s.close()
+print('\n'.join(sorted(seen)))
+'''
+
+
+def udp_answers(netns, addr, port, times):
+    """The distinct answers ``times`` UDP requests from ``netns`` (each from a new port) got."""
+    out = subprocess.run(['ip', 'netns', 'exec', netns, sys.executable, '-c', UDP_ASK, addr, str(port), str(times)],
+                         stdout=subprocess.PIPE, universal_newlines=True, timeout=120, check=True)
+    return set(line for line in out.stdout.splitlines() if line)

@@ -20,7 +20,10 @@ import sys
 import pytest
 
 from waiting import wait_for  # tests/lib
-from underlay_lab import PLAIN_IP, PLAIN_MAC, ROUTER_MAC, SWITCH, UDP_ECHO, VM_IP, VM_MAC, Hypervisor, vm_network
+from underlay_lab import (  # tests/lib
+    PLAIN_IP, PLAIN_MAC, ROUTER_MAC, SWITCH, UDP_ECHO, VM_B_IP, VM_B_MAC, VM_IP, VM_MAC, Hypervisor, Responder,
+    udp_answers, vm_network,
+)
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _names, _underlay
 from ovn_k8s_agents import annotation
@@ -46,15 +49,27 @@ def nb(tmp_path):
     hv.close()
 
 
+def _declare(hv, vms):
+    """The VM network, and each VM ({node: port}) declared as ovn_vm_node does."""
+    c = hv.central
+    vm_network(c)
+    c.nbctl('set', 'Logical_Switch', SWITCH, 'external_ids:%s=%s' % (_names.VM_NETWORK_KEY, _names.VM_NETWORK_YES))
+    for node, port in vms.items():
+        c.nbctl('set', 'Logical_Switch_Port', port, 'external_ids:%s=%s' % (_names.VM_NODE_KEY, node),
+                'external_ids:%s=%s' % (_names.VM_HYPERVISOR_KEY, hv.chassis),
+                'options:requested-chassis=%s' % hv.chassis)
+
+
+def _pod(cluster, name):
+    notes = cluster.annotation(name)
+    return annotation.parse(notes), _underlay.annotation_tag(notes)
+
+
 def test_vm_pod_packets_policies_and_services(cluster):
     from kubernetes import client
     hv = cluster.nb.hv
-    c = hv.central
     vm_node = cluster.node('vma')
-    vm_network(c)
-    c.nbctl('set', 'Logical_Switch', SWITCH, 'external_ids:%s=%s' % (_names.VM_NETWORK_KEY, _names.VM_NETWORK_YES))
-    c.nbctl('set', 'Logical_Switch_Port', 'vm-a', 'external_ids:%s=%s' % (_names.VM_NODE_KEY, vm_node),
-            'external_ids:%s=%s' % (_names.VM_HYPERVISOR_KEY, hv.chassis), 'options:requested-chassis=%s' % hv.chassis)
+    _declare(hv, {vm_node: 'vm-a'})
     vm = hv.vm('vma', 'vm-a', VM_MAC, VM_IP)
     plain = hv.vm('plain', 'plain', PLAIN_MAC, PLAIN_IP)
     cluster.watcher().wait_leading()
@@ -112,3 +127,43 @@ def test_vm_pod_packets_policies_and_services(cluster):
         echo.wait()
         cluster.core.delete_namespaced_service('dns', cluster.ns)
         net_api.delete_collection_namespaced_network_policy(cluster.ns)
+
+
+def test_pods_in_two_vms(cluster):
+    """Pod to pod across two VMs, and a ClusterIP service with a backend in each VM, asked by a
+    plain VM of the same network."""
+    from kubernetes import client
+    hv = cluster.nb.hv
+    node_a, node_b = cluster.node('vma'), cluster.node('vmb')
+    _declare(hv, {node_a: 'vm-a', node_b: 'vm-b'})
+    vm_a = hv.vm('vma', 'vm-a', VM_MAC, VM_IP)
+    vm_b = hv.vm('vmb', 'vm-b', VM_B_MAC, VM_B_IP)
+    plain = hv.vm('plain', 'plain', PLAIN_MAC, PLAIN_IP)
+    cluster.watcher().wait_leading()
+    cluster.pod('a', node_a)
+    cluster.pod('b', node_b)
+    cluster.wait_annotated(['a', 'b'])
+    (net_a, tag_a), (net_b, tag_b) = _pod(cluster, 'a'), _pod(cluster, 'b')
+    for name in ('a', 'b'):
+        hv.wait_up('%s_%s' % (cluster.ns, name))
+    responders = [Responder(vm_a, tag_a, net_a.mac, net_a.ip, 'a'), Responder(vm_b, tag_b, net_b.mac, net_b.ip, 'b')]
+    try:
+        reply = hv.raw(vm_a, tag_a, net_b.mac, net_b.ip, src_ip=net_a.ip, src_mac=net_a.mac)
+        assert reply and reply['vlan'] == tag_a and reply['src'] == net_b.ip and reply['icmp_type'] == 0, reply
+        svc = cluster.core.create_namespaced_service(cluster.ns, client.V1Service(
+            metadata=client.V1ObjectMeta(name='both'),
+            spec=client.V1ServiceSpec(ports=[client.V1ServicePort(name='u', port=53, target_port=5353,
+                                                                  protocol='UDP')])))
+        client.DiscoveryV1Api(cluster.kube.api_client()).create_namespaced_endpoint_slice(
+            cluster.ns, client.V1EndpointSlice(
+                metadata=client.V1ObjectMeta(name='both-1', labels={_names.SERVICE_NAME_LABEL: 'both'}),
+                address_type='IPv4', endpoints=[client.V1Endpoint(addresses=[net_a.ip]),
+                                                client.V1Endpoint(addresses=[net_b.ip])],
+                ports=[client.DiscoveryV1EndpointPort(name='u', port=5353, protocol='UDP')]))
+        both = set(['HELLO from a', 'HELLO from b'])
+        wait_for('both backends answering', lambda: udp_answers(plain, svc.spec.cluster_ip, 53, 12) >= both, 90)
+    finally:
+        for r in responders:
+            r.stop()
+        for svc_item in cluster.core.list_namespaced_service(cluster.ns).items:
+            cluster.core.delete_namespaced_service(svc_item.metadata.name, cluster.ns)
