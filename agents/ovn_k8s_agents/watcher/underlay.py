@@ -42,7 +42,7 @@ import weakref
 
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils import _errors, _ipam, _names, _nb, _nb_acl, _nb_lb, _ovsdb, _owners, _txn, _underlay
 from ovn_k8s_agents import annotation
-from ovn_k8s_agents.watcher.context import BadInput
+from ovn_k8s_agents.watcher.context import BadInput, NotYet
 from ovn_k8s_agents.watcher.pods import wants_port
 
 LOG = logging.getLogger('ovn_k8s_watcher')
@@ -231,6 +231,9 @@ class UnderlayReconciler(object):
             ctx.queue.add(('pod', key))  # changed meanwhile: the pod reconciler's, or ours again
             return
         vm = vms[node]
+        if not vm.subnet:
+            raise NotYet('the VM network %s of node %s has no other_config:subnet (ovn_vm_node refuses such a '
+                         'declaration; it was made otherwise)' % (vm.switch.name, node))
         port_name = _names.pod_port(namespace, name)
         row = ctx.nb.find_one('Logical_Switch_Port', 'name', port_name)
         switch = vm.switch
