@@ -27,8 +27,11 @@ import pytest
 from conftest import collection_root, run_module
 from underlay_lab import (  # tests/lib
     PLAIN_IP, PLAIN_MAC, POD_IP, POD_MAC, ROUTER_MAC, SWITCH, TAG, UDP_ECHO, VIP, VIP_PORT, VM_IP, VM_MAC,
-    BACKEND_PORT, Hypervisor, vm_network,
+    BACKEND_PORT, VM_B_IP, VM_B_MAC, Hypervisor, Responder, link, vm_network,
 )
+
+sys.path.insert(0, collection_root())
+from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import mac_from_ip as mac_of  # noqa: E402
 
 
 @pytest.fixture
@@ -99,3 +102,54 @@ def test_pod_in_a_vm_reaches_its_network(hv):
     finally:
         echo.kill()
         echo.wait()
+
+
+@pytest.fixture
+def two_hypervisors(tmp_path):
+    tag = '%d' % (os.getpid() % 100000)
+    tunnels = link(tag, [tag + 'a', tag + 'b'])
+    made = []
+    try:
+        os.makedirs(str(tmp_path / 'a'))
+        os.makedirs(str(tmp_path / 'b'))
+        made.append(Hypervisor(tmp_path / 'a', tag + 'a', tunnel=tunnels[0]))
+        made.append(Hypervisor(tmp_path / 'b', tag + 'b', central=made[0].central, tunnel=tunnels[1]))
+        yield made
+    finally:
+        for hv in reversed(made):
+            hv.close()
+        for t in ('a', 'b'):
+            subprocess.call(['ip', 'netns', 'del', 'ovkhv-%s%s' % (tag, t)], stderr=subprocess.DEVNULL)
+
+
+def test_pods_in_vms_on_two_hypervisors(two_hypervisors):
+    """A pod in a VM on one hypervisor and a pod in a VM on another reach each other through
+    geneve between the hypervisors (the replies on each pod's own tag)."""
+    hv1, hv2 = two_hypervisors
+    c = hv1.central
+    vm_network(c)
+    for node, port, hv in (('k8s-vm-a', 'vm-a', hv1), ('k8s-vm-b', 'vm-b', hv2)):
+        declared = run_module('ovn_vm_node', dict(remote=c.remote, node=node, switch=SWITCH, port=port,
+                                                  hypervisor=hv.chassis))
+        assert not declared.get('failed'), declared
+    pods = {'a': ('vm-a', 11, '192.168.50.31'), 'b': ('vm-b', 12, '192.168.50.32')}
+    for name, (parent, tag, ip) in pods.items():
+        address = '%s %s' % (mac_of(ip), ip)
+        made = run_module('ovn_lsp', dict(remote=c.remote, switch=SWITCH, name='ns_' + name, parent_name=parent,
+                                          tag=tag, addresses=[address], port_security=[address]))
+        assert made['changed'], made
+    vm_a = hv1.vm('vma', 'vm-a', VM_MAC, VM_IP)
+    vm_b = hv2.vm('vmb', 'vm-b', VM_B_MAC, VM_B_IP)
+    hv1.wait_up('ns_a')
+    hv2.wait_up('ns_b')
+    responder = Responder(vm_b, 12, mac_of('192.168.50.32'), '192.168.50.32', 'b')
+    try:
+        reply = hv1.raw(vm_a, 11, mac_of('192.168.50.32'), '192.168.50.32', src_ip='192.168.50.31',
+                        src_mac=mac_of('192.168.50.31'), wait=10)
+        assert reply == dict(vlan=11, src='192.168.50.32', dst='192.168.50.31', dst_mac=mac_of('192.168.50.31'),
+                             icmp_type=0), reply
+        # And the VM on the other hypervisor itself, untagged, from the pod.
+        reply = hv1.raw(vm_a, 11, VM_B_MAC, VM_B_IP, src_ip='192.168.50.31', src_mac=mac_of('192.168.50.31'))
+        assert reply and reply['icmp_type'] == 0, reply
+    finally:
+        responder.stop()

@@ -121,16 +121,22 @@ def sh(*args):
 class Hypervisor:
     """One hypervisor (OVS + ovn-controller in a namespace) with VMs plugged into br-int."""
 
-    def __init__(self, tmp, tag):
+    def __init__(self, tmp, tag, central=None, tunnel=None):
+        """``central``: another hypervisor's OVN central part (else one of its own);
+        ``tunnel``: (interface, address/prefix) of a link to other hypervisors already in this
+        hypervisor's namespace (see :func:`link`): the geneve endpoint, on a netdev bridge."""
         self.tmp, self.tag = str(tmp), tag
         self.netns = 'ovkhv-' + tag
         self.netnses, self.stops = [self.netns], []
-        subprocess.call(['ip', 'netns', 'del', self.netns], stderr=subprocess.DEVNULL)
-        sh('ip', 'netns', 'add', self.netns)
+        if tunnel is None:  # else link() made the namespace, with the link in it
+            subprocess.call(['ip', 'netns', 'del', self.netns], stderr=subprocess.DEVNULL)
+            sh('ip', 'netns', 'add', self.netns)
         sh('ip', '-n', self.netns, 'link', 'set', 'lo', 'up')
-        os.makedirs(os.path.join(self.tmp, 'central'))
-        self.central = OvnCentral(os.path.join(self.tmp, 'central'))
-        self.stops.append(self.central.stop)
+        if central is None:
+            os.makedirs(os.path.join(self.tmp, 'central'))
+            central = OvnCentral(os.path.join(self.tmp, 'central'))
+            self.stops.append(central.stop)
+        self.central = central
         db = OvsdbServer(self.tmp, [ovs_lab.OVS_SCHEMA], 'ovs')
         self.stops.append(lambda: db.stop(wait=True))
         self.ovs = db.remote
@@ -138,10 +144,32 @@ class Hypervisor:
         pidfile = ovs_lab.start_vswitchd(self.ovs, self.netns, self.tmp)
         self.stops.append(lambda: ovs_lab.stop_pidfile(pidfile))
         ovs_lab.vsctl(self.ovs, 'add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev')
-        controller = OvnController(self.central, self.ovs, self.netns, self.tmp, 'hv-' + tag)
-        self.stops.append(controller.stop)
         self.chassis = 'hv-' + tag
+        if tunnel is not None:
+            # The tunnel endpoint on a netdev bridge holding the link (userspace tunnels need it).
+            nic, address = tunnel
+            ovs_lab.vsctl(self.ovs, 'add-br', 'br-phy', '--', 'set', 'Bridge', 'br-phy', 'datapath_type=netdev',
+                          '--', 'add-port', 'br-phy', nic)
+            for dummy in range(100):
+                if subprocess.call(['ip', '-n', self.netns, 'link', 'show', 'br-phy'], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL) == 0:
+                    break
+                subprocess.call(['sleep', '0.05'])
+            sh('ip', '-n', self.netns, 'addr', 'add', address, 'dev', 'br-phy')
+            sh('ip', '-n', self.netns, 'link', 'set', 'br-phy', 'up')
+        controller = OvnController(self.central, self.ovs, self.netns, self.tmp, self.chassis)
+        self.stops.append(controller.stop)
         self.controller_log = controller.log_file
+        if tunnel is not None:
+            ip = tunnel[1].split('/')[0]
+            ovs_lab.vsctl(self.ovs, 'set', 'Open_vSwitch', '.', 'external_ids:ovn-encap-ip=' + ip)
+            for dummy in range(200):
+                if ip in self.central.sbctl('--bare', '--columns=ip', 'find', 'Encap',
+                                            'chassis_name=%s' % self.chassis).split():
+                    break
+                subprocess.call(['sleep', '0.05'])
+            else:
+                raise RuntimeError('chassis %s never took its tunnel address %s' % (self.chassis, ip))
 
     def vm(self, name, port, mac, ip):
         """A VM: a namespace whose eth0 (``mac``, ``ip``/24) is an interface of br-int bound to ``port``."""
@@ -189,6 +217,22 @@ class Hypervisor:
                 pass
         for ns in self.netnses:
             subprocess.call(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)
+
+
+def link(tag, hypervisors):
+    """A veth between the namespaces of two hypervisors to be (made before them): returns their
+    ``tunnel`` arguments, 172.31.0.1/24 and .2/24 on eth1 of each."""
+    names = ['ovkhv-%s' % t for t in hypervisors]
+    for ns in names:
+        subprocess.call(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)
+        sh('ip', 'netns', 'add', ns)
+    sh('ip', 'link', 'add', 'ulk%sa' % tag, 'netns', names[0], 'type', 'veth', 'peer', 'name', 'ulk%sb' % tag,
+       'netns', names[1])
+    for ns, dev in ((names[0], 'ulk%sa' % tag), (names[1], 'ulk%sb' % tag)):
+        sh('ip', '-n', ns, 'link', 'set', dev, 'name', 'eth1')
+        sh('ip', 'netns', 'exec', ns, 'ethtool', '-K', 'eth1', 'tx', 'off')
+        sh('ip', '-n', ns, 'link', 'set', 'eth1', 'up')
+    return [('eth1', '172.31.0.1/24'), ('eth1', '172.31.0.2/24')]
 
 
 def vm_network(central):
