@@ -14,6 +14,9 @@ the machine than the wall time of ``bench_watcher.py``.
 
 ``--before TREE`` runs the same in another checkout (its own code, this bench's driver), in
 turns with this one, ``--repeat`` times, starting with the other tree every second time.
+Each measurement runs under ``--python`` (default: the system one, as the role runs the
+watcher: Debian's ovs 3.1 with its C JSON parser; the virtualenv's ovs 4.0 parses JSON in
+Python, which the IDL's thread then spends much of its time on).
 
     .venv/bin/python bench/bench_plan.py --pods 5000 --batch 20 --before /work/before --repeat 2
 """
@@ -129,17 +132,18 @@ def main():
     p.add_argument('--host-prefix', type=int, default=18)
     p.add_argument('--before', default=None, help='another checkout, measured in turns with this one')
     p.add_argument('--repeat', type=int, default=1)
+    p.add_argument('--python', default='/usr/bin/python3', help='the interpreter of the measurements')
     p.add_argument('--one', default=None, help=argparse.SUPPRESS)   # internal: measure TREE here
     args = p.parse_args()
     if args.one:
         print(json.dumps(run_here(args.one, args.pods, args.batch, args.host_prefix)))
         return
     trees = [('after', REPO)] + ([('before', os.path.abspath(args.before))] if args.before else [])
-    print('load average at start: %.1f %.1f %.1f' % os.getloadavg())
+    print('load average at start: %.1f %.1f %.1f; measured under %s' % (os.getloadavg() + (args.python,)))
     for i in range(args.repeat):
         order = trees if i % 2 == 0 else list(reversed(trees))
         for label, tree in order:
-            answer = subprocess.run([sys.executable, os.path.abspath(__file__), '--one', tree, '--pods', str(args.pods),
+            answer = subprocess.run([args.python, os.path.abspath(__file__), '--one', tree, '--pods', str(args.pods),
                                      '--batch', str(args.batch), '--host-prefix', str(args.host_prefix)],
                                     stdout=subprocess.PIPE, universal_newlines=True, check=True)
             show(json.loads(answer.stdout.strip().splitlines()[-1]), label)
