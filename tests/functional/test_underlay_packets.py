@@ -30,6 +30,16 @@ from underlay_lab import (  # tests/lib
     BACKEND_PORT, VM_B_IP, VM_B_MAC, Hypervisor, Responder, link, vm_network,
 )
 
+TCP_LISTEN = r'''
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', int(sys.argv[1])))
+s.listen(8)
+print('ready', flush=True)
+time.sleep(600)
+'''
+
 sys.path.insert(0, collection_root())
 from ansible_collections.ovn_k8s.overlay.plugins.module_utils._names import mac_from_ip as mac_of  # noqa: E402
 
@@ -85,6 +95,18 @@ def test_pod_in_a_vm_reaches_its_network(hv):
             'allow-related')
     c.nbctl('--wait=hv', 'sync')
     assert hv.raw(vm, TAG, PLAIN_MAC, PLAIN_IP)['icmp_type'] == 0
+    # TCP through the stateful ACLs: the plain VM's listening socket answers the pod's SYN with a
+    # SYN-ACK on the pod's tag (the raw pod goes no further than the handshake's second step).
+    listener = subprocess.Popen(['ip', 'netns', 'exec', plain, sys.executable, '-c', TCP_LISTEN, '8080'],
+                                stdout=subprocess.PIPE, universal_newlines=True)
+    try:
+        assert listener.stdout.readline().strip() == 'ready'
+        reply = hv.raw(vm, TAG, PLAIN_MAC, PLAIN_IP, proto='tcp', dport=8080)
+        assert reply and reply['vlan'] == TAG and reply['sport'] == 8080 and reply['flags'] & 0x12 == 0x12, reply
+        assert hv.raw(vm, TAG, PLAIN_MAC, PLAIN_IP, proto='tcp', dport=8080, src_ip='192.168.50.99', wait=3) is None
+    finally:
+        listener.kill()
+        listener.wait()
 
     # A service: a UDP load balancer on the VM network's switch, its backend on the plain VM.
     echo = subprocess.Popen(['ip', 'netns', 'exec', plain, sys.executable, '-c', UDP_ECHO, str(BACKEND_PORT)],

@@ -48,6 +48,12 @@ if proto == 'icmp':
     body = struct.pack('!BBHHH', 8, 0, 0, 0x4242, 1) + b'underlay'
     body = body[:2] + struct.pack('!H', csum(body)) + body[4:]
     number = 1
+elif proto == 'tcp':
+    # A SYN with its checksum over the pseudo-header: the answer to look for is the SYN-ACK.
+    body = struct.pack('!HHIIBBHHH', 40000, dport, 1000, 0, 5 << 4, 0x02, 64240, 0, 0)
+    pseudo = socket.inet_aton(src_ip) + socket.inet_aton(dst_ip) + struct.pack('!BBH', 0, 6, len(body))
+    body = body[:16] + struct.pack('!H', csum(pseudo + body)) + body[18:]
+    number = 6
 else:
     payload = b'hello'
     body = struct.pack('!HHHH', 40000, dport, 8 + len(payload), 0) + payload
@@ -97,6 +103,8 @@ while time.time() < deadline and found is None:
     found = dict(vlan=vlan, src=got_src, dst=got_dst, dst_mac=':'.join('%02x' % b for b in data[:6]))
     if number == 1:
         found['icmp_type'] = l4[0]
+    elif number == 6:
+        found['sport'], found['flags'] = struct.unpack('!H', l4[:2])[0], l4[13]
     else:
         found['sport'] = struct.unpack('!H', l4[:2])[0]
         found['payload'] = l4[8:].decode('ascii', 'replace')
