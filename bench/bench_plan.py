@@ -125,7 +125,7 @@ def show(r, label):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     p.add_argument('--pods', type=int, default=5000)
     p.add_argument('--batch', type=int, default=20, help='keys per batch (a cold start makes about 120, '
                    'a steady 100 pods/s a few)')
