@@ -35,16 +35,16 @@ group, attached to that node's switch or gateway router only:
 - ``externalTrafficPolicy: Local``: the external addresses (a gateway's node port,
   external IPs, load balancer ingress IPs) are served, on each gateway router, by
   ``Service_<ns>/<name>_<PROTO>_node_router_<node>`` in ``nodeRouterLBGroup_<node>``, to
-  the endpoints on that node only, with the client's address kept: ``options:skip_snat``
-  exempts them from the gateway router's ``lb_force_snat_ip`` (which the ovn_gateway role
-  sets on every gateway router, so that the other services' replies leave through the
-  gateway that translated them). A VIP without a local endpoint is rejected (TCP reset,
-  ICMP unreachable, from the address the client asked for) where kube-proxy drops: OVN
-  23.03 compiles a VIP without backends on a gateway router with either SNAT flag into
-  ``flags.skip_snat_for_lb = 1; drop;`` (or ``force_snat_for_lb``), an action
-  ovn-controller cannot parse, so that VIP's flow would be lost and the router would route
-  the packet on (an external IP back out of its default route); ``reject`` compiles.
-  Traffic to those addresses from pods and nodes (through the
+  the endpoints on that node only, with the client's address kept: a load balancer with a
+  local endpoint sets ``options:skip_snat``, which exempts it from a gateway router's
+  ``lb_force_snat_ip`` (the ovn_gateway role's ``ovn_gateway_lb_force_snat_ip``). Not one
+  without: OVN 23.03 compiles ``skip_snat`` on a VIP without backends into
+  ``flags.skip_snat_for_lb = 1; drop;``, an action ovn-controller cannot parse, so that VIP's
+  flow would be lost (it does the same with ``force_snat_for_lb`` on a gateway router with
+  ``lb_force_snat_ip``: there such a VIP's flow is lost whatever the load balancer says). A
+  node without a local endpoint drops (no ``reject``: OVN then compiles the VIP to
+  ``drop``), so an external load balancer's health check sees no answer, as with
+  kube-proxy. Traffic to those addresses from pods and nodes (through the
   node switches) goes to every usable endpoint, as kube-proxy short-circuits it, through
   ``Service_<ns>/<name>_<PROTO>_switch`` in ``clusterSwitchLBGroup`` (every node switch,
   no gateway router: a gateway router must see only its own node's VIP);
@@ -52,7 +52,7 @@ group, attached to that node's switch or gateway router only:
   ``Service_<ns>/<name>_<PROTO>_node_switch_<node>`` in ``nodeSwitchLBGroup_<node>``, to
   the endpoints on that node only; a node without one drops.
 
-A per-node load balancer of a node switch rejects only when the service has no usable endpoint at all (as
+A per-node load balancer rejects only when the service has no usable endpoint at all (as
 kube-proxy rejects a service without endpoints and drops where only the local ones are
 missing); reject is an option of the whole load balancer, so a service whose ports of one
 protocol differ (one without endpoints, one with endpoints elsewhere) drops on both.
@@ -344,12 +344,9 @@ def service_load_balancers(service, endpoint_slices, gateways=None, nodes=None):
                 if has_endpoints[proto]:
                     # Endpoints elsewhere but none here: drop, as kube-proxy does.
                     del lb['options']['reject']
-                if where == 'router':
-                    # externalTrafficPolicy Local: the client's address kept (no lb_force_snat_ip);
-                    # a VIP without a local endpoint rejects (a drop would not compile, above).
+                if where == 'router' and any(vips.values()):
+                    # externalTrafficPolicy Local: the client's address kept, also behind lb_force_snat_ip.
                     lb['options']['skip_snat'] = 'true'
-                    if not all(vips.values()):
-                        lb['options']['reject'] = 'true'
                 if where == 'router':
                     lb.update(name=node_router_load_balancer_name(ns, name, proto, node),
                               groups=[node_router_lb_group(node)])

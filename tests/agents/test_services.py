@@ -185,14 +185,13 @@ def test_case3_external_traffic_policy_local_on_every_external_address():
             name='Service_default/web_TCP_node_router_node1', protocol='tcp', groups=['nodeRouterLBGroup_node1'],
             external_ids=dict(ids, **{'k8s.ovn.org/node': 'node1'}),
             vips={'192.168.50.100:80': both, '192.168.60.1:80': both, '172.18.0.11:30080': both},
-            # The client's address kept although the gateway router has lb_force_snat_ip.
+            # The client's address kept even behind the gateway router's lb_force_snat_ip.
             options={'hairpin_snat_ip': '169.254.169.5', 'skip_snat': 'true'}),
         'Service_default/web_TCP_node_router_node2': dict(
             name='Service_default/web_TCP_node_router_node2', protocol='tcp', groups=['nodeRouterLBGroup_node2'],
             external_ids=dict(ids, **{'k8s.ovn.org/node': 'node2'}),
             vips={'192.168.50.100:80': '', '192.168.60.1:80': '', '172.18.0.12:30080': ''},
-            # No local endpoint: rejected (OVN 23.03 cannot compile a drop behind either SNAT flag).
-            options={'hairpin_snat_ip': '169.254.169.5', 'skip_snat': 'true', 'reject': 'true'})}
+            options={'hairpin_snat_ip': '169.254.169.5'})}
     # No endpoint anywhere: every address rejects, as kube-proxy rejects a service without endpoints.
     lbs = by_name(services.service_load_balancers(svc, [], gateways))
     assert lbs['Service_default/web_TCP_node_router_node1']['options']['reject'] == 'true'

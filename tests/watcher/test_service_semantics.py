@@ -99,7 +99,7 @@ def test_case2_a_one_replica_rollout_is_served_by_the_terminating_pod(cluster):
 
 def test_case3_and_case4_traffic_policies_local_per_node_load_balancers(cluster):
     """externalTrafficPolicy Local: the gateway router of node a gets its own load balancer of
-    the node port and the external IP, to a's endpoints, with skip_snat; pods see those addresses through every switch with every
+    the node port and the external IP, to a's endpoints, dropping (no reject) without one; pods see those addresses through every switch with every
     endpoint. internalTrafficPolicy Local: one load balancer of the cluster IP per node switch,
     to that node's endpoints. A node that goes takes its load balancer and group along; back to
     Cluster, the per-node load balancers go; a restart in step writes nothing."""
@@ -128,7 +128,7 @@ def test_case3_and_case4_traffic_policies_local_per_node_load_balancers(cluster)
         (k, v['vips']) for k, v in ns_lbs(cluster).items() if k in want or cluster.ns in k) == want, timeout=60)
     have = ns_lbs(cluster)
     router_lb = have[services.node_router_load_balancer_name(ns, 'etp', 'TCP', a)]
-    # skip_snat: the client's address kept although the gateway router forces its SNAT (issue 21).
+    # skip_snat: the client's address kept even behind a gateway router's lb_force_snat_ip (issue 21).
     assert router_lb['options'] == {'hairpin_snat_ip': services.HAIRPIN_SNAT_IP, 'skip_snat': 'true'}
     assert router_lb['external_ids'][services.NODE_KEY] == a
     empty = have[services.node_switch_load_balancer_name(ns, 'itp', 'TCP', b)]

@@ -9,8 +9,8 @@ userspace datapath:
   the service while it is the only endpoint (serving and terminating), and the new pod takes
   over once it is ready;
 - case 3: a NodePort service with ``externalTrafficPolicy: Local``, seen from the external host
-  through the gateway (node2): while its only endpoint runs on node1, node2 refuses the connection
-  (kube-proxy drops; OVN 23.03 cannot compile a drop behind lb_force_snat_ip, issue 21); once an
+  through the gateway (node2): while its only endpoint runs on node1, node2 drops the connection
+  (no answer, not a refusal, as an external load balancer's health check expects); once an
   endpoint runs on node2 only that one answers, and it sees the external host's own address;
 - case 4: a service with ``internalTrafficPolicy: Local`` answers a pod only from an endpoint
   on the pod's own node, and a pod on a node without one gets no answer (dropped).
@@ -151,12 +151,11 @@ def test_case3_a_node_port_with_external_traffic_policy_local(sem, lab):
         answer(from_pod(lab, client, GATEWAY_IP, port)) or (None,))[0] == 'local-1', timeout=120)
     eventually('the client to reach local-1 at the cluster IP', lambda: (
         answer(from_pod(lab, client, spec['clusterIP'], 80)) or (None,))[0] == 'local-1', timeout=120)
-    # From outside, node2 has no local endpoint: the connection is refused (issue 21: behind the
-    # gateway router's lb_force_snat_ip OVN 23.03 cannot compile a drop; kube-proxy would drop).
+    # From outside, node2 has no local endpoint: the connection is dropped, not refused.
     out = from_outside(lab, GATEWAY_IP, port)
-    assert out.rc != 0 and 'ConnectionRefusedError' in out.stderr, (out.stdout, out.stderr)
-    # An endpoint on node2: it alone answers from outside, and it sees the external host's address
-    # (skip_snat: node2's gateway router has lb_force_snat_ip, which the cluster policy's node ports get).
+    assert out.rc != 0 and 'ConnectionRefusedError' not in out.stderr and 'timed out' in out.stderr, \
+        (out.stdout, out.stderr)
+    # An endpoint on node2: it alone answers from outside, and it sees the external host's address.
     apply(manifest('local-2', NODE_NAME['node2'], {'app': 'local'}))
     wait_running(['local-2'])
     eventually('local-2 to answer at %s:%d' % (GATEWAY_IP, port),
