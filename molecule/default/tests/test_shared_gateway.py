@@ -9,6 +9,10 @@
   on the same address (even on a port the host listens on too), a NodePort answered by a pod;
 - node1 is a second gateway with a dedicated NIC on ovnlab2: a NodePort through its address is
   answered through it (lb_force_snat_ip), also when the endpoint runs on node2;
+- the security of the shared address: node2's host holds a TCP connection to the external
+  host; a pod on node2 connects to the same address and port from the same source port; the
+  host's connection keeps its answers (the flows commit the host's connections too, and the
+  gateway router's SNAT picks ports outside the host's ephemeral range);
 - after ``systemctl restart openvswitch-switch`` on node2 the NodePort and the host's service
   answer again, without a play, and flows that ovs-vswitchd lost come back from the agent;
 - ``--check --diff`` of site.yml on the converged lab predicts nothing.
@@ -41,6 +45,47 @@ FLOW_COOKIE, NODEPORT_COOKIE = '0x4f564e47', '0x4f564e50'
 with open(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'ovn_gateway', 'vars', 'main.yml')) as _f:
     # The role's demultiplexing flows, as many as it writes.
     DEMUX_FLOWS = len(yaml.safe_load(_f)['_ovn_gateway_demux_flows'])
+
+
+# Lines from a TCP client, answered 'echo <line> from <client port>', one thread per connection.
+ECHO_LINES = '''
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(16)
+def serve(c, peer):
+    for line in c.makefile("rb"):
+        c.sendall(b"echo %s from %d\\n" % (line.strip(), peer[1]))
+while True:
+    c, peer = s.accept()
+    threading.Thread(target=serve, args=(c, peer), daemon=True).start()
+'''
+# One long-lived connection of the host's: a line every half second, each answer (or what went
+# wrong) appended to a file; its own port in another.
+HOLD = '''
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+open(sys.argv[3] + ".port", "w").write(str(s.getsockname()[1]))
+f = s.makefile("rb")
+n = 0
+while True:
+    n += 1
+    try:
+        s.sendall(b"host%d\\n" % n)
+        out = f.readline().decode().strip() or "closed"
+    except OSError as exc:
+        out = "failed %s" % exc.__class__.__name__
+    with open(sys.argv[3] + ".log", "a") as log:
+        log.write(out + "\\n")
+    time.sleep(0.5)
+'''
+# A pod's try at the host's connection: the same remote address and port, the same source port.
+INTRUDE = ('import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); '
+           's.bind(("", int(sys.argv[3]))); s.settimeout(5); s.connect((sys.argv[1], int(sys.argv[2]))); '
+           's.sendall(b"pod\\n"); print(s.makefile().readline().strip())')
+ECHO_PORT = 9196
+HOLD_FILE = '/run/lab-gw-hold'
 
 
 def from_outside(lab, ip, port, timeout=3, reader=False):
@@ -116,6 +161,53 @@ def test_a_node_port_through_node1s_dedicated_gateway_is_answered_through_node1(
         assert found and found[0] == 'gw-web' and ipaddress.ip_address(found[1]) in JOIN_RANGE, found
     # node1's own host has no address on ovnlab2: the dedicated NIC is OVN's alone.
     assert '172.31.1.' not in lab['node1'].check_output('ip -br -4 addr')
+
+
+def test_a_pod_cannot_take_over_a_connection_of_node2s_host(lab, pods):
+    """Issue 21's security hole, with real packets: node2's host holds a connection to the
+    external host; pod2, on node2, whose traffic GR_node2 SNATs to node2's own address,
+    connects to the same address and port from the host's source port. Before, the gateway
+    router kept that source port and the flows sent the external host's answers to OVN (the
+    host's connection went silent); now the host keeps every answer, and the pod, if it gets
+    through at all, has another source port, from the gateway router's SNAT range, which lies
+    outside the host's ephemeral ports."""
+    node2, external = lab['node2'], lab['external']
+    first, last = (int(p) for p in node2.file('/proc/sys/net/ipv4/ip_local_port_range').content_string.split())
+    nat = lab['central'].check_output('ovn-nbctl --no-leader-only --bare --columns=external_port_range '
+                                      'find NAT external_ip=%s' % NODE2_IP).split()
+    assert nat and len(set(nat)) == 1, nat
+    lo, hi = (int(p) for p in nat[0].split('-'))
+    assert hi < first or lo > last, (nat, first, last)
+    external.run('systemctl stop lab-gw-echo.service')
+    external.check_output("systemd-run --unit lab-gw-echo --collect python3 -c '%s' %d" % (ECHO_LINES, ECHO_PORT))
+    node2.run('systemctl stop lab-gw-hold.service; rm -f %s.port %s.log' % (HOLD_FILE, HOLD_FILE))
+    try:
+        wait_for('the external echo service', lambda: external.run('ss -Htln sport = :%d' % ECHO_PORT).stdout.strip(),
+                 timeout=30, interval=0.2)
+        node2.check_output("systemd-run --unit lab-gw-hold --collect python3 -c '%s' %s %d %s"
+                           % (HOLD, EXTERNAL_IP, ECHO_PORT, HOLD_FILE))
+
+        def log():
+            out = node2.run('cat %s.log' % HOLD_FILE)
+            return out.stdout.split('\n')[:-1] if out.rc == 0 else []
+        wait_for('the host\'s connection to be answered', lambda: len(log()) >= 2, timeout=30, interval=0.2)
+        port = int(node2.file(HOLD_FILE + '.port').content_string)
+        assert first <= port <= last, port
+        assert log()[0] == 'echo host1 from %d' % port, log()
+        before = len(log())
+        pod = node2.run("ip netns exec %s python3 -c '%s' %s %d %d" % (pods['pod2'].name, INTRUDE, EXTERNAL_IP,
+                                                                      ECHO_PORT, port))
+        # The pod got through from a port of GR_node2's SNAT range, or not at all; never the host's port.
+        if pod.rc == 0:
+            words = pod.stdout.split()
+            assert words[:2] == ['echo', 'pod'] and lo <= int(words[-1]) <= hi, pod.stdout
+        wait_for('six answers to the host after the pod\'s try', lambda: len(log()) >= before + 6,
+                 timeout=60, interval=0.5)
+        lines = log()
+        assert all(line == 'echo host%d from %d' % (i + 1, port) for i, line in enumerate(lines)), lines
+    finally:
+        node2.run('systemctl stop lab-gw-hold.service; rm -f %s.port %s.log' % (HOLD_FILE, HOLD_FILE))
+        external.run('systemctl stop lab-gw-echo.service')
 
 
 def test_check_mode_on_the_converged_gateways_predicts_nothing(lab):
