@@ -182,8 +182,10 @@ def test_a_pod_cannot_take_over_a_connection_of_node2s_host(lab, pods):
     external.check_output("systemd-run --unit lab-gw-echo --collect python3 -c '%s' %d" % (ECHO_LINES, ECHO_PORT))
     node2.run('systemctl stop lab-gw-hold.service; rm -f %s.port %s.log' % (HOLD_FILE, HOLD_FILE))
     try:
-        wait_for('the external echo service', lambda: external.run('ss -Htln sport = :%d' % ECHO_PORT).stdout.strip(),
-                 timeout=30, interval=0.2)
+
+        def listening():
+            return external.run('ss -Htln sport = :%d' % ECHO_PORT).stdout.strip()
+        wait_for('the external echo service', listening, timeout=30, interval=0.2)
         node2.check_output("systemd-run --unit lab-gw-hold --collect python3 -c '%s' %s %d %s"
                            % (HOLD, EXTERNAL_IP, ECHO_PORT, HOLD_FILE))
 
@@ -195,8 +197,8 @@ def test_a_pod_cannot_take_over_a_connection_of_node2s_host(lab, pods):
         assert first <= port <= last, port
         assert log()[0] == 'echo host1 from %d' % port, log()
         before = len(log())
-        pod = node2.run("ip netns exec %s python3 -c '%s' %s %d %d" % (pods['pod2'].name, INTRUDE, EXTERNAL_IP,
-                                                                      ECHO_PORT, port))
+        pod = node2.run("ip netns exec %s python3 -c '%s' %s %d %d"
+                        % (pods['pod2'].name, INTRUDE, EXTERNAL_IP, ECHO_PORT, port))
         # The pod got through from a port of GR_node2's SNAT range, or not at all; never the host's port.
         if pod.rc == 0:
             words = pod.stdout.split()
