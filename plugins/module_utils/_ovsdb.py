@@ -300,9 +300,10 @@ class Client:
         found = self._found[1].get(key)
         if found is None:
             found = self._idl_lookup(table, column, value)
-            if not found:
-                # Not there, or renamed by another client (ovs 3.1's IDL keeps such a row under
-                # its old value): the scan says for sure.
+            if found is None:
+                # No IDL index on that column: a scan. Where there is one its answer, empty
+                # included, is the answer (_compat moves a row another client renamed, which
+                # ovs 3.1's IDL leaves under its old value).
                 found = list(self._index(table, column, False).get(value, ()))
             self._found[1][key] = found = tuple(found)
         return list(found)
