@@ -302,7 +302,10 @@ def reboot_links(host, peer):
 
 
 def boot(host, remote, persist_dir, *extra):
-    return subprocess.run(['ip', 'netns', 'exec', host, sys.executable, BOOT, '--dir', persist_dir,
+    """The boot-time redo, under the interpreter the modules run under (OVN_K8S_MODULE_PYTHON=system:
+    the hosts' own, as the unit runs it)."""
+    python = '/usr/bin/python3' if os.environ.get('OVN_K8S_MODULE_PYTHON') == 'system' else sys.executable
+    return subprocess.run(['ip', 'netns', 'exec', host, python, BOOT, '--dir', persist_dir,
                            '--remote', remote, '--timeout', '10'] + list(extra),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
 
