@@ -287,7 +287,7 @@ def test_a_member_leaves_through_the_inventory_and_joins_again(lab, pods):
     for unit in ('ovn-ovsdb-server-nb', 'ovn-ovsdb-server-sb', 'ovn-northd'):
         assert lab['central3'].run('systemctl is-active %s' % unit).stdout.strip() != 'active', unit
     assert lab['central3'].file('/var/lib/ovn/ovnnb_db.db.left-cluster').exists
-    assert not lab['central3'].file('/etc/default/ovn-central').exists
+    assert not lab['central3'].file('/etc/ovn-k8s/ovn-central.env').exists
     # The cluster of two serves every client; pods still talk.
     ping = pods['pod1'].run('ping -c 3 -i 0.2 -W 2 %s' % pods['pod2'].ip)
     assert ping.rc == 0 and ' 0% packet loss' in ping.stdout, ping.stdout
