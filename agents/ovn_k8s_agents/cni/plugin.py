@@ -59,6 +59,7 @@ from ovn_k8s_agents.cni.skel import (
     UNKNOWN_CONTAINER,
     CniError,
     Result,
+    prev_result_of,
 )
 
 log = logging.getLogger('ovn_k8s_cni')
@@ -346,16 +347,7 @@ def cmd_check(request):
     check what ADD checked: the pod's UID and annotation in the API server (with a kubeconfig),
     ovn-installed on the interface and the port's Southbound binding (:func:`_ovn_faults`)."""
     cfg = Config(request.config)
-    if 'prevResult' not in request.config:
-        raise CniError(INVALID_CONFIG, 'CHECK of container %s: the configuration has no prevResult'
-                       % request.container_id)
-    prev = Result.decode(request.config['prevResult'])
-    inside = [i for i, iface in enumerate(prev.interfaces)
-              if iface.get('sandbox') and iface.get('name') == request.ifname]
-    if not inside:
-        raise CniError(INVALID_CONFIG, 'CHECK of container %s: prevResult has no interface %s in a sandbox'
-                       % (request.container_id, request.ifname))
-    index = inside[0]
+    prev, index = prev_result_of(request)
     mac = (prev.interfaces[index].get('mac') or '').lower()
     ips = [ip for ip in prev.ips if ip.get('interface') in (None, index)]
     namespace, name = _pod_of(request, needed=False)

@@ -188,6 +188,21 @@ class Result(object):
         return cls(interfaces, ips, routes, data.get('dns'))
 
 
+def prev_result_of(request):
+    """CHECK's prevResult and the index of the container's interface (``request.ifname``, in a
+    sandbox) in it, or the CNI error that says which is missing."""
+    if 'prevResult' not in request.config:
+        raise CniError(INVALID_CONFIG, 'CHECK of container %s: the configuration has no prevResult'
+                       % request.container_id)
+    prev = Result.decode(request.config['prevResult'])
+    inside = [i for i, iface in enumerate(prev.interfaces)
+              if iface.get('sandbox') and iface.get('name') == request.ifname]
+    if not inside:
+        raise CniError(INVALID_CONFIG, 'CHECK of container %s: prevResult has no interface %s in a sandbox'
+                       % (request.container_id, request.ifname))
+    return prev, inside[0]
+
+
 def dispatch(handlers, environ, stdin):
     """Run the verb's handler; returns (exit status, text for stdout).
 

@@ -54,6 +54,7 @@ from ovn_k8s_agents.cni.skel import (
     UNKNOWN_CONTAINER,
     CniError,
     Result,
+    prev_result_of,
 )
 
 log = logging.getLogger('ovn_k8s_cni')
@@ -279,16 +280,7 @@ def cmd_check(request):
     """Compare the pod's interface with prevResult (MAC, MTU, up, addresses, routes, a VLAN
     device) and, with a kubeconfig, with the pod's annotation (address, MAC, tag)."""
     cfg = Config(request.config)
-    if 'prevResult' not in request.config:
-        raise CniError(INVALID_CONFIG, 'CHECK of container %s: the configuration has no prevResult'
-                       % request.container_id)
-    prev = Result.decode(request.config['prevResult'])
-    inside = [i for i, iface in enumerate(prev.interfaces)
-              if iface.get('sandbox') and iface.get('name') == request.ifname]
-    if not inside:
-        raise CniError(INVALID_CONFIG, 'CHECK of container %s: prevResult has no interface %s in a sandbox'
-                       % (request.container_id, request.ifname))
-    index = inside[0]
+    prev, index = prev_result_of(request)
     mac = (prev.interfaces[index].get('mac') or '').lower()
     mtu = prev.interfaces[index].get('mtu')
     ips = [ip for ip in prev.ips if ip.get('interface') in (None, index)]
