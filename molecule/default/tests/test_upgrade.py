@@ -5,10 +5,9 @@
 upgrade asks about them; playbooks/upgrade.yml in check mode predicts nothing on a converged lab;
 certificates renewed before expiry by the same CA (site.yml with ovn_cluster_cert_renew_days
 larger than their validity) while a pod on node1 pings a pod on node2, the node still reaching
-the Southbound database over TLS with its chassis kept; and (opt-in, LAB_UPGRADE=1,
-scripts/lab-upgrade) a forced reinstall of every host's OVN and Open vSwitch packages through
+the Southbound database over TLS with its chassis kept; and a forced reinstall of every host's OVN and Open vSwitch packages through
 upgrade.yml, in OVN's order, under the same pings: no more than 2 lost, chassis and port
-bindings kept."""
+bindings kept. The last two are opt-in (LAB_UPGRADE=1, scripts/lab-upgrade)."""
 
 import os
 import re
@@ -119,6 +118,9 @@ def test_upgrade_check_mode_predicts_nothing_on_a_converged_lab(lab):
 
 
 @pytest.mark.disruptive
+@pytest.mark.skipif(os.environ.get('LAB_UPGRADE') != '1',
+                    reason='site.yml on the members and node1 with every certificate due (minutes; not yet run to the end): '
+                           'opt in with LAB_UPGRADE=1 (scripts/lab-upgrade); tests/functional/test_cert_renewal.py runs by default')
 def test_certificates_renewed_before_expiry_keep_the_node_on_tls(lab, pods, pinging):
     """site.yml on the members and node1 with ovn_cluster_cert_renew_days: 4000 (ovs-pki's
     certificates last 3650 days, so all of them expire "soon"): node1's and the members' certificates
